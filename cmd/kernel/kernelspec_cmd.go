@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/wasipy/wasipy/kernelspec"
+)
+
+const kernelspecUsage = `usage: wasipy-kernel kernelspec [flags]
+
+Writes or installs the Jupyter kernelspec (kernel.json and logos) that runs
+this binary. With neither --write nor --install, prints kernel.json.
+
+  --write DIR          write the kernelspec directory DIR only, for
+                       'jupyter kernelspec install DIR'
+  --install            install into a Jupyter data directory:
+    --user             the user's (default; honours $JUPYTER_DATA_DIR)
+    --prefix P         P/share/jupyter
+    --sys-prefix       sys.prefix/share/jupyter of the python3 on PATH
+    --name NAME        kernel name (default wasipy)
+  --python-wasm PATH   interpreter the kernel runs (passed to it as
+                       --python-wasm; made absolute)
+`
+
+// runKernelspec runs `wasipy-kernel kernelspec ARGS` and returns the exit
+// status: 0 on success, 1 when writing fails, 2 on bad usage.
+func runKernelspec(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kernelspec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below, to stdout when asked for
+	var (
+		writeDir   = fs.String("write", "", "")
+		install    = fs.Bool("install", false, "")
+		prefix     = fs.String("prefix", "", "")
+		sysPrefix  = fs.Bool("sys-prefix", false, "")
+		_          = fs.Bool("user", false, "") // the default scope, accepted to be explicit
+		name       = fs.String("name", kernelspec.Name, "")
+		pythonWasm = fs.String("python-wasm", "", "")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, kernelspecUsage)
+			return 0
+		}
+		fmt.Fprint(stderr, kernelspecUsage) // after the flag package's error
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "wasipy-kernel kernelspec: "+format+"\n", a...)
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "wasipy-kernel kernelspec: %v\n", err)
+		return 1
+	}
+
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if set["write"] && *writeDir == "" {
+		return usageErr("--write needs a directory")
+	}
+	if set["write"] && *install {
+		return usageErr("--write and --install exclude each other")
+	}
+	scopes := 0
+	for _, s := range []string{"user", "prefix", "sys-prefix"} {
+		if set[s] {
+			if !*install {
+				return usageErr("--%s only applies with --install", s)
+			}
+			scopes++
+		}
+	}
+	if scopes > 1 {
+		return usageErr("choose one of --user, --prefix and --sys-prefix")
+	}
+	if set["prefix"] && *prefix == "" {
+		return usageErr("--prefix needs a directory")
+	}
+	if set["name"] && !*install {
+		return usageErr("--name only applies with --install (jupyter kernelspec install has its own --name)")
+	}
+	if !kernelspec.ValidName(*name) {
+		return usageErr("invalid kernel name %q (use letters, digits, '.', '_' and '-')", *name)
+	}
+
+	binary, err := kernelspecExecutable()
+	if err != nil {
+		return fail(err)
+	}
+	var extra []string
+	if set["python-wasm"] {
+		if *pythonWasm == "" {
+			return usageErr("--python-wasm needs a path")
+		}
+		p, err := filepath.Abs(*pythonWasm)
+		if err != nil {
+			return fail(err)
+		}
+		if err := kernelspecCheckWasm(p); err != nil {
+			return fail(fmt.Errorf("--python-wasm: %w", err))
+		}
+		extra = []string{"--python-wasm", p}
+	}
+	spec := kernelspec.New(binary, extra)
+
+	switch {
+	case set["write"]:
+		dir, err := filepath.Abs(*writeDir)
+		if err != nil {
+			return fail(err)
+		}
+		if err := kernelspec.WriteDir(dir, spec); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "Wrote kernelspec to %s\n", dir)
+	case *install:
+		var dataDir string
+		switch {
+		case set["prefix"]:
+			p, err := filepath.Abs(*prefix)
+			if err != nil {
+				return fail(err)
+			}
+			dataDir = kernelspec.PrefixDataDir(p)
+		case *sysPrefix:
+			dataDir, err = kernelspec.SysPrefixDataDir()
+			if err != nil {
+				return fail(err)
+			}
+		default:
+			dataDir = kernelspec.UserDataDir()
+			if !filepath.IsAbs(dataDir) && os.Getenv("JUPYTER_DATA_DIR") == "" {
+				if _, err := os.UserHomeDir(); err != nil {
+					return fail(errors.New("cannot find the home directory for the user's Jupyter data directory; set JUPYTER_DATA_DIR or use --prefix"))
+				}
+			}
+			if dataDir, err = filepath.Abs(dataDir); err != nil {
+				return fail(err)
+			}
+		}
+		dir, err := kernelspec.Install(dataDir, *name, spec)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "Installed kernelspec %s in %s\n", *name, dir)
+	default:
+		data, err := spec.Marshal()
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := stdout.Write(data); err != nil {
+			return fail(err)
+		}
+	}
+	return 0
+}
+
+// kernelspecCheckWasm checks that path is a regular file that starts with
+// the WebAssembly magic bytes, to catch a wrong path at install time rather
+// than at the first notebook.
+func kernelspecCheckWasm(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != "\x00asm" {
+		return fmt.Errorf("%s is not a WebAssembly module", path)
+	}
+	return nil
+}
+
+// kernelspecExecutable returns the absolute path of the running binary with
+// symbolic links resolved, for argv[0] of kernel.json.
+func kernelspecExecutable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding this binary's path: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Abs(exe)
+}
