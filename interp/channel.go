@@ -1,0 +1,171 @@
+package interp
+
+import (
+	"encoding/binary"
+	"io/fs"
+	"sync"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// The guest and the host exchange structured messages (requests, replies,
+// display data) over one virtual file, separate from fd 1 and 2 so that
+// user output can never be mistaken for a protocol message. The file lives
+// at channelGuestDir/channelName. Each message is a frame: a 4-byte
+// big-endian length and that many bytes of JSON.
+const (
+	channelGuestDir = "/.wasipy/host"
+	channelName     = "channel"
+	maxGuestFrame   = 256 << 20
+)
+
+// channel is the host end of that file. Reads block the guest until the
+// host has a frame for it: that is how an idle interpreter waits for work
+// without spinning.
+type channel struct {
+	in   chan []byte   // frames for the guest, already length-prefixed
+	wake chan struct{} // an interrupt: makes a blocked read return EINTR
+	done chan struct{} // closed when the host shuts the guest down
+
+	// Guest goroutine only.
+	pending []byte
+	wbuf    []byte
+
+	onFrame  func(payload []byte) // a complete frame written by the guest
+	onBlock  func()               // the guest is about to block in a read
+	closeOne sync.Once
+}
+
+func newChannel(onFrame func([]byte), onBlock func()) *channel {
+	return &channel{
+		in:      make(chan []byte, 64),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		onFrame: onFrame,
+		onBlock: onBlock,
+	}
+}
+
+// push queues a message for the guest. It blocks while the guest is not
+// reading (the queue is small on purpose: the guest handles one at a time).
+func (c *channel) push(payload []byte) bool {
+	frame := make([]byte, 4+len(payload))
+	binary.BigEndian.PutUint32(frame, uint32(len(payload)))
+	copy(frame[4:], payload)
+	select {
+	case c.in <- frame:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// interrupt wakes a guest blocked in a read of the channel.
+func (c *channel) interrupt() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *channel) close() { c.closeOne.Do(func() { close(c.done) }) }
+
+func (c *channel) read(buf []byte) (int, experimentalsys.Errno) {
+	if len(c.pending) == 0 {
+		select {
+		case f := <-c.in:
+			c.pending = f
+		default:
+			if c.onBlock != nil {
+				c.onBlock()
+			}
+			select {
+			case f := <-c.in:
+				c.pending = f
+			case <-c.wake:
+				return 0, experimentalsys.EINTR
+			case <-c.done:
+				return 0, 0 // EOF: the guest's main loop ends
+			}
+		}
+	}
+	n := copy(buf, c.pending)
+	c.pending = c.pending[n:]
+	return n, 0
+}
+
+func (c *channel) write(buf []byte) (int, experimentalsys.Errno) {
+	c.wbuf = append(c.wbuf, buf...)
+	for len(c.wbuf) >= 4 {
+		size := binary.BigEndian.Uint32(c.wbuf)
+		if size > maxGuestFrame {
+			c.wbuf = nil
+			return 0, experimentalsys.EINVAL
+		}
+		if uint32(len(c.wbuf)-4) < size {
+			break
+		}
+		payload := make([]byte, size)
+		copy(payload, c.wbuf[4:4+size])
+		c.wbuf = c.wbuf[4+size:]
+		c.onFrame(payload)
+	}
+	if len(c.wbuf) == 0 {
+		c.wbuf = nil // let a large buffer go
+	}
+	return len(buf), 0
+}
+
+// channelFS is the read-write file system mounted at channelGuestDir. It
+// holds the one file, channelName.
+type channelFS struct {
+	experimentalsys.UnimplementedFS
+	ch *channel
+}
+
+func (f *channelFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	switch path {
+	case "", ".":
+		return &channelDir{}, 0
+	case channelName:
+		return &channelFile{ch: f.ch}, 0
+	}
+	return nil, experimentalsys.ENOENT
+}
+
+func (f *channelFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
+	switch path {
+	case "", ".":
+		return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
+	case channelName:
+		return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
+	}
+	return sys.Stat_t{}, experimentalsys.ENOENT
+}
+
+func (f *channelFS) Lstat(path string) (sys.Stat_t, experimentalsys.Errno) { return f.Stat(path) }
+
+type channelDir struct {
+	experimentalsys.UnimplementedFile
+}
+
+func (*channelDir) IsDir() (bool, experimentalsys.Errno) { return true, 0 }
+func (*channelDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
+}
+func (*channelDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
+	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}}, 0
+}
+
+type channelFile struct {
+	experimentalsys.UnimplementedFile
+	ch *channel
+}
+
+func (*channelFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*channelFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
+}
+func (f *channelFile) Read(buf []byte) (int, experimentalsys.Errno)  { return f.ch.read(buf) }
+func (f *channelFile) Write(buf []byte) (int, experimentalsys.Errno) { return f.ch.write(buf) }

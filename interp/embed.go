@@ -1,0 +1,9 @@
+package interp
+
+import "embed"
+
+// runtimeFiles is the Python side of the kernel, mounted read-only in the
+// guest at runtimeGuestDir.
+//
+//go:embed runtime/*.py
+var runtimeFiles embed.FS

@@ -1,0 +1,31 @@
+package interp
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// DefaultPythonWasm is where install.sh keeps the default interpreter:
+// $WASIPY_DATA_DIR, else $XDG_DATA_HOME/wasipy, else ~/.local/share/wasipy.
+func DefaultPythonWasm() string {
+	return filepath.Join(dataDir(), "python.wasm")
+}
+
+func dataDir() string {
+	if d := os.Getenv("WASIPY_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "wasipy")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "wasipy")
+}
+
+// DefaultCacheDir holds compiled code: $XDG_CACHE_HOME/wasipy or ~/.cache/wasipy.
+func DefaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "wasipy")
+	}
+	return ""
+}

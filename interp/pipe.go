@@ -1,0 +1,154 @@
+package interp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// The kernel process and its interpreter worker process talk over the
+// worker's stdin and stdout with frames of one kind byte, a 4-byte
+// big-endian length and the payload.
+const (
+	frameStdout    = 'o' // worker → kernel: bytes the guest wrote to fd 1
+	frameStderr    = 'e' // worker → kernel: bytes the guest wrote to fd 2
+	frameMessage   = 'm' // both ways: one JSON message of the guest protocol
+	frameExit      = 'x' // worker → kernel: the guest ended; JSON exitInfo
+	frameInterrupt = 'i' // kernel → worker: interrupt the running code
+
+	maxPipeFrame = 512 << 20
+)
+
+func readFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	size := binary.BigEndian.Uint32(hdr[1:])
+	if size > maxPipeFrame {
+		return 0, nil, fmt.Errorf("interpreter frame of %d bytes is over the limit", size)
+	}
+	payload = make([]byte, size)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, nil, err
+	}
+	return hdr[0], payload, nil
+}
+
+func writeFrame(w io.Writer, kind byte, payload []byte) error {
+	var hdr [5]byte
+	hdr[0] = kind
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(payload)
+	return err
+}
+
+// outputPipe serialises everything the worker sends to the kernel. The guest's
+// fd 1 and fd 2 writes and its channel messages all pass through it, so the
+// kernel sees them in exactly the order the guest made them. Consecutive
+// writes to the same fd are merged, and a flusher sends buffered output
+// within streamLatency so that a slow cell's prints show up live.
+type outputPipe struct {
+	mu       sync.Mutex
+	w        *bufio.Writer
+	pendKind byte
+	pend     []byte
+	err      error
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+const (
+	streamLatency  = 5 * time.Millisecond
+	streamMaxBatch = 64 << 10
+)
+
+func newOutputPipe(w io.Writer) *outputPipe {
+	p := &outputPipe{w: bufio.NewWriterSize(w, 128<<10), stop: make(chan struct{})}
+	go p.flushLoop()
+	return p
+}
+
+func (p *outputPipe) flushLoop() {
+	t := time.NewTicker(streamLatency)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			p.flushLocked()
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *outputPipe) emitPendingLocked() {
+	if len(p.pend) == 0 || p.err != nil {
+		return
+	}
+	p.err = writeFrame(p.w, p.pendKind, p.pend)
+	p.pend = p.pend[:0]
+}
+
+func (p *outputPipe) flushLocked() {
+	p.emitPendingLocked()
+	if p.err == nil && p.w.Buffered() > 0 {
+		p.err = p.w.Flush()
+	}
+}
+
+// stream adds guest output of the given kind (frameStdout or frameStderr).
+func (p *outputPipe) stream(kind byte, b []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pendKind != kind {
+		p.emitPendingLocked()
+		p.pendKind = kind
+	}
+	p.pend = append(p.pend, b...)
+	if len(p.pend) >= streamMaxBatch {
+		p.emitPendingLocked()
+	}
+	return p.err
+}
+
+// message sends one frame now, after any output written before it.
+func (p *outputPipe) message(kind byte, payload []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.emitPendingLocked()
+	if p.err == nil {
+		p.err = writeFrame(p.w, kind, payload)
+	}
+	p.flushLocked()
+	return p.err
+}
+
+func (p *outputPipe) close() {
+	p.stopOnce.Do(func() { close(p.stop) })
+	p.mu.Lock()
+	p.flushLocked()
+	p.mu.Unlock()
+}
+
+// streamWriter is the io.Writer wazero gets for one of the guest's fds.
+type streamWriter struct {
+	p    *outputPipe
+	kind byte
+}
+
+func (s streamWriter) Write(b []byte) (int, error) {
+	if err := s.p.stream(s.kind, b); err != nil {
+		return 0, errors.New("kernel connection lost")
+	}
+	return len(b), nil
+}

@@ -1,0 +1,346 @@
+package interp
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// workerEnv marks a process as an interpreter worker and carries its Config.
+const workerEnv = "WASIPY_INTERP_WORKER"
+
+// Mount is a host folder the guest sees read-only at Guest.
+type Mount struct {
+	Host  string `json:"host"`
+	Guest string `json:"guest"`
+}
+
+// Config says which interpreter to run and what the sandbox holds.
+type Config struct {
+	// PythonWasm is the WASI CPython command module to run.
+	PythonWasm string `json:"python_wasm"`
+	// CacheDir keeps the stripped module and wazero's compilation cache.
+	// Empty disables caching (every start compiles for seconds).
+	CacheDir string `json:"cache_dir"`
+	// WorkDir is mounted read-write at the same path in the guest and made
+	// its working directory, so relative paths agree with the host's.
+	WorkDir string `json:"work_dir"`
+	// ReadOnlyMounts are further host folders the guest may read.
+	ReadOnlyMounts []Mount `json:"read_only_mounts,omitempty"`
+	// Env adds variables to the guest's environment.
+	Env map[string]string `json:"env,omitempty"`
+	// Executable is the program started as the worker; it must call
+	// WorkerMain first thing. Empty means this program.
+	Executable string `json:"-"`
+	// Stderr receives the worker's own diagnostics. Nil discards them.
+	Stderr io.Writer `json:"-"`
+}
+
+// LanguageInfo describes the interpreter, as the guest reports it at start.
+type LanguageInfo struct {
+	Name              string          `json:"name"`
+	Version           string          `json:"version"`
+	Mimetype          string          `json:"mimetype"`
+	FileExtension     string          `json:"file_extension"`
+	PygmentsLexer     string          `json:"pygments_lexer"`
+	CodemirrorMode    json.RawMessage `json:"codemirror_mode"`
+	NbconvertExporter string          `json:"nbconvert_exporter"`
+}
+
+// Event is something the guest produced while running a request, or in the
+// background: "stream" (content {name, text}) or a message the guest shaped
+// itself ("execute_result", "display_data", "error", "clear_output", ...).
+type Event struct {
+	Type    string
+	Content json.RawMessage
+}
+
+// ErrExited is returned by Call when the interpreter ends during the call.
+var ErrExited = errors.New("the interpreter exited")
+
+// ExitError says how the interpreter ended.
+type ExitError struct {
+	Code   uint32
+	Reason string
+}
+
+func (e *ExitError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("the interpreter exited (code %d): %s", e.Code, e.Reason)
+	}
+	return fmt.Sprintf("the interpreter exited with code %d", e.Code)
+}
+
+func (e *ExitError) Unwrap() error { return ErrExited }
+
+// Process is a running interpreter in a worker process.
+type Process struct {
+	cmd  *exec.Cmd
+	info LanguageInfo
+
+	sendMu sync.Mutex
+	stdin  io.WriteCloser
+
+	callMu sync.Mutex // one request at a time: the guest is single-threaded
+
+	mu         sync.Mutex
+	nextID     int64
+	current    *call
+	background func(Event)
+
+	exited  chan struct{}
+	exitErr *ExitError
+}
+
+type call struct {
+	id     int64
+	events func(Event)
+	reply  chan json.RawMessage
+}
+
+// guestMessage is one message of the guest protocol.
+type guestMessage struct {
+	Type    string          `json:"type"`
+	ID      int64           `json:"id,omitempty"`
+	Content json.RawMessage `json:"content,omitempty"`
+}
+
+// Start launches a worker and waits until the interpreter has started and
+// said hello.
+func Start(ctx context.Context, cfg Config) (*Process, error) {
+	exe := cfg.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(cfg.PythonWasm); err != nil {
+		return nil, fmt.Errorf("python.wasm: %w", err)
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
+	if cfg.Stderr != nil {
+		cmd.Stderr = cfg.Stderr
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start interpreter worker: %w", err)
+	}
+	p := &Process{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	hello := make(chan json.RawMessage, 1)
+	go p.readLoop(stdout, hello)
+	select {
+	case h := <-hello:
+		if err := json.Unmarshal(h, &p.info); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("interpreter hello: %w", err)
+		}
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("interpreter failed to start: %w", p.exitErr)
+	case <-ctx.Done():
+		p.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Info describes the interpreter.
+func (p *Process) Info() LanguageInfo { return p.info }
+
+// Done is closed when the interpreter has ended.
+func (p *Process) Done() <-chan struct{} { return p.exited }
+
+// SetBackground sets where events go that arrive while no call runs
+// (output of code the guest runs between requests).
+func (p *Process) SetBackground(f func(Event)) {
+	p.mu.Lock()
+	p.background = f
+	p.mu.Unlock()
+}
+
+// Call sends a request of the guest protocol and waits for its reply,
+// handing every event the request produces to events, in order.
+func (p *Process) Call(ctx context.Context, typ string, content any, events func(Event)) (json.RawMessage, error) {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	body, err := json.Marshal(content)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.nextID++
+	c := &call{id: p.nextID, events: events, reply: make(chan json.RawMessage, 1)}
+	p.current = c
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.current = nil
+		p.mu.Unlock()
+	}()
+	msg, _ := json.Marshal(guestMessage{Type: typ, ID: c.id, Content: body})
+	if err := p.send(frameMessage, msg); err != nil {
+		select {
+		case <-p.exited:
+			return nil, p.exitErr
+		default:
+			return nil, err
+		}
+	}
+	select {
+	case r := <-c.reply:
+		return r, nil
+	case <-p.exited:
+		// Output the guest wrote before it died was delivered first.
+		return nil, p.exitErr
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Interrupt asks the running code to stop with KeyboardInterrupt.
+func (p *Process) Interrupt() error {
+	return p.send(frameInterrupt, nil)
+}
+
+// Close ends the interpreter at once.
+func (p *Process) Close() error {
+	_ = p.stdin.Close()
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+	}
+	return nil
+}
+
+func (p *Process) send(kind byte, payload []byte) error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	return writeFrame(p.stdin, kind, payload)
+}
+
+func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
+	r := bufio.NewReaderSize(stdout, 256<<10)
+	var decoders [2]utf8Stream
+	exit := &ExitError{Code: 1, Reason: "the interpreter worker stopped unexpectedly"}
+	for {
+		kind, payload, err := readFrame(r)
+		if err != nil {
+			break
+		}
+		switch kind {
+		case frameStdout, frameStderr:
+			i, name := 0, "stdout"
+			if kind == frameStderr {
+				i, name = 1, "stderr"
+			}
+			if text := decoders[i].decode(payload); text != "" {
+				p.deliver(streamEvent(name, text))
+			}
+		case frameMessage:
+			var m guestMessage
+			if err := json.Unmarshal(payload, &m); err != nil {
+				continue
+			}
+			switch m.Type {
+			case "hello":
+				hello <- m.Content
+			case "reply":
+				p.mu.Lock()
+				c := p.current
+				p.mu.Unlock()
+				if c != nil && c.id == m.ID {
+					c.reply <- m.Content
+				}
+			default:
+				p.deliver(Event{Type: m.Type, Content: m.Content})
+			}
+		case frameExit:
+			var info exitInfo
+			_ = json.Unmarshal(payload, &info)
+			exit = &ExitError{Code: info.Code, Reason: info.Error}
+		}
+	}
+	for i, name := range []string{"stdout", "stderr"} {
+		if text := decoders[i].flush(); text != "" {
+			p.deliver(streamEvent(name, text))
+		}
+	}
+	_ = p.cmd.Wait()
+	p.exitErr = exit
+	close(p.exited)
+}
+
+func (p *Process) deliver(e Event) {
+	p.mu.Lock()
+	sink := p.background
+	if p.current != nil && p.current.events != nil {
+		sink = p.current.events
+	}
+	p.mu.Unlock()
+	if sink != nil {
+		sink(e)
+	}
+}
+
+func streamEvent(name, text string) Event {
+	b, _ := json.Marshal(struct {
+		Name string `json:"name"`
+		Text string `json:"text"`
+	}{name, text})
+	return Event{Type: "stream", Content: b}
+}
+
+// utf8Stream turns a byte stream into text without splitting a character
+// that arrives in two writes; invalid bytes become U+FFFD.
+type utf8Stream struct {
+	tail []byte
+}
+
+func (u *utf8Stream) decode(b []byte) string {
+	if len(u.tail) > 0 {
+		b = append(u.tail, b...)
+		u.tail = nil
+	}
+	// Hold back an incomplete character at the end (at most 3 bytes).
+	cut := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-3; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	u.tail = append([]byte(nil), b[cut:]...)
+	return strings.ToValidUTF8(string(b[:cut]), "\uFFFD")
+}
+
+func (u *utf8Stream) flush() string {
+	s := strings.ToValidUTF8(string(u.tail), "\uFFFD")
+	u.tail = nil
+	return s
+}

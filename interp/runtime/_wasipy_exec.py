@@ -1,0 +1,251 @@
+"""Running cells the way IPython does.
+
+Several statements per cell, the last expression's value shown as Out[n],
+the _, __, ___, _N, In and Out history, user_expressions, and tracebacks
+that show the user's cells (with their source lines) and hide the kernel's
+own frames.
+"""
+
+import ast
+import builtins
+import codeop
+import io
+import linecache
+import re
+import sys
+import tokenize
+import traceback
+import types
+import warnings
+
+import _wasipy_display
+
+RUNTIME_DIR = "/.wasipy/runtime/"
+_STDLIB_BUILD_PATH = re.compile(r"^/wlr/build-staging/.*?/Lib/")
+
+# ANSI colours as in IPython's default (Linux) scheme.
+_RED, _GREEN, _CYAN, _YELLOW, _BOLD, _RESET = (
+    "\x1b[0;31m", "\x1b[0;32m", "\x1b[0;36m", "\x1b[0;33m", "\x1b[1;31m", "\x1b[0m",
+)
+
+
+class Shell:
+    def __init__(self, send):
+        self._send = send
+        self._seq = 0
+        self._labels = {}  # cell file name -> "Cell In[N]"
+        self._count = 0
+        self._silent = False
+        self._store = True
+        main = types.ModuleType("__main__", doc="Automatically created module for the wasipy kernel")
+        sys.modules["__main__"] = main
+        self.user_ns = main.__dict__
+        self.user_ns.update({
+            "__builtins__": builtins,
+            "In": [""],
+            "Out": {},
+            "_": "", "__": "", "___": "",
+            "_i": "", "_ii": "", "_iii": "",
+        })
+        self.user_ns["_ih"] = self.user_ns["In"]
+        self.user_ns["_oh"] = self.user_ns["Out"]
+        self.user_ns["exit"] = self.user_ns["quit"] = _Exiter()
+
+    # ---- execute -----------------------------------------------------
+
+    def execute(self, req):
+        code = req.get("code", "")
+        self._count = req.get("execution_count", 0)
+        self._silent = bool(req.get("silent", False))
+        self._store = bool(req.get("store_history", True)) and not self._silent
+        if self._store:
+            self._store_input(code)
+        self._seq += 1
+        filename = f"<wasipy-input-{self._seq}>"
+        self._labels[filename] = f"Cell In[{self._count}]"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+
+        status = self._run(code, filename)
+        reply = {"status": "ok"} if status is None else status
+        if reply["status"] == "ok":
+            reply["user_expressions"] = self.user_expressions(req.get("user_expressions") or {})
+        else:
+            reply["user_expressions"] = {}
+        return reply
+
+    def _run(self, code, filename):
+        """Run a cell; return None on success or an error reply."""
+        try:
+            tree = ast.parse(code, filename, "exec")
+            body = tree.body
+            last = None
+            if body and isinstance(body[-1], ast.Expr) and not _ends_with_semicolon(code):
+                last = body.pop()
+            blocks = [compile(ast.Module(body=body, type_ignores=[]), filename, "exec")]
+            if last is not None:
+                blocks.append(compile(ast.Interactive(body=[last]), filename, "single"))
+        except (SyntaxError, ValueError, OverflowError) as e:
+            return self._report(e, syntax=True)
+        old_hook = sys.displayhook
+        sys.displayhook = self.displayhook
+        try:
+            for block in blocks:
+                exec(block, self.user_ns)
+        except SystemExit as e:
+            return self._report_exit(e)
+        except BaseException as e:
+            return self._report(e)
+        finally:
+            sys.displayhook = old_hook
+        return None
+
+    def _store_input(self, code):
+        ns = self.user_ns
+        ns["In"].append(code)
+        ns["_iii"], ns["_ii"], ns["_i"] = ns["_ii"], ns["_i"], code
+        ns[f"_i{self._count}"] = code
+
+    def displayhook(self, value):
+        if value is None:
+            return
+        ns = self.user_ns
+        if self._store:
+            ns["___"], ns["__"], ns["_"] = ns["__"], ns["_"], value
+            ns["Out"][self._count] = value
+            ns[f"_{self._count}"] = value
+        builtins._ = value
+        if self._silent:
+            return
+        data, metadata = _wasipy_display.format(value)
+        self._send({"type": "execute_result", "content": {
+            "execution_count": self._count, "data": data, "metadata": metadata}})
+
+    def user_expressions(self, exprs):
+        out = {}
+        for name, expr in exprs.items():
+            try:
+                value = eval(expr, self.user_ns)
+                data, metadata = _wasipy_display.format(value)
+                out[name] = {"status": "ok", "data": data, "metadata": metadata}
+            except BaseException as e:
+                out[name] = {"status": "error", "ename": type(e).__name__,
+                             "evalue": str(e), "traceback": self.format_traceback(e)}
+        return out
+
+    # ---- errors ------------------------------------------------------
+
+    def _report(self, exc, syntax=False):
+        tb = self.format_traceback(exc, syntax=syntax)
+        content = {"ename": type(exc).__name__, "evalue": str(exc), "traceback": tb}
+        self._send({"type": "error", "content": content})
+        return dict(status="error", **content)
+
+    def _report_exit(self, exc):
+        # Like IPython: SystemExit in a cell does not end the kernel.
+        text = ("An exception has occurred, use %tb to see the full traceback.\n\n"
+                f"{_RED}SystemExit{_RESET}: {exc}")
+        content = {"ename": "SystemExit", "evalue": str(exc), "traceback": [text]}
+        self._send({"type": "error", "content": content})
+        return dict(status="error", **content)
+
+    def _label(self, filename):
+        if filename in self._labels:
+            return self._labels[filename]
+        return _STDLIB_BUILD_PATH.sub("<stdlib>/", filename)
+
+    def format_traceback(self, exc, syntax=False):
+        """A traceback as a list of (ANSI-coloured) strings, IPython style."""
+        frames = []
+        if not syntax:
+            for fs in traceback.extract_tb(exc.__traceback__):
+                if fs.filename.startswith(RUNTIME_DIR):
+                    continue
+                frames.append(self._format_frame(fs))
+        name = type(exc).__name__
+        lines = []
+        if frames:
+            lines.append(_RED + "-" * 75 + _RESET)
+            lines.append(f"{_RED}{name}{_RESET}{' ' * max(1, 42 - len(name))}Traceback (most recent call last)")
+            lines.extend(frames)
+        lines.append(self._format_exception_only(exc))
+        return lines
+
+    def _format_frame(self, fs):
+        label = self._label(fs.filename)
+        if fs.filename in self._labels:
+            head = f"{_CYAN}{label}{_RESET}, line {fs.lineno}"
+            if fs.name != "<module>":
+                head += f", in {_CYAN}{fs.name}{_RESET}"
+        else:
+            head = f"File {_GREEN}{label}:{fs.lineno}{_RESET}, in {_CYAN}{fs.name}{_RESET}"
+        out = [head]
+        lines = linecache.getlines(fs.filename)
+        if fs.lineno and lines:
+            start = max(1, fs.lineno - 2)
+            end = min(len(lines), fs.lineno + 2)
+            for n in range(start, end + 1):
+                src = lines[n - 1].rstrip("\n")
+                if n == fs.lineno:
+                    out.append(f"{_GREEN}---> {n:<4d}{_RESET}{src}")
+                else:
+                    out.append(f"{_GREEN}     {n:<4d}{_RESET}{src}")
+        return "\n".join(out) + "\n"
+
+    def _format_exception_only(self, exc):
+        parts = traceback.format_exception_only(type(exc), exc)
+        text = "".join(parts).rstrip("\n")
+        if isinstance(exc, SyntaxError) and exc.filename:
+            label = self._label(exc.filename)
+            text = text.replace(f'File "{exc.filename}", line', f"{label}, line", 1)
+        # Colour the "Name: message" line like IPython does.
+        head, sep, rest = text.rpartition("\n")
+        last = rest if sep else text
+        name, colon, msg = last.partition(":")
+        last = f"{_RED}{name}{_RESET}{colon}{msg}" if colon else f"{_RED}{last}{_RESET}"
+        return (head + "\n" + last) if sep else last
+
+
+class _Exiter:
+    """`exit` and `quit` in a cell: tell the user how the kernel ends."""
+
+    def __repr__(self):
+        return "Use the notebook's kernel menu (Shut Down or Restart) to end the kernel."
+
+    def __call__(self, *args):
+        raise SystemExit(*args)
+
+
+def _ends_with_semicolon(code):
+    """True when the cell's last token (ignoring comments) is ';'."""
+    try:
+        toks = [t for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE,
+                                  tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return code.rstrip().endswith(";")
+    return bool(toks) and toks[-1].string == ";"
+
+
+def is_complete(code):
+    """Classify code for is_complete_request: complete, incomplete or invalid."""
+    if not code.strip():
+        return {"status": "complete"}
+    lines = code.splitlines()
+    last = lines[-1] if lines else ""
+    indent = last[: len(last) - len(last.lstrip())]
+    if last.rstrip().endswith(":"):
+        indent += "    "
+    if code.rstrip("\n").endswith("\\"):
+        return {"status": "incomplete", "indent": indent}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compiled = codeop.compile_command(code, "<input>", "exec")
+        except (SyntaxError, OverflowError, ValueError):
+            return {"status": "invalid"}
+    if compiled is None:
+        return {"status": "incomplete", "indent": indent}
+    # Inside an indented block the user may still be typing: a blank line ends it.
+    if not code.endswith("\n") and last[:1] in (" ", "\t"):
+        return {"status": "incomplete", "indent": indent}
+    return {"status": "complete"}

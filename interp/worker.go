@@ -1,0 +1,216 @@
+package interp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// runtimeGuestDir is where the embedded Python-side runtime is mounted,
+// read-only.
+const runtimeGuestDir = "/.wasipy/runtime"
+
+// bootstrap is the guest's first statement: it puts the runtime on sys.path
+// and hands control to its main loop, which serves the channel.
+const bootstrap = "import sys; sys.path.insert(0, '" + runtimeGuestDir + "'); import _wasipy_kernel; _wasipy_kernel.main()"
+
+// exitInfo tells the kernel how the guest ended.
+type exitInfo struct {
+	Code  uint32 `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// RunWorker is the body of the interpreter worker process: it runs
+// python.wasm under wazero and relays between the guest and the kernel
+// process over in (kernel → worker) and out (worker → kernel).
+//
+// The interpreter lives in its own process because wazero's compiled code
+// cannot be preempted: a guest spinning in `while True: pass` would stall
+// every goroutine of its process as soon as the garbage collector stops
+// the world (DESIGN.md, hazard 1). Here that can only stall this process,
+// and the collector is kept away from a running guest: automatic
+// collection is off, and garbage is collected only while the guest waits
+// in a host call.
+func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
+	debug.SetGCPercent(-1)
+	gc := &gcPacer{}
+
+	pipe := newOutputPipe(out)
+	defer pipe.close()
+
+	ch := newChannel(func(payload []byte) {
+		_ = pipe.message(frameMessage, payload)
+	}, gc.maybeCollect)
+
+	go func() {
+		// Kernel → guest. When the kernel goes away, so does the worker.
+		r := bufio.NewReader(in)
+		for {
+			kind, payload, err := readFrame(r)
+			if err != nil {
+				ch.close()
+				return
+			}
+			switch kind {
+			case frameMessage:
+				if !ch.push(payload) {
+					return
+				}
+			case frameInterrupt:
+				ch.interrupt()
+			}
+		}
+	}()
+
+	err := runGuest(context.Background(), cfg, ch, pipe, gc)
+	info := exitInfo{}
+	var exitErr *sys.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		info.Code = exitErr.ExitCode()
+	default:
+		info.Code = 1
+		info.Error = err.Error()
+	}
+	b, _ := json.Marshal(info)
+	_ = pipe.message(frameExit, b)
+	return err
+}
+
+func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc *gcPacer) error {
+	wasm, err := loadModule(cfg.PythonWasm, cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	rc := wazero.NewRuntimeConfig()
+	if cfg.CacheDir != "" {
+		if cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir + "/wazero"); err == nil {
+			rc = rc.WithCompilationCache(cache)
+		}
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	defer r.Close(ctx)
+
+	clk := &clocks{start: time.Now()}
+	poll := &pollOneoff{clocks: clk, wake: ch.wake, block: gc.maybeCollect}
+	wasi := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(wasi)
+	wasi.NewFunctionBuilder().WithFunc(poll.call).Export("poll_oneoff")
+	if _, err := wasi.Instantiate(ctx); err != nil {
+		return fmt.Errorf("wasi: %w", err)
+	}
+
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		return fmt.Errorf("compile python.wasm: %w", err)
+	}
+
+	runtimeFS, err := fs.Sub(runtimeFiles, "runtime")
+	if err != nil {
+		return err
+	}
+	fsc := wazero.NewFSConfig().WithFSMount(runtimeFS, runtimeGuestDir)
+	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(&channelFS{ch: ch}, channelGuestDir)
+	if cfg.WorkDir != "" {
+		fsc = fsc.WithDirMount(cfg.WorkDir, cfg.WorkDir)
+	}
+	for _, m := range cfg.ReadOnlyMounts {
+		fsc = fsc.WithReadOnlyDirMount(m.Host, m.Guest)
+	}
+
+	mc := wazero.NewModuleConfig().
+		WithName("python").
+		WithArgs("python", "-u", "-s", "-c", bootstrap).
+		WithStdin(bytes.NewReader(nil)).
+		WithStdout(streamWriter{pipe, frameStdout}).
+		WithStderr(streamWriter{pipe, frameStderr}).
+		WithWalltime(clk.walltime, sys.ClockResolution(time.Microsecond)).
+		WithNanotime(clk.nanotime, sys.ClockResolution(1)).
+		WithNanosleep(func(ns int64) { time.Sleep(time.Duration(ns)) }).
+		WithRandSource(rand.Reader).
+		WithFSConfig(fsc)
+	for k, v := range guestEnv(cfg) {
+		mc = mc.WithEnv(k, v)
+	}
+	_, err = r.InstantiateModule(ctx, compiled, mc)
+	return err
+}
+
+// guestEnv is the whole environment the guest sees: a documented few
+// variables, never the host's (README, "Sandbox").
+func guestEnv(cfg Config) map[string]string {
+	env := map[string]string{
+		"LANG":                    "C.UTF-8",
+		"PYTHONUNBUFFERED":        "1",
+		"PYTHONDONTWRITEBYTECODE": "1", // never litter the user's folder with __pycache__
+		"HOME":                    cfg.WorkDir,
+		"WASIPY_WORKDIR":          cfg.WorkDir,
+	}
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
+	return env
+}
+
+// gcPacer runs the garbage collector by hand, only from host calls in which
+// the guest is parked, once enough has been allocated since the last run.
+type gcPacer struct {
+	lastAlloc uint64
+}
+
+const gcEvery = 64 << 20
+
+var gcSample = []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+
+func (g *gcPacer) maybeCollect() {
+	metrics.Read(gcSample)
+	if gcSample[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	allocs := gcSample[0].Value.Uint64()
+	if allocs-g.lastAlloc < gcEvery {
+		return
+	}
+	runtime.GC()
+	g.lastAlloc = allocs
+}
+
+// WorkerMain runs the worker when the current process was started as one
+// (see Start); it returns false otherwise. Call it first thing in main, and
+// in TestMain of packages whose tests start interpreters.
+func WorkerMain() bool {
+	raw, ok := os.LookupEnv(workerEnv)
+	if !ok {
+		return false
+	}
+	var cfg Config
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "wasipy interpreter worker: bad configuration:", err)
+		os.Exit(2)
+	}
+	if err := RunWorker(cfg, os.Stdin, os.Stdout); err != nil {
+		var exitErr *sys.ExitError
+		if !errors.As(err, &exitErr) {
+			fmt.Fprintln(os.Stderr, "wasipy interpreter worker:", err)
+		}
+	}
+	os.Exit(0)
+	return true
+}
