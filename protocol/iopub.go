@@ -1,0 +1,191 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+)
+
+const (
+	// publishQueueSize bounds the messages waiting for iopub; Publish
+	// blocks while it is full.
+	publishQueueSize = 1024
+	// maxCoalescedText bounds the text of one coalesced stream message.
+	maxCoalescedText = 1 << 20
+)
+
+// queued is one message waiting for iopub. A stream message keeps its text
+// apart so that later stream messages with the same parent and name can be
+// appended to it while it waits.
+type queued struct {
+	m      *Message
+	seq    uint64 // the last Publish call folded into this item
+	stream *streamText
+}
+
+type streamText struct {
+	name, parent, session string
+	text                  strings.Builder
+	parts                 int
+}
+
+// streamContent is the content of a "stream" message.
+type streamContent struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+// asStream returns the stream text of m when m is a stream message that
+// can be coalesced: content exactly {"name", "text"}, no buffers, no
+// metadata.
+func asStream(m *Message) *streamText {
+	if m.Header.MsgType != "stream" || len(m.Buffers) > 0 || len(m.Metadata) > 0 {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(m.Content, &raw) != nil || len(raw) != 2 {
+		return nil
+	}
+	var c streamContent
+	if json.Unmarshal(raw["name"], &c.Name) != nil || json.Unmarshal(raw["text"], &c.Text) != nil {
+		return nil
+	}
+	st := &streamText{name: c.Name, parent: m.ParentHeader.MsgID, session: m.Header.Session, parts: 1}
+	st.text.WriteString(c.Text)
+	return st
+}
+
+// message returns the message to write: the original, or for a coalesced
+// stream a copy carrying the joined text.
+func (q *queued) message() *Message {
+	if q.stream == nil || q.stream.parts == 1 {
+		return q.m
+	}
+	cp := *q.m
+	content, err := json.Marshal(streamContent{Name: q.stream.name, Text: q.stream.text.String()})
+	if err == nil {
+		cp.Content = content
+	}
+	return &cp
+}
+
+// pubQueue is the bounded FIFO between Publish and the iopub writer.
+type pubQueue struct {
+	mu       sync.Mutex
+	notEmpty sync.Cond
+	notFull  sync.Cond
+	items    []*queued
+	max      int
+	seq      uint64        // sequence number of the last Publish
+	written  uint64        // every Publish up to this one is written
+	progress chan struct{} // closed and replaced when written moves or the queue closes
+	closed   bool
+	paused   bool // tests hold the writer to observe coalescing
+}
+
+func newPubQueue(max int) *pubQueue {
+	q := &pubQueue{max: max, progress: make(chan struct{})}
+	q.notEmpty.L = &q.mu
+	q.notFull.L = &q.mu
+	return q
+}
+
+// push appends m, or folds it into the stream message at the tail of the
+// queue. It blocks while the queue is full and reports false once the
+// queue is closed.
+func (q *pubQueue) push(m *Message) bool {
+	st := asStream(m)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	if st != nil && len(q.items) > 0 {
+		tail := q.items[len(q.items)-1]
+		if ts := tail.stream; ts != nil && ts.name == st.name && ts.parent == st.parent &&
+			ts.session == st.session && ts.text.Len()+st.text.Len() <= maxCoalescedText {
+			ts.text.WriteString(st.text.String())
+			ts.parts++
+			q.seq++
+			tail.seq = q.seq
+			return true
+		}
+	}
+	for len(q.items) >= q.max && !q.closed {
+		q.notFull.Wait()
+	}
+	if q.closed {
+		return false
+	}
+	q.seq++
+	q.items = append(q.items, &queued{m: m, seq: q.seq, stream: st})
+	q.notEmpty.Signal()
+	return true
+}
+
+// pop takes the oldest item; nil once the queue is closed and empty.
+func (q *pubQueue) pop() *queued {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for (len(q.items) == 0 || q.paused) && !q.closed {
+		q.notEmpty.Wait()
+	}
+	if len(q.items) == 0 {
+		return nil
+	}
+	it := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	q.notFull.Signal()
+	return it
+}
+
+// markWritten records that every Publish up to seq has been written.
+func (q *pubQueue) markWritten(seq uint64) {
+	q.mu.Lock()
+	if seq > q.written {
+		q.written = seq
+	}
+	close(q.progress)
+	q.progress = make(chan struct{})
+	q.mu.Unlock()
+}
+
+// close stops new pushes and wakes everyone; pop still drains what is
+// queued.
+func (q *pubQueue) close() {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		q.paused = false
+		close(q.progress)
+		q.progress = make(chan struct{})
+	}
+	q.notEmpty.Broadcast()
+	q.notFull.Broadcast()
+	q.mu.Unlock()
+}
+
+// discard drops whatever is still queued (after close, when the writer
+// has given up).
+func (q *pubQueue) discard() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.items)
+	q.items = nil
+	return n
+}
+
+func (q *pubQueue) setPaused(p bool) {
+	q.mu.Lock()
+	q.paused = p
+	q.notEmpty.Broadcast()
+	q.mu.Unlock()
+}
+
+// len is the number of queued items (coalesced streams count once).
+func (q *pubQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}

@@ -1,0 +1,340 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// Handler receives the messages of a kernel's request channels.
+type Handler interface {
+	// HandleMessage is called for every valid message received on Shell, Control or Stdin.
+	// Calls for one channel are serial, in arrival order; different channels are handled concurrently
+	// (each channel has its own reader goroutine), so Control is answered while a Shell handler blocks.
+	HandleMessage(ch Channel, m *Message)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(ch Channel, m *Message)
+
+// HandleMessage calls f(ch, m).
+func (f HandlerFunc) HandleMessage(ch Channel, m *Message) { f(ch, m) }
+
+// ErrServerClosed is returned by Server methods called after Close.
+var ErrServerClosed = errors.New("protocol: server closed")
+
+const (
+	// defaultStallTimeout is how long one message may take to reach one
+	// peer (plus a second per MiB) before the peer is disconnected.
+	defaultStallTimeout = 10 * time.Second
+	// closeDrainTimeout is how long Close waits for queued iopub
+	// messages (the last status, say) to go out.
+	closeDrainTimeout = 2 * time.Second
+)
+
+// Server owns the five sockets of a kernel: shell, control and stdin
+// (ROUTER), iopub (PUB) and heartbeat (REP echo).
+type Server struct {
+	log    *slog.Logger
+	info   ConnectionInfo
+	signer *Signer
+
+	shell, control, stdin *router
+	iopub                 *pub
+	hb                    *socket
+	sockets               []*socket
+
+	queue      *pubQueue
+	writerDone chan struct{}
+
+	done      chan struct{}
+	closeOnce sync.Once
+	serving   atomic.Bool
+}
+
+// Listen binds all five sockets (shell/control/stdin ROUTER, iopub PUB,
+// heartbeat REP echo) on the endpoints of info, and starts accepting
+// connections, the heartbeat echo and the iopub writer at once. For tcp a
+// port of 0 binds a free port; [Server.Info] tells which. When ctx is done
+// the Server closes. log may be nil (nothing is logged).
+func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Server, error) {
+	if info == nil {
+		return nil, fmt.Errorf("protocol: Listen: nil ConnectionInfo")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ci := *info
+	if err := ci.normalize(true); err != nil {
+		return nil, fmt.Errorf("protocol: Listen: %w", err)
+	}
+	signer, err := NewSigner(ci.SignatureScheme, ci.Key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:        log,
+		signer:     signer,
+		queue:      newPubQueue(publishQueueSize),
+		writerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	binds := []struct {
+		ch   Channel
+		typ  zmq4.SocketType
+		port *int
+	}{
+		{Shell, zmq4.Router, &ci.ShellPort},
+		{IOPub, zmq4.Pub, &ci.IOPubPort},
+		{Stdin, zmq4.Router, &ci.StdinPort},
+		{Control, zmq4.Router, &ci.ControlPort},
+		{Heartbeat, zmq4.Rep, &ci.HBPort},
+	}
+	for _, b := range binds {
+		ln, err := listenEndpoint(ci.Endpoint(*b.port))
+		if err != nil {
+			for _, sk := range s.sockets {
+				_ = sk.ln.Close()
+			}
+			return nil, fmt.Errorf("protocol: binding %s on %s: %w", b.ch, ci.Endpoint(*b.port), err)
+		}
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			*b.port = a.Port
+		}
+		sk := newSocket(b.ch, b.typ, ln, log, s.done, defaultStallTimeout)
+		s.sockets = append(s.sockets, sk)
+		switch b.ch {
+		case Shell:
+			s.shell = newRouter(sk)
+		case Control:
+			s.control = newRouter(sk)
+		case Stdin:
+			s.stdin = newRouter(sk)
+		case IOPub:
+			s.iopub = newPub(sk)
+		case Heartbeat:
+			serveHeartbeat(sk)
+			s.hb = sk
+		}
+	}
+	s.info = ci
+	for _, sk := range s.sockets {
+		sk.start()
+	}
+	go s.writeIOPub()
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-s.done:
+		}
+	}()
+	log.Info("listening", "transport", ci.Transport, "ip", ci.IP,
+		"shell", ci.ShellPort, "iopub", ci.IOPubPort, "stdin", ci.StdinPort,
+		"control", ci.ControlPort, "hb", ci.HBPort, "signed", signer.Enabled())
+	return s, nil
+}
+
+// Info returns the connection info the Server listens on, with the ports
+// it actually bound.
+func (s *Server) Info() ConnectionInfo { return s.info }
+
+// Signer returns the Signer built from the connection info.
+func (s *Server) Signer() *Signer { return s.signer }
+
+func (s *Server) router(ch Channel) *router {
+	switch ch {
+	case Shell:
+		return s.shell
+	case Control:
+		return s.control
+	case Stdin:
+		return s.stdin
+	}
+	return nil
+}
+
+// Serve runs the readers until ctx is done or Close is called. Invalid messages (bad signature, malformed
+// framing, bad JSON) are logged (at Warn with the reason and channel) and dropped; the server keeps serving.
+// A heartbeat or socket read error is logged and the loop goes on (never stops the kernel).
+//
+// Serve returns nil when ctx is done or the Server is closed, without
+// waiting for handlers still running. A handler that panics is logged at
+// Error and the channel goes on. Serve may be called once.
+func (s *Server) Serve(ctx context.Context, h Handler) error {
+	if h == nil {
+		return fmt.Errorf("protocol: Serve: nil Handler")
+	}
+	if !s.serving.CompareAndSwap(false, true) {
+		return fmt.Errorf("protocol: Serve called twice")
+	}
+	select {
+	case <-s.done:
+		return ErrServerClosed
+	default:
+	}
+	for _, ch := range []Channel{Shell, Control, Stdin} {
+		go s.dispatch(ctx, ch, h)
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	return nil
+}
+
+func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
+	r := s.router(ch)
+	for {
+		var frames [][]byte
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case frames = <-r.in:
+		}
+		m, err := Decode(frames, s.signer)
+		if err != nil {
+			s.log.Warn("dropping invalid message", "channel", ch.String(), "reason", err.Error(), "frames", len(frames))
+			continue
+		}
+		s.handle(ch, h, m)
+	}
+}
+
+func (s *Server) handle(ch Channel, h Handler, m *Message) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panicked", "channel", ch.String(), "msg_type", m.Header.MsgType,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	h.HandleMessage(ch, m)
+}
+
+// Send signs and sends m on shell, control or stdin, routed by m.Identities. Safe for concurrent use.
+// It returns [ErrNoPeer] (wrapped) when no connected client has the routing identity. On IOPub it is
+// [Server.Publish].
+func (s *Server) Send(ch Channel, m *Message) error {
+	if ch == IOPub {
+		s.Publish(m)
+		return nil
+	}
+	r := s.router(ch)
+	if r == nil {
+		return fmt.Errorf("protocol: cannot send on %s", ch)
+	}
+	select {
+	case <-s.done:
+		return ErrServerClosed
+	default:
+	}
+	if len(m.Identities) == 0 {
+		return fmt.Errorf("protocol: %s %s: no routing identity (build replies with NewMessage(parent, ...))", ch, m.Header.MsgType)
+	}
+	frames, err := Encode(m, s.signer)
+	if err != nil {
+		return err
+	}
+	return r.send(frames)
+}
+
+// Publish queues m for iopub. It never drops messages: a bounded queue (1024) with backpressure
+// (Publish blocks while full). A dedicated goroutine writes iopub. Consecutive queued "stream" messages
+// with the same parent msg_id and the same content "name" are coalesced into one (texts concatenated,
+// order preserved) while they wait in the queue, so floods of output don't become floods of messages.
+// Status, results and everything else are never coalesced or dropped; order of all messages is kept.
+//
+// The first frame on the wire is the topic [IOPubTopic](m); m.Identities are ignored (a message built
+// with NewMessage from a shell request carries the shell client's identity, which is no topic). m must
+// not be changed after Publish. After Close, Publish discards m.
+func (s *Server) Publish(m *Message) {
+	if m == nil {
+		return
+	}
+	if !s.queue.push(m) {
+		s.log.Debug("server closed, not publishing", "msg_type", m.Header.MsgType)
+	}
+}
+
+// Flush blocks until everything published before the call has been written to the iopub socket
+// (to every subscriber connected at the time, or the subscriber was dropped as stalled).
+func (s *Server) Flush(ctx context.Context) error {
+	q := s.queue
+	q.mu.Lock()
+	target := q.seq
+	for q.written < target {
+		if q.closed {
+			select {
+			case <-s.writerDone:
+				q.mu.Unlock()
+				return ErrServerClosed
+			default:
+			}
+		}
+		ch := q.progress
+		q.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-s.writerDone:
+		}
+		q.mu.Lock()
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+// writeIOPub is the iopub writer: it takes messages off the queue, signs
+// them and writes them to the subscribers.
+func (s *Server) writeIOPub() {
+	defer close(s.writerDone)
+	for {
+		it := s.queue.pop()
+		if it == nil {
+			return
+		}
+		m := *it.message()
+		m.Identities = [][]byte{IOPubTopic(&m)}
+		frames, err := Encode(&m, s.signer)
+		if err != nil {
+			s.log.Error("cannot encode iopub message", "msg_type", m.Header.MsgType, "err", err)
+		} else {
+			s.iopub.send(frames)
+		}
+		s.queue.markWritten(it.seq)
+	}
+}
+
+// Close stops the Server: it gives queued iopub messages a moment to go
+// out, then closes every socket and connection. Handlers still running are
+// not waited for; their Sends fail with ErrServerClosed.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.queue.close()
+		select {
+		case <-s.writerDone:
+		case <-time.After(closeDrainTimeout):
+			if n := s.queue.discard(); n > 0 {
+				s.log.Warn("closing with unwritten iopub messages", "count", n)
+			}
+		}
+		close(s.done)
+		for _, sk := range s.sockets {
+			sk.close()
+		}
+		<-s.writerDone
+		s.log.Info("closed")
+	})
+	return nil
+}
