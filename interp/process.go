@@ -136,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Stderr != nil {
 		cmd.Stderr = cfg.Stderr
 	}
+	tieToParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

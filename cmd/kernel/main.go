@@ -1,0 +1,159 @@
+// Command wasipy-kernel is a Jupyter kernel that runs Python (CPython
+// compiled to WebAssembly) in a wazero sandbox. Jupyter starts it from the
+// kernelspec as `wasipy-kernel --connection-file FILE`; `wasipy-kernel
+// kernelspec` writes or installs that kernelspec.
+//
+// This file only parses flags and wires the packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/kernel"
+	"github.com/wasipy/wasipy/protocol"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+func main() {
+	if interp.WorkerMain() {
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "kernelspec" {
+		os.Exit(runKernelspec(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// envList collects repeated --env NAME=VALUE flags.
+type envList map[string]string
+
+func (e envList) String() string { return "" }
+func (e envList) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	e[name] = value
+	return nil
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wasipy-kernel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	connFile := fs.String("connection-file", "", "Jupyter connection file (required)")
+	fs.StringVar(connFile, "f", "", "short for --connection-file")
+	wasm := fs.String("python-wasm", os.Getenv("WASIPY_PYTHON_WASM"), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the one install.sh fetched)")
+	cacheDir := fs.String("cache-dir", interp.DefaultCacheDir(), "where compiled code is cached")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	env := envList{}
+	fs.Var(env, "env", "NAME=VALUE added to the sandbox's environment (repeatable)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, "wasipy-kernel", version)
+		return 0
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(stderr, "wasipy-kernel: bad --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *connFile == "" {
+		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
+		return 2
+	}
+	if *wasm == "" {
+		*wasm = interp.DefaultPythonWasm()
+	}
+	if err := serve(*connFile, *wasm, *cacheDir, env, log); err != nil {
+		log.Error("kernel stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(connFile, wasm, cacheDir string, env map[string]string, log *slog.Logger) error {
+	info, err := protocol.LoadConnectionFile(connFile)
+	if err != nil {
+		return err
+	}
+	workDir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if workDir, err = filepath.EvalSymlinks(workDir); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	srv, err := protocol.Listen(ctx, info, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	start := func(ctx context.Context) (kernel.Interpreter, error) {
+		started := time.Now()
+		p, err := interp.Start(ctx, interp.Config{
+			PythonWasm: wasm,
+			CacheDir:   cacheDir,
+			WorkDir:    workDir,
+			Env:        env,
+			Stderr:     os.Stderr,
+		})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("interpreter started", "python", p.Info().Version, "took", time.Since(started).Round(time.Millisecond))
+		return p, nil
+	}
+	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log})
+	if err != nil {
+		return err
+	}
+
+	// Interrupts arrive as interrupt_request (interrupt_mode "message"); a
+	// terminal's Ctrl-C must not kill the kernel. SIGTERM ends it cleanly.
+	signal.Ignore(syscall.SIGINT)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, k) }()
+	go k.Run(ctx)
+
+	select {
+	case <-k.Done():
+		log.Info("shutdown requested")
+	case s := <-sigs:
+		log.Info("signal", "signal", s.String())
+	case err := <-served:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = srv.Flush(flushCtx)
+	cancelFlush()
+	cancel()
+	k.Close()
+	return nil
+}

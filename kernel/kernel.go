@@ -1,0 +1,505 @@
+// Package kernel is the Jupyter kernel's brain: it dispatches requests from
+// the shell, control and stdin channels to handlers, keeps the session state
+// (execution count, the queue of shell requests, the current interpreter),
+// and turns what the interpreter produces into iopub messages.
+//
+// It sits between protocol (the wire) and an Interpreter (the language): it
+// never sees a socket, and never knows that the interpreter is WebAssembly.
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wasipy/wasipy/comm"
+	"github.com/wasipy/wasipy/display"
+	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/protocol"
+)
+
+// Interpreter runs code. interp.Process implements it.
+type Interpreter interface {
+	Info() interp.LanguageInfo
+	// Call runs one request of the interpreter's protocol ("execute",
+	// "is_complete", ...) and hands each event it produces to events.
+	Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error)
+	// SetBackground receives events produced while no call runs.
+	SetBackground(func(interp.Event))
+	Interrupt() error
+	Close() error
+	Done() <-chan struct{}
+}
+
+// Starter starts a fresh interpreter (at start-up and after a restart).
+type Starter func(ctx context.Context) (Interpreter, error)
+
+// Transport is the kernel's view of the wire: protocol.Server implements it.
+type Transport interface {
+	Send(ch protocol.Channel, m *protocol.Message) error
+	Publish(m *protocol.Message)
+}
+
+// Options configure a Kernel.
+type Options struct {
+	Implementation string // "wasipy"
+	Version        string // the kernel's own version
+	// InterruptGrace is how long a running cell may ignore an interrupt
+	// before a second interrupt replaces its interpreter.
+	InterruptGrace time.Duration
+	Log            *slog.Logger
+}
+
+// Kernel serves one kernel session.
+type Kernel struct {
+	opts    Options
+	log     *slog.Logger
+	tr      Transport
+	start   Starter
+	session string
+	comms   comm.Registry
+
+	shell chan request
+	quit  chan struct{} // closed on shutdown_request
+	once  sync.Once
+
+	mu        sync.Mutex
+	interp    Interpreter
+	info      interp.LanguageInfo
+	count     int
+	running   *protocol.Message // the execute_request being run, if any
+	interrupt time.Time         // when the running cell was first interrupted
+	lastExec  *protocol.Message // parent for background output
+}
+
+type request struct {
+	ch  protocol.Channel
+	msg *protocol.Message
+}
+
+// New makes a kernel and starts its first interpreter.
+func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kernel, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.InterruptGrace == 0 {
+		opts.InterruptGrace = 2 * time.Second
+	}
+	k := &Kernel{
+		opts:    opts,
+		log:     opts.Log,
+		tr:      tr,
+		start:   start,
+		session: uuid.NewString(),
+		shell:   make(chan request, 1024),
+		quit:    make(chan struct{}),
+	}
+	if err := k.restartInterpreter(ctx); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Close ends the interpreter. Call it before the process exits: a worker
+// spinning in user code would not notice its parent is gone.
+func (k *Kernel) Close() { k.closeInterpreter() }
+
+// Done is closed when a client asked the kernel to shut down.
+func (k *Kernel) Done() <-chan struct{} { return k.quit }
+
+// Run handles shell requests one at a time until ctx ends.
+func (k *Kernel) Run(ctx context.Context) {
+	k.publishStatus(nil, "starting")
+	for {
+		select {
+		case <-ctx.Done():
+			k.closeInterpreter()
+			return
+		case r := <-k.shell:
+			k.serve(ctx, r)
+		}
+	}
+}
+
+// HandleMessage implements protocol.Handler. Shell requests are queued and
+// run in order by Run; control and stdin messages are handled at once, so
+// control answers while a cell runs.
+func (k *Kernel) HandleMessage(ch protocol.Channel, m *protocol.Message) {
+	switch ch {
+	case protocol.Shell:
+		select {
+		case k.shell <- request{ch, m}:
+		case <-k.quit:
+		}
+	case protocol.Control:
+		k.serve(context.Background(), request{ch, m})
+	case protocol.Stdin:
+		k.log.Debug("stdin message with no pending input request", "msg_type", m.Header.MsgType)
+	}
+}
+
+type handlerFunc func(ctx context.Context, r request) error
+
+func (k *Kernel) handlers() map[string]handlerFunc {
+	return map[string]handlerFunc{
+		"kernel_info_request": k.kernelInfo,
+		"execute_request":     k.execute,
+		"is_complete_request": k.isComplete,
+		"complete_request":    k.complete,
+		"inspect_request":     k.inspect,
+		"history_request":     k.history,
+		"comm_info_request":   k.commInfo,
+		"shutdown_request":    k.shutdown,
+		"interrupt_request":   k.interruptRequest,
+		"comm_open":           k.commOpen,
+		"comm_msg":            k.ignoreComm,
+		"comm_close":          k.commClose,
+	}
+}
+
+// serve runs one request between busy and idle status messages.
+func (k *Kernel) serve(ctx context.Context, r request) {
+	h, ok := k.handlers()[r.msg.Header.MsgType]
+	if !ok {
+		k.log.Warn("unknown message type", "channel", r.ch.String(), "msg_type", r.msg.Header.MsgType)
+		return
+	}
+	k.publishStatus(r.msg, "busy")
+	if err := h(ctx, r); err != nil {
+		k.log.Error("handler failed", "msg_type", r.msg.Header.MsgType, "err", err)
+	}
+	k.publishStatus(r.msg, "idle")
+}
+
+func (k *Kernel) reply(r request, msgType string, content any) error {
+	m, err := protocol.NewMessage(r.msg, k.session, msgType, content)
+	if err != nil {
+		return err
+	}
+	return k.tr.Send(r.ch, m)
+}
+
+func (k *Kernel) publish(parent *protocol.Message, msgType string, content any) {
+	m, err := protocol.NewMessage(parent, k.session, msgType, content)
+	if err != nil {
+		k.log.Error("cannot build iopub message", "msg_type", msgType, "err", err)
+		return
+	}
+	m.Identities = nil // iopub routes by topic, not by the requester's identity
+	k.tr.Publish(m)
+}
+
+func (k *Kernel) publishStatus(parent *protocol.Message, state string) {
+	k.publish(parent, "status", map[string]string{"execution_state": state})
+}
+
+// ---- interpreter lifecycle --------------------------------------------
+
+func (k *Kernel) restartInterpreter(ctx context.Context) error {
+	k.closeInterpreter()
+	in, err := k.start(ctx)
+	if err != nil {
+		return err
+	}
+	in.SetBackground(func(e interp.Event) {
+		k.mu.Lock()
+		parent := k.lastExec
+		k.mu.Unlock()
+		k.publishEvent(parent, e)
+	})
+	k.comms.Reset()
+	k.mu.Lock()
+	k.interp = in
+	k.info = in.Info()
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *Kernel) closeInterpreter() {
+	k.mu.Lock()
+	in := k.interp
+	k.interp = nil
+	k.mu.Unlock()
+	if in != nil {
+		in.Close()
+	}
+}
+
+func (k *Kernel) interpreter() Interpreter {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.interp
+}
+
+// publishEvent turns an interpreter event into an iopub message.
+func (k *Kernel) publishEvent(parent *protocol.Message, e interp.Event) {
+	switch {
+	case e.Type == "stream" || e.Type == "error":
+		k.publish(parent, e.Type, e.Content)
+	case display.Kinds[e.Type]:
+		content, err := display.Shape(e.Type, e.Content)
+		if err != nil {
+			k.log.Warn("dropping malformed display message from the interpreter", "err", err)
+			return
+		}
+		k.publish(parent, e.Type, content)
+	default:
+		k.log.Warn("unknown interpreter event", "type", e.Type)
+	}
+}
+
+// ---- handlers ---------------------------------------------------------
+
+type helpLink struct {
+	Text string `json:"text"`
+	URL  string `json:"url"`
+}
+
+func (k *Kernel) kernelInfo(_ context.Context, r request) error {
+	k.mu.Lock()
+	info := k.info
+	k.mu.Unlock()
+	return k.reply(r, "kernel_info_reply", map[string]any{
+		"status":                 "ok",
+		"protocol_version":       protocol.Version,
+		"implementation":         k.opts.Implementation,
+		"implementation_version": k.opts.Version,
+		"language_info":          info,
+		"banner": fmt.Sprintf("Python %s on WebAssembly (WASI), run by %s %s in a sandbox",
+			info.Version, k.opts.Implementation, k.opts.Version),
+		"help_links": []helpLink{
+			{"Python Reference", "https://docs.python.org/3.12/"},
+			{"Python Library Reference", "https://docs.python.org/3.12/library/"},
+		},
+		"debugger": false,
+	})
+}
+
+type executeRequest struct {
+	Code            string            `json:"code"`
+	Silent          bool              `json:"silent"`
+	StoreHistory    *bool             `json:"store_history"`
+	UserExpressions map[string]string `json:"user_expressions"`
+	AllowStdin      *bool             `json:"allow_stdin"`
+	StopOnError     *bool             `json:"stop_on_error"`
+}
+
+func orDefault(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}
+
+func (k *Kernel) execute(ctx context.Context, r request) error {
+	var req executeRequest
+	if err := r.msg.DecodeContent(&req); err != nil {
+		return k.reply(r, "execute_reply", map[string]any{
+			"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}, "execution_count": k.count,
+		})
+	}
+	store := orDefault(req.StoreHistory, !req.Silent) && !req.Silent
+	k.mu.Lock()
+	if store {
+		k.count++
+	}
+	count := k.count
+	k.running, k.interrupt, k.lastExec = r.msg, time.Time{}, r.msg
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		k.running = nil
+		k.mu.Unlock()
+	}()
+
+	if !req.Silent {
+		k.publish(r.msg, "execute_input", map[string]any{"code": req.Code, "execution_count": count})
+	}
+	if req.UserExpressions == nil {
+		req.UserExpressions = map[string]string{}
+	}
+	in := k.interpreter()
+	raw, err := in.Call(ctx, "execute", map[string]any{
+		"code":             req.Code,
+		"silent":           req.Silent,
+		"store_history":    store,
+		"user_expressions": req.UserExpressions,
+		"execution_count":  count,
+		"allow_stdin":      orDefault(req.AllowStdin, true),
+	}, func(e interp.Event) { k.publishEvent(r.msg, e) })
+
+	var reply map[string]any
+	if err != nil {
+		reply = k.interpreterLost(ctx, r.msg, err)
+	} else if err := json.Unmarshal(raw, &reply); err != nil {
+		return err
+	}
+	reply["execution_count"] = count
+	reply["payload"] = []any{}
+	if _, ok := reply["user_expressions"]; !ok {
+		reply["user_expressions"] = map[string]any{}
+	}
+	if reply["status"] == "error" && orDefault(req.StopOnError, true) {
+		k.abortQueued()
+	}
+	return k.reply(r, "execute_reply", reply)
+}
+
+// interpreterLost reports a cell whose interpreter ended under it (crash,
+// os._exit, or a restart forced by a second interrupt), starts a fresh
+// interpreter, and returns the error reply.
+func (k *Kernel) interpreterLost(ctx context.Context, parent *protocol.Message, cause error) map[string]any {
+	k.mu.Lock()
+	forced := !k.interrupt.IsZero()
+	k.mu.Unlock()
+	ename, evalue := "InterpreterExited", cause.Error()
+	if forced {
+		ename, evalue = "KeyboardInterrupt", "the cell did not stop when interrupted"
+	}
+	msg := fmt.Sprintf("%s: %s\nThe interpreter was restarted: variables and imports are gone; the kernel and its execution count are kept.", ename, evalue)
+	content := map[string]any{"ename": ename, "evalue": evalue, "traceback": []string{msg}}
+	k.publish(parent, "error", content)
+	if err := k.restartInterpreter(ctx); err != nil {
+		k.log.Error("cannot restart the interpreter", "err", err)
+	}
+	return map[string]any{"status": "error", "ename": ename, "evalue": evalue, "traceback": content["traceback"]}
+}
+
+// abortQueued answers every execute_request already waiting in the shell
+// queue with status "aborted", as ipykernel does after an error when
+// stop_on_error is set. Other queued requests are still served, in order.
+func (k *Kernel) abortQueued() {
+	var keep []request
+	for {
+		select {
+		case r := <-k.shell:
+			if r.msg.Header.MsgType == "execute_request" {
+				k.publishStatus(r.msg, "busy")
+				_ = k.reply(r, "execute_reply", map[string]any{"status": "aborted", "execution_count": k.count})
+				k.publishStatus(r.msg, "idle")
+			} else {
+				keep = append(keep, r)
+			}
+		default:
+			for _, r := range keep {
+				k.serve(context.Background(), r)
+			}
+			return
+		}
+	}
+}
+
+func (k *Kernel) isComplete(ctx context.Context, r request) error {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := r.msg.DecodeContent(&req); err != nil {
+		return k.reply(r, "is_complete_reply", map[string]any{"status": "unknown"})
+	}
+	raw, err := k.interpreter().Call(ctx, "is_complete", map[string]string{"code": req.Code}, nil)
+	if err != nil {
+		return k.reply(r, "is_complete_reply", map[string]any{"status": "unknown"})
+	}
+	return k.reply(r, "is_complete_reply", raw)
+}
+
+func (k *Kernel) complete(_ context.Context, r request) error {
+	var req struct {
+		CursorPos int `json:"cursor_pos"`
+	}
+	_ = r.msg.DecodeContent(&req)
+	return k.reply(r, "complete_reply", map[string]any{
+		"status": "ok", "matches": []string{}, "cursor_start": req.CursorPos, "cursor_end": req.CursorPos, "metadata": map[string]any{},
+	})
+}
+
+func (k *Kernel) inspect(_ context.Context, r request) error {
+	return k.reply(r, "inspect_reply", map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
+}
+
+func (k *Kernel) history(_ context.Context, r request) error {
+	return k.reply(r, "history_reply", map[string]any{"status": "ok", "history": []any{}})
+}
+
+func (k *Kernel) commInfo(_ context.Context, r request) error {
+	var req struct {
+		TargetName string `json:"target_name"`
+	}
+	_ = r.msg.DecodeContent(&req)
+	return k.reply(r, "comm_info_reply", map[string]any{"status": "ok", "comms": k.comms.Info(req.TargetName)})
+}
+
+// commOpen: no comm targets exist in the interpreter yet, so a frontend's
+// comm_open is refused the way ipykernel refuses an unknown target: with a
+// comm_close back to the frontend.
+func (k *Kernel) commOpen(_ context.Context, r request) error {
+	var req struct {
+		CommID     string `json:"comm_id"`
+		TargetName string `json:"target_name"`
+	}
+	if err := r.msg.DecodeContent(&req); err != nil || req.CommID == "" {
+		return errors.New("comm_open without comm_id")
+	}
+	k.log.Info("no comm target", "target_name", req.TargetName)
+	k.publish(r.msg, "comm_close", map[string]any{"comm_id": req.CommID, "data": map[string]any{}})
+	return nil
+}
+
+func (k *Kernel) commClose(_ context.Context, r request) error {
+	var req struct {
+		CommID string `json:"comm_id"`
+	}
+	_ = r.msg.DecodeContent(&req)
+	k.comms.Close(req.CommID)
+	return nil
+}
+
+func (k *Kernel) ignoreComm(_ context.Context, r request) error { return nil }
+
+func (k *Kernel) shutdown(_ context.Context, r request) error {
+	var req struct {
+		Restart bool `json:"restart"`
+	}
+	_ = r.msg.DecodeContent(&req)
+	content := map[string]any{"status": "ok", "restart": req.Restart}
+	err := k.reply(r, "shutdown_reply", content)
+	k.publish(r.msg, "shutdown_reply", content)
+	// The process ends either way: with restart, the client's kernel manager
+	// starts a new kernel process, and with it a fresh interpreter.
+	k.once.Do(func() { close(k.quit) })
+	return err
+}
+
+// interruptRequest interrupts the running cell. When a cell is still
+// running InterruptGrace after a first interrupt (stuck where Python cannot
+// see the interrupt), a second interrupt replaces its interpreter.
+func (k *Kernel) interruptRequest(_ context.Context, r request) error {
+	k.mu.Lock()
+	in := k.interp
+	running := k.running != nil
+	first := k.interrupt
+	if running && first.IsZero() {
+		k.interrupt = time.Now()
+	}
+	k.mu.Unlock()
+	var err error
+	switch {
+	case in == nil:
+	case running && !first.IsZero() && time.Since(first) >= k.opts.InterruptGrace:
+		k.log.Warn("the cell ignored an interrupt; replacing the interpreter")
+		err = in.Close() // the running execute sees the exit and restarts
+	default:
+		err = in.Interrupt()
+	}
+	status := "ok"
+	if err != nil {
+		status = "error"
+	}
+	return k.reply(r, "interrupt_reply", map[string]any{"status": status})
+}
