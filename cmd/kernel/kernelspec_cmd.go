@@ -55,7 +55,7 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "wasipy-kernel kernelspec: %v\n", err)
+		fmt.Fprintf(stderr, "wasipy-kernel: %v\n", err)
 		return 1
 	}
 
