@@ -136,7 +136,10 @@ class Shell:
 
     def _report(self, exc, syntax=False):
         tb = self.format_traceback(exc, syntax=syntax)
-        content = {"ename": type(exc).__name__, "evalue": str(exc), "traceback": tb}
+        evalue = str(exc)
+        if isinstance(exc, SyntaxError) and exc.filename in self._labels:
+            evalue = evalue.replace(exc.filename, self._labels[exc.filename])
+        content = {"ename": type(exc).__name__, "evalue": evalue, "traceback": tb}
         self._send({"type": "error", "content": content})
         return dict(status="error", **content)
 

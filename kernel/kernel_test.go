@@ -1,0 +1,306 @@
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/protocol"
+)
+
+// fakeTransport records what the kernel sends and publishes.
+type fakeTransport struct {
+	mu        sync.Mutex
+	sent      []*protocol.Message
+	published []*protocol.Message
+	notify    chan struct{}
+}
+
+func newFakeTransport() *fakeTransport { return &fakeTransport{notify: make(chan struct{}, 1000)} }
+
+func (f *fakeTransport) Send(ch protocol.Channel, m *protocol.Message) error {
+	f.mu.Lock()
+	f.sent = append(f.sent, m)
+	f.mu.Unlock()
+	f.notify <- struct{}{}
+	return nil
+}
+
+func (f *fakeTransport) Publish(m *protocol.Message) {
+	f.mu.Lock()
+	f.published = append(f.published, m)
+	f.mu.Unlock()
+}
+
+// waitReply waits for the reply to the request with msgID.
+func (f *fakeTransport) waitReply(t *testing.T, msgID string) map[string]any {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		f.mu.Lock()
+		for _, m := range f.sent {
+			if m.ParentHeader.MsgID == msgID {
+				f.mu.Unlock()
+				var c map[string]any
+				require.NoError(t, json.Unmarshal(m.Content, &c))
+				c["_msg_type"] = m.Header.MsgType
+				return c
+			}
+		}
+		f.mu.Unlock()
+		select {
+		case <-f.notify:
+		case <-deadline:
+			t.Fatalf("no reply to %s", msgID)
+		}
+	}
+}
+
+// iopub returns the msg_types published for the request with msgID.
+func (f *fakeTransport) iopub(msgID string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, m := range f.published {
+		if m.ParentHeader.MsgID == msgID {
+			t := m.Header.MsgType
+			if t == "status" {
+				var c struct {
+					State string `json:"execution_state"`
+				}
+				_ = json.Unmarshal(m.Content, &c)
+				t += ":" + c.State
+			}
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// fakeInterp answers "execute" by running a script keyed by the code.
+type fakeInterp struct {
+	mu          sync.Mutex
+	calls       []map[string]any
+	block       chan struct{} // when set, "block" code waits on it
+	interrupted int
+	closed      bool
+	done        chan struct{}
+}
+
+func newFakeInterp() *fakeInterp { return &fakeInterp{done: make(chan struct{})} }
+
+func (f *fakeInterp) Info() interp.LanguageInfo {
+	return interp.LanguageInfo{Name: "python", Version: "3.12.0", Mimetype: "text/x-python", FileExtension: ".py"}
+}
+func (f *fakeInterp) SetBackground(func(interp.Event)) {}
+func (f *fakeInterp) Interrupt() error {
+	f.mu.Lock()
+	f.interrupted++
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeInterp) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		close(f.done)
+	}
+	return nil
+}
+func (f *fakeInterp) Done() <-chan struct{} { return f.done }
+
+func (f *fakeInterp) Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error) {
+	c := content.(map[string]any)
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	f.mu.Unlock()
+	switch c["code"] {
+	case "error":
+		events(interp.Event{Type: "error", Content: json.RawMessage(`{"ename":"ValueError","evalue":"x","traceback":[]}`)})
+		return json.RawMessage(`{"status":"error","ename":"ValueError","evalue":"x","traceback":[]}`), nil
+	case "block":
+		select {
+		case <-f.block:
+		case <-f.done:
+			return nil, &interp.ExitError{Code: 137}
+		}
+	case "crash":
+		f.Close()
+		return nil, &interp.ExitError{Code: 3}
+	case "result":
+		events(interp.Event{Type: "execute_result", Content: json.RawMessage(`{"execution_count":1,"data":{"text/plain":"42"}}`)})
+		events(interp.Event{Type: "display_data", Content: json.RawMessage(`{"data":{}}`)}) // malformed: dropped
+	}
+	return json.RawMessage(`{"status":"ok","user_expressions":{}}`), nil
+}
+
+type harness struct {
+	k       *Kernel
+	tr      *fakeTransport
+	mu      sync.Mutex
+	interps []*fakeInterp
+	cancel  context.CancelFunc
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{tr: newFakeTransport()}
+	start := func(ctx context.Context) (Interpreter, error) {
+		f := newFakeInterp()
+		f.block = make(chan struct{})
+		h.mu.Lock()
+		h.interps = append(h.interps, f)
+		h.mu.Unlock()
+		return f, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	k, err := New(ctx, h.tr, start, Options{Implementation: "wasipy", Version: "test", InterruptGrace: 50 * time.Millisecond})
+	require.NoError(t, err)
+	h.k = k
+	go k.Run(ctx)
+	t.Cleanup(func() { cancel(); k.Close() })
+	return h
+}
+
+func (h *harness) interp(i int) *fakeInterp {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.interps[i]
+}
+
+func (h *harness) send(t *testing.T, ch protocol.Channel, msgType string, content any) string {
+	t.Helper()
+	m, err := protocol.NewMessage(nil, "client-session", msgType, content)
+	require.NoError(t, err)
+	h.k.HandleMessage(ch, m)
+	return m.Header.MsgID
+}
+
+func TestKernelInfoOnShellAndControl(t *testing.T) {
+	h := newHarness(t)
+	for _, ch := range []protocol.Channel{protocol.Shell, protocol.Control} {
+		id := h.send(t, ch, "kernel_info_request", map[string]any{})
+		r := h.tr.waitReply(t, id)
+		require.Equal(t, "kernel_info_reply", r["_msg_type"])
+		require.Equal(t, protocol.Version, r["protocol_version"])
+		require.Equal(t, "wasipy", r["implementation"])
+		require.Equal(t, "3.12.0", r["language_info"].(map[string]any)["version"])
+		require.Equal(t, []string{"status:busy", "status:idle"}, h.tr.iopub(id))
+	}
+}
+
+func TestExecuteCountsOnlyStoredExecutions(t *testing.T) {
+	h := newHarness(t)
+	id1 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "result"})
+	require.EqualValues(t, 1, h.tr.waitReply(t, id1)["execution_count"])
+	require.Equal(t, []string{"status:busy", "execute_input", "execute_result", "status:idle"}, h.tr.iopub(id1))
+
+	id2 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x", "silent": true})
+	require.EqualValues(t, 1, h.tr.waitReply(t, id2)["execution_count"])
+	require.Equal(t, []string{"status:busy", "status:idle"}, h.tr.iopub(id2), "silent: no execute_input")
+
+	id3 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x", "store_history": false})
+	require.EqualValues(t, 1, h.tr.waitReply(t, id3)["execution_count"])
+
+	id4 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	r := h.tr.waitReply(t, id4)
+	require.EqualValues(t, 2, r["execution_count"])
+	require.Equal(t, "ok", r["status"])
+	require.Equal(t, []any{}, r["payload"])
+}
+
+func TestStopOnErrorAbortsQueuedExecutes(t *testing.T) {
+	h := newHarness(t)
+	blocker := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "block"})
+	failing := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "error"})
+	queued := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	info := h.send(t, protocol.Shell, "kernel_info_request", map[string]any{})
+	close(h.interp(0).block)
+	require.Equal(t, "ok", h.tr.waitReply(t, blocker)["status"])
+	require.Equal(t, "error", h.tr.waitReply(t, failing)["status"])
+	require.Equal(t, "aborted", h.tr.waitReply(t, queued)["status"])
+	require.Equal(t, []string{"status:busy", "status:idle"}, h.tr.iopub(queued))
+	require.Equal(t, "kernel_info_reply", h.tr.waitReply(t, info)["_msg_type"])
+
+	// Without stop_on_error the next request runs.
+	h.interp(0).block = make(chan struct{})
+	failing = h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "error", "stop_on_error": false})
+	next := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	require.Equal(t, "error", h.tr.waitReply(t, failing)["status"])
+	require.Equal(t, "ok", h.tr.waitReply(t, next)["status"])
+}
+
+func TestControlAnswersWhileShellBusy(t *testing.T) {
+	h := newHarness(t)
+	blocker := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "block"})
+	require.Eventually(t, func() bool { return len(h.tr.iopub(blocker)) >= 2 }, 5*time.Second, time.Millisecond)
+	info := h.send(t, protocol.Control, "kernel_info_request", map[string]any{})
+	require.Equal(t, "kernel_info_reply", h.tr.waitReply(t, info)["_msg_type"])
+	close(h.interp(0).block)
+	require.Equal(t, "ok", h.tr.waitReply(t, blocker)["status"])
+}
+
+func TestSecondInterruptReplacesStuckInterpreter(t *testing.T) {
+	h := newHarness(t)
+	blocker := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "block"})
+	require.Eventually(t, func() bool { return len(h.tr.iopub(blocker)) >= 2 }, 5*time.Second, time.Millisecond)
+	first := h.send(t, protocol.Control, "interrupt_request", map[string]any{})
+	require.Equal(t, "ok", h.tr.waitReply(t, first)["status"])
+	require.Equal(t, 1, h.interp(0).interrupted)
+	time.Sleep(60 * time.Millisecond) // past InterruptGrace
+	second := h.send(t, protocol.Control, "interrupt_request", map[string]any{})
+	require.Equal(t, "ok", h.tr.waitReply(t, second)["status"])
+	r := h.tr.waitReply(t, blocker)
+	require.Equal(t, "error", r["status"])
+	require.Equal(t, "KeyboardInterrupt", r["ename"])
+	// A fresh interpreter serves the next cell and the count goes on.
+	next := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	require.EqualValues(t, 2, h.tr.waitReply(t, next)["execution_count"])
+	h.mu.Lock()
+	require.Len(t, h.interps, 2)
+	h.mu.Unlock()
+}
+
+func TestCrashedInterpreterIsReplaced(t *testing.T) {
+	h := newHarness(t)
+	id := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "crash"})
+	r := h.tr.waitReply(t, id)
+	require.Equal(t, "error", r["status"])
+	require.Equal(t, "InterpreterExited", r["ename"])
+	require.Contains(t, h.tr.iopub(id), "error")
+	next := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	require.Equal(t, "ok", h.tr.waitReply(t, next)["status"])
+}
+
+func TestShutdownEndsTheKernel(t *testing.T) {
+	h := newHarness(t)
+	id := h.send(t, protocol.Control, "shutdown_request", map[string]any{"restart": true})
+	r := h.tr.waitReply(t, id)
+	require.Equal(t, "shutdown_reply", r["_msg_type"])
+	require.Equal(t, true, r["restart"])
+	select {
+	case <-h.k.Done():
+	case <-time.After(time.Second):
+		t.Fatal("kernel not done after shutdown_request")
+	}
+}
+
+func TestCommInfoAndUnknownTypes(t *testing.T) {
+	h := newHarness(t)
+	h.send(t, protocol.Shell, "no_such_request", map[string]any{})
+	id := h.send(t, protocol.Shell, "comm_info_request", map[string]any{})
+	r := h.tr.waitReply(t, id)
+	require.Equal(t, "ok", r["status"])
+	require.Equal(t, map[string]any{}, r["comms"])
+}
+
+func TestExitErrorUnwraps(t *testing.T) {
+	require.True(t, errors.Is(&interp.ExitError{Code: 1}, interp.ErrExited))
+}
