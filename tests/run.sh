@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test of wasipy: Go unit tests (race detector on), a short fuzz
+# run of the wire parser, the installer, and the end-to-end suite that
+# drives the installed kernel with real Jupyter clients.
+#
+# It installs what it needs (Debian packages as root, python.wasm with npm)
+# and installs the kernelspec into a throw-away Jupyter dir, never the
+# user's. Set FUZZTIME (default 20s) to fuzz longer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export PATH="$PATH:/usr/local/go/bin"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "test dependencies"
+bash tests/deps.sh
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# python.wasm is kept where install.sh keeps it for users (a second run
+# reuses it); the kernel binary and kernelspec go to throw-away places.
+export WASIPY_DATA_DIR="${WASIPY_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/wasipy}"
+export JUPYTER_DATA_DIR="$work/jupyter"
+export JUPYTER_PATH="$work/jupyter"
+export JUPYTER_CONFIG_DIR="$work/jupyter-config"
+export JUPYTER_RUNTIME_DIR="$work/jupyter-runtime"
+
+step "install.sh (fetch and verify python.wasm, build, install the kernelspec)"
+./install.sh --data-dir "$WASIPY_DATA_DIR" --user
+step "install.sh again (must reuse python.wasm)"
+./install.sh --data-dir "$WASIPY_DATA_DIR" --user > "$work/install2.log"
+cat "$work/install2.log"
+grep -qi "reus" "$work/install2.log" || { echo "second install.sh run did not reuse python.wasm" >&2; exit 1; }
+test -f "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" || { echo "kernelspec not installed" >&2; exit 1; }
+
+export WASIPY_PYTHON_WASM="$WASIPY_DATA_DIR/python.wasm"
+export WASIPY_KERNEL="$WASIPY_DATA_DIR/bin/wasipy-kernel"
+export WASIPY_REQUIRE_WASM=1
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+[ -z "$unformatted" ] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 ./...
+
+step "fuzz the wire parser (${FUZZTIME:-20s})"
+go test -run='^$' -fuzz=FuzzDecode -fuzztime="${FUZZTIME:-20s}" ./protocol/
+
+step "end-to-end tests with real Jupyter clients"
+cd "$root"
+/usr/bin/python3 -m pytest tests -v -p no:cacheprovider
