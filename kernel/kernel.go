@@ -409,18 +409,40 @@ func (k *Kernel) isComplete(ctx context.Context, r request) error {
 	return k.reply(r, "is_complete_reply", raw)
 }
 
-func (k *Kernel) complete(_ context.Context, r request) error {
+// complete and inspect are answered by the interpreter, which knows the
+// user's namespace. When it cannot answer (it is gone), the reply is an
+// empty success, as a frontend expects while typing.
+func (k *Kernel) complete(ctx context.Context, r request) error {
 	var req struct {
-		CursorPos int `json:"cursor_pos"`
+		Code      string `json:"code"`
+		CursorPos int    `json:"cursor_pos"`
 	}
-	_ = r.msg.DecodeContent(&req)
-	return k.reply(r, "complete_reply", map[string]any{
-		"status": "ok", "matches": []string{}, "cursor_start": req.CursorPos, "cursor_end": req.CursorPos, "metadata": map[string]any{},
-	})
+	if err := r.msg.DecodeContent(&req); err != nil {
+		return k.reply(r, "complete_reply", map[string]any{"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}})
+	}
+	raw, err := k.interpreter().Call(ctx, "complete", req, nil)
+	if err != nil {
+		return k.reply(r, "complete_reply", map[string]any{
+			"status": "ok", "matches": []string{}, "cursor_start": req.CursorPos, "cursor_end": req.CursorPos, "metadata": map[string]any{},
+		})
+	}
+	return k.reply(r, "complete_reply", raw)
 }
 
-func (k *Kernel) inspect(_ context.Context, r request) error {
-	return k.reply(r, "inspect_reply", map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
+func (k *Kernel) inspect(ctx context.Context, r request) error {
+	var req struct {
+		Code        string `json:"code"`
+		CursorPos   int    `json:"cursor_pos"`
+		DetailLevel int    `json:"detail_level"`
+	}
+	if err := r.msg.DecodeContent(&req); err != nil {
+		return k.reply(r, "inspect_reply", map[string]any{"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}})
+	}
+	raw, err := k.interpreter().Call(ctx, "inspect", req, nil)
+	if err != nil {
+		return k.reply(r, "inspect_reply", map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
+	}
+	return k.reply(r, "inspect_reply", raw)
 }
 
 func (k *Kernel) history(_ context.Context, r request) error {

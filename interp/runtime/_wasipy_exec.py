@@ -20,6 +20,10 @@ import warnings
 
 import _wasipy_display
 
+# The one Shell of this interpreter (set by Shell()); IPython's
+# get_ipython() and the magics reach the session through it.
+shell = None
+
 RUNTIME_DIR = "/.wasipy/runtime/"
 _STDLIB_BUILD_PATH = re.compile(r"^/wlr/build-staging/.*?/Lib/")
 
@@ -31,7 +35,13 @@ _RED, _GREEN, _CYAN, _YELLOW, _BOLD, _RESET = (
 
 class Shell:
     def __init__(self, send):
+        global shell
+        shell = self
         self._send = send
+        # Hooks other runtime modules install: each takes the cell's source
+        # and returns the Python source to run (IPython's input transformers:
+        # magics, `obj?`, `!cmd`). Applied in order.
+        self.input_transformers = []
         self._seq = 0
         self._labels = {}  # cell file name -> "Cell In[N]"
         self._count = 0
@@ -65,6 +75,13 @@ class Shell:
         self._labels[filename] = f"Cell In[{self._count}]"
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
 
+        try:
+            for transform in self.input_transformers:
+                code = transform(code)
+        except BaseException as e:
+            reply = self._report(e, syntax=isinstance(e, SyntaxError))
+            reply["user_expressions"] = {}
+            return reply
         status = self._run(code, filename)
         reply = {"status": "ok"} if status is None else status
         if reply["status"] == "ok":
@@ -104,6 +121,15 @@ class Shell:
         ns["In"].append(code)
         ns["_iii"], ns["_ii"], ns["_i"] = ns["_ii"], ns["_i"], code
         ns[f"_i{self._count}"] = code
+
+    @property
+    def execution_count(self):
+        return self._count
+
+    def send(self, msg_type, content):
+        """Publish an iopub message (display_data, update_display_data,
+        clear_output, ...) for the request being run."""
+        self._send({"type": msg_type, "content": content})
 
     def displayhook(self, value):
         if value is None:

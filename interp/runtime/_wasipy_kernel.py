@@ -73,6 +73,12 @@ def language_info():
     }
 
 
+def _lazy(name):
+    """Import a runtime module on first use, keeping start-up short."""
+    import importlib
+    return importlib.import_module(name)
+
+
 def main():
     workdir = os.environ.get("WASIPY_WORKDIR")
     if workdir:
@@ -86,6 +92,8 @@ def main():
     handlers = {
         "execute": shell.execute,
         "is_complete": lambda c: _wasipy_exec.is_complete(c.get("code", "")),
+        "complete": lambda c: _lazy("_wasipy_complete").complete(shell, c),
+        "inspect": lambda c: _lazy("_wasipy_complete").inspect(shell, c),
     }
     channel.send({"type": "hello", "content": language_info()})
     while True:
@@ -103,6 +111,8 @@ def main():
                          "evalue": f"unknown request {msg.get('type')!r}", "traceback": []}
             else:
                 reply = handler(msg.get("content") or {})
-        except KeyboardInterrupt:
-            reply = {"status": "error", "ename": "KeyboardInterrupt", "evalue": "", "traceback": []}
+        except BaseException as e:  # a runtime bug must not end the interpreter
+            import traceback
+            reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
+                     "traceback": traceback.format_exception(e)}
         channel.send({"type": "reply", "id": msg.get("id"), "content": reply})
