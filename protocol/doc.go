@@ -20,15 +20,15 @@
 // the Handler owns the meaning of messages.
 //
 // The sockets speak ZMTP 3.0 with the NULL mechanism. The handshake is done
-// by github.com/go-zeromq/zmq4 (zmq4.Open); accepting connections,
-// reading and writing frames, routing by identity, subscriptions and the
-// heartbeat echo are done here, so that the known weak points of zmq4
-// v0.17.0 cannot reach the kernel: a handshake that never ends blocks only
-// its own connection, frame sizes are bounded before anything is
-// allocated, a stalled iopub subscriber is dropped after a deadline instead
-// of starving the others, a duplicate ROUTER identity receives each reply
-// once, and ZMTP PING commands are answered with PONG. See RATIONALE.md in
-// this folder.
+// by github.com/go-zeromq/zmq4 (zmq4.Open); accepting connections, reading
+// and writing frames, routing by identity, subscriptions and the heartbeat
+// echo are done here, so that the known weak points of zmq4 v0.17.0 cannot
+// reach the kernel: a handshake that never ends holds only its own
+// connection, frame sizes are checked before anything is allocated (a frame
+// over the limit closes its connection), a stalled iopub subscriber is
+// disconnected after a deadline instead of starving the others, a duplicate
+// ROUTER identity receives each reply once, and ZMTP PING commands are
+// answered with PONG. RATIONALE.md in this folder says why.
 //
 // All logging goes through the *slog.Logger handed to [Listen]; the
 // package has no global state.

@@ -27,8 +27,9 @@ const (
 	flagCommand = 0x04
 
 	// Transport limits, checked on every frame header before the body is
-	// read. A message over them is read to the end and dropped; the
-	// connection stays open.
+	// read. A frame or message over the size limits closes the connection
+	// (its client reconnects); a message with too many frames is read to
+	// its end and dropped, and the connection stays open.
 	maxWireFrame   = MaxContentSize
 	maxWireMessage = 2 * MaxContentSize
 	maxWireFrames  = MaxIdentities + minSignedFrameCnt + 1 + MaxBuffers
@@ -51,8 +52,14 @@ var errDropped = errors.New("message dropped")
 // errProtocol reports a ZMTP framing error that ends a connection.
 var errProtocol = errors.New("ZMTP framing error")
 
-// readMsg reads one ZMTP message (all its frames) or one command. Over a
-// limit it discards the rest of the message and returns errDropped.
+// errTooLarge reports a frame or message over the transport limits; it
+// ends the connection at the frame header, before anything is read or
+// allocated for the body.
+var errTooLarge = errors.New("over the size limit")
+
+// readMsg reads one ZMTP message (all its frames) or one command. With
+// too many frames it discards the rest of the message and returns
+// errDropped; over a size limit it returns errTooLarge at once.
 func readMsg(br *bufio.Reader) (frames [][]byte, command bool, err error) {
 	var total uint64
 	dropped := ""
@@ -93,17 +100,16 @@ func readMsg(br *bufio.Reader) (frames [][]byte, command bool, err error) {
 		}
 		total += size
 		switch {
-		case dropped != "":
 		case size > maxWireFrame:
-			dropped = fmt.Sprintf("frame of %d bytes over the limit of %d", size, maxWireFrame)
+			return nil, false, fmt.Errorf("%w: frame of %d bytes over the limit of %d", errTooLarge, size, maxWireFrame)
 		case total > maxWireMessage:
-			dropped = fmt.Sprintf("message over the limit of %d bytes", maxWireMessage)
-		case n >= maxWireFrames:
+			return nil, false, fmt.Errorf("%w: message over the limit of %d bytes", errTooLarge, maxWireMessage)
+		case dropped == "" && n >= maxWireFrames:
 			dropped = fmt.Sprintf("more than %d frames", maxWireFrames)
 		}
 		if dropped != "" {
 			frames = nil
-			if _, err := io.CopyN(io.Discard, br, int64(min(size, 1<<62))); err != nil {
+			if _, err := io.CopyN(io.Discard, br, int64(size)); err != nil {
 				return nil, false, err
 			}
 		} else {

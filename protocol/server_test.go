@@ -1,0 +1,675 @@
+package protocol
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/security/null"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testServer struct {
+	*Server
+	info   ConnectionInfo
+	signer *Signer
+	logs   *logBuffer
+	ctx    context.Context
+}
+
+// startServer listens on free ports (tcp) or in a temporary folder (ipc)
+// and serves h.
+func startServer(t *testing.T, transport string, h Handler) *testServer {
+	t.Helper()
+	info := &ConnectionInfo{Transport: transport, IP: "127.0.0.1", Key: testKey, SignatureScheme: SchemeHMACSHA256}
+	if transport == "ipc" {
+		info.IP = filepath.Join(t.TempDir(), "k")
+		info.ShellPort, info.IOPubPort, info.StdinPort, info.ControlPort, info.HBPort = 1, 2, 3, 4, 5
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	s, err := Listen(ctx, info, log)
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, h) }()
+	t.Cleanup(func() {
+		require.NoError(t, s.Close())
+		select {
+		case err := <-served:
+			if err != nil {
+				// Serve may start after a quick test has closed.
+				assert.ErrorIs(t, err, ErrServerClosed)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return after Close")
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return &testServer{Server: s, info: s.Info(), signer: s.Signer(), logs: logs, ctx: ctx}
+}
+
+func (ts *testServer) dial(t *testing.T, sk zmq4.Socket, port int) zmq4.Socket {
+	t.Helper()
+	require.NoError(t, sk.Dial(ts.info.Endpoint(port)))
+	t.Cleanup(func() { _ = sk.Close() })
+	return sk
+}
+
+func (ts *testServer) request(t *testing.T, msgType string, content any) (*Message, zmq4.Msg) {
+	t.Helper()
+	m, err := NewMessage(nil, "client", msgType, content)
+	require.NoError(t, err)
+	frames, err := Encode(m, ts.signer)
+	require.NoError(t, err)
+	return m, zmq4.NewMsgFrom(frames...)
+}
+
+// recv reads one message within a timeout.
+func recv(t *testing.T, sk zmq4.Socket) zmq4.Msg {
+	t.Helper()
+	type result struct {
+		msg zmq4.Msg
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := sk.Recv()
+		ch <- result{m, err}
+	}()
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err)
+		return r.msg
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out waiting for a message")
+	}
+	return zmq4.Msg{}
+}
+
+// echoHandler answers every request with <type>_reply on the same channel.
+type echoHandler struct {
+	s    func() *Server
+	seen chan *Message
+}
+
+func (h *echoHandler) HandleMessage(ch Channel, m *Message) {
+	h.seen <- m
+	r, err := NewMessage(m, "", strings.TrimSuffix(m.Header.MsgType, "_request")+"_reply", map[string]any{"channel": ch.String()})
+	if err != nil {
+		panic(err)
+	}
+	if err := h.s().Send(ch, r); err != nil {
+		panic(err)
+	}
+}
+
+func newEcho() (*echoHandler, func(*Server)) {
+	var mu sync.Mutex
+	var srv *Server
+	h := &echoHandler{seen: make(chan *Message, 100)}
+	h.s = func() *Server { mu.Lock(); defer mu.Unlock(); return srv }
+	return h, func(s *Server) { mu.Lock(); srv = s; mu.Unlock() }
+}
+
+func startEcho(t *testing.T, transport string) (*testServer, *echoHandler) {
+	h, set := newEcho()
+	var ts *testServer
+	// The handler needs the server; messages can only arrive after a
+	// client connects, so setting it right after Listen is early enough.
+	ts = startServer(t, transport, h)
+	set(ts.Server)
+	return ts, h
+}
+
+func TestServerShellReplyRoutedToIdentity(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	a := ts.dial(t, zmq4.NewDealer(ts.ctx, zmq4.WithID(zmq4.SocketIdentity("client-a"))), ts.info.ShellPort)
+	b := ts.dial(t, zmq4.NewDealer(ts.ctx, zmq4.WithID(zmq4.SocketIdentity("client-b"))), ts.info.ShellPort)
+
+	reqA, wireA := ts.request(t, "kernel_info_request", nil)
+	reqB, wireB := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, a.Send(wireA))
+	require.NoError(t, b.Send(wireB))
+
+	for _, c := range []struct {
+		sk  zmq4.Socket
+		req *Message
+	}{{a, reqA}, {b, reqB}} {
+		got := recv(t, c.sk)
+		m, err := Decode(got.Frames, ts.signer)
+		require.NoError(t, err)
+		assert.Equal(t, "kernel_info_reply", m.Header.MsgType)
+		assert.Equal(t, c.req.Header, m.ParentHeader)
+		assert.Equal(t, "client", m.Header.Session)
+		assert.Nil(t, m.Identities, "the routing identity is consumed by the ROUTER")
+		assert.JSONEq(t, `{"channel":"shell"}`, string(m.Content))
+	}
+}
+
+func TestServerSendWithoutPeer(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	m, err := NewMessage(nil, "s", "x", nil)
+	require.NoError(t, err)
+	assert.Error(t, ts.Send(Shell, m), "no identity")
+	m.Identities = [][]byte{[]byte("nobody")}
+	assert.ErrorIs(t, ts.Send(Shell, m), ErrNoPeer)
+	assert.Error(t, ts.Send(Heartbeat, m))
+}
+
+func TestServerControlWhileShellBlocks(t *testing.T) {
+	release := make(chan struct{})
+	shellStarted := make(chan struct{})
+	var srv *Server
+	var mu sync.Mutex
+	h := HandlerFunc(func(ch Channel, m *Message) {
+		if ch == Shell {
+			close(shellStarted)
+			<-release
+		}
+		mu.Lock()
+		s := srv
+		mu.Unlock()
+		r, _ := NewMessage(m, "", "reply", nil)
+		_ = s.Send(ch, r)
+	})
+	ts := startServer(t, "tcp", h)
+	mu.Lock()
+	srv = ts.Server
+	mu.Unlock()
+
+	shell := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ShellPort)
+	control := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ControlPort)
+	_, w := ts.request(t, "execute_request", map[string]any{"code": "while True: pass"})
+	require.NoError(t, shell.Send(w))
+	<-shellStarted
+
+	req, w := ts.request(t, "interrupt_request", nil)
+	require.NoError(t, control.Send(w))
+	got, err := Decode(recv(t, control).Frames, ts.signer)
+	require.NoError(t, err)
+	assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
+
+	close(release)
+	_, err = Decode(recv(t, shell).Frames, ts.signer)
+	require.NoError(t, err)
+}
+
+func TestServerStdin(t *testing.T) {
+	ts, h := startEcho(t, "tcp")
+	stdin := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.StdinPort)
+	_, w := ts.request(t, "input_request", nil)
+	require.NoError(t, stdin.Send(w))
+	m := <-h.seen
+	assert.Equal(t, "input_request", m.Header.MsgType)
+	got, err := Decode(recv(t, stdin).Frames, ts.signer)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"channel":"stdin"}`, string(got.Content))
+}
+
+func TestHeartbeatEcho(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	req := ts.dial(t, zmq4.NewReq(ts.ctx), ts.info.HBPort)
+	for i := range 3 {
+		payload := []byte(fmt.Sprintf("ping %d", i))
+		require.NoError(t, req.Send(zmq4.NewMsg(payload)))
+		got := recv(t, req)
+		assert.Equal(t, [][]byte{payload}, got.Frames)
+	}
+	// Odd shapes are echoed as they came, never fatal.
+	d := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.HBPort)
+	require.NoError(t, d.Send(zmq4.NewMsgFrom([]byte{}, []byte("a"), []byte{})))
+	assert.Equal(t, [][]byte{{}, []byte("a"), {}}, recv(t, d).Frames)
+}
+
+func TestServerDropsInvalidMessages(t *testing.T) {
+	ts, h := startEcho(t, "tcp")
+	shell := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ShellPort)
+
+	unsignedMsg, err := NewMessage(nil, "c", "kernel_info_request", nil)
+	require.NoError(t, err)
+	unsigned, err := Encode(unsignedMsg, nil)
+	require.NoError(t, err)
+	_, valid := ts.request(t, "kernel_info_request", nil)
+	badJSON := rawFrames(ts.signer, nil, okHeader, `{}`, `{}`, `{"code":`)
+
+	for _, frames := range [][][]byte{
+		{[]byte("garbage")},
+		{{}},
+		{[]byte(Delimiter), []byte("sig")},
+		unsigned,
+		badJSON,
+	} {
+		require.NoError(t, shell.Send(zmq4.NewMsgFrom(frames...)))
+	}
+	require.NoError(t, shell.Send(valid))
+
+	got, err := Decode(recv(t, shell).Frames, ts.signer)
+	require.NoError(t, err)
+	assert.Equal(t, "kernel_info_reply", got.Header.MsgType)
+	require.Len(t, h.seen, 1, "only the valid message reached the handler")
+
+	logs := ts.logs.String()
+	assert.Equal(t, 5, strings.Count(logs, "dropping invalid message"), logs)
+	assert.Contains(t, logs, "level=WARN")
+	assert.Contains(t, logs, "channel=shell")
+	assert.Contains(t, logs, "bad signature")
+	assert.Contains(t, logs, "no <IDS|MSG> delimiter")
+	assert.Contains(t, logs, "content: protocol: bad JSON")
+}
+
+func TestServerDuplicateIdentity(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	old := ts.dial(t, zmq4.NewDealer(ts.ctx, zmq4.WithID(zmq4.SocketIdentity("same"))), ts.info.ShellPort)
+	// Make sure the first connection is registered before the second.
+	_, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, old.Send(w))
+	recv(t, old)
+
+	newer := ts.dial(t, zmq4.NewDealer(ts.ctx, zmq4.WithID(zmq4.SocketIdentity("same"))), ts.info.ShellPort)
+	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "identity reused") }, 5*time.Second, 5*time.Millisecond)
+	_, w = ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, newer.Send(w))
+	recv(t, newer)
+
+	got := make(chan struct{})
+	go func() {
+		if _, err := old.Recv(); err == nil {
+			close(got)
+		}
+	}()
+	select {
+	case <-got:
+		t.Fatal("the reply went to both connections")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestServerSurvivesStalledHandshake(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	// A client that connects and says nothing must not keep others out.
+	raw, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort))
+	require.NoError(t, err)
+	defer raw.Close()
+
+	shell := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ShellPort)
+	_, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, shell.Send(w))
+	recv(t, shell)
+}
+
+// rawClient completes a ZMTP handshake with zmq4.Open and then talks raw
+// frames, to send what no well-behaved socket would.
+func rawClient(t *testing.T, addr string, typ zmq4.SocketType) *zconn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = zmq4.Open(nc, null.Security(), typ, zmq4.SocketIdentity("raw"), false, nil)
+	require.NoError(t, err)
+	c := newZconn(nc)
+	t.Cleanup(c.close)
+	return c
+}
+
+func TestServerAnswersPingAndSurvivesOddFrames(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	c := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer)
+
+	ping := append([]byte{4, 'P', 'I', 'N', 'G', 0, 10}, "ctx"...)
+	require.NoError(t, c.write([][]byte{ping}, true, time.Second))
+	frames, cmd, err := readMsg(c.br)
+	require.NoError(t, err)
+	assert.True(t, cmd)
+	assert.Equal(t, append([]byte{4, 'P', 'O', 'N', 'G'}, "ctx"...), frames[0])
+
+	// An unknown command, an oversized message, then a valid request.
+	require.NoError(t, c.write([][]byte{[]byte("\x05HELLO")}, true, time.Second))
+	var huge []byte
+	huge = appendFrameHeader(huge, flagMore, 3)
+	huge = append(huge, "abc"...)
+	huge = appendFrameHeader(huge, 0, maxWireFrame+1)
+	_, err = c.nc.Write(huge)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return strings.Contains(ts.logs.String(), "over the limit")
+	}, 5*time.Second, 10*time.Millisecond, "the oversized frame is noticed from its header")
+
+	// The server closed that connection at the frame header; others are
+	// still served.
+	shell := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ShellPort)
+	_, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, shell.Send(w))
+	recv(t, shell)
+}
+
+func TestServerIPC(t *testing.T) {
+	ts, _ := startEcho(t, "ipc")
+	assert.True(t, strings.HasPrefix(ts.info.Endpoint(ts.info.ShellPort), "ipc://"))
+
+	shell := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ShellPort)
+	req, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, shell.Send(w))
+	got, err := Decode(recv(t, shell).Frames, ts.signer)
+	require.NoError(t, err)
+	assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
+
+	hb := ts.dial(t, zmq4.NewReq(ts.ctx), ts.info.HBPort)
+	require.NoError(t, hb.Send(zmq4.NewMsgString("ping")))
+	assert.Equal(t, "ping", string(recv(t, hb).Frames[0]))
+
+	sub := subscribe(t, ts)
+	m, err := NewMessage(nil, "k", "status", map[string]any{"execution_state": "idle"})
+	require.NoError(t, err)
+	ts.Publish(m)
+	assert.Equal(t, "status", decodeIOPub(t, ts, recv(t, sub)).Header.MsgType)
+}
+
+func TestListenAnyAddress(t *testing.T) {
+	for _, ip := range []string{"*", "0.0.0.0"} {
+		t.Run(ip, func(t *testing.T) {
+			s, err := Listen(context.Background(), &ConnectionInfo{IP: ip}, nil)
+			require.NoError(t, err)
+			defer s.Close()
+			info := s.Info()
+			assert.NotZero(t, info.HBPort)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req := zmq4.NewReq(ctx)
+			defer req.Close()
+			require.NoError(t, req.Dial(fmt.Sprintf("tcp://127.0.0.1:%d", info.HBPort)))
+			require.NoError(t, req.Send(zmq4.NewMsgString("x")))
+			m, err := req.Recv()
+			require.NoError(t, err)
+			assert.Equal(t, "x", string(m.Frames[0]))
+		})
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	_, err := Listen(context.Background(), &ConnectionInfo{Transport: "udp", IP: "127.0.0.1"}, nil)
+	assert.ErrorContains(t, err, "unsupported transport")
+
+	// A port already taken fails cleanly and releases what was bound.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	_, err = Listen(context.Background(), &ConnectionInfo{IP: "127.0.0.1", HBPort: port}, nil)
+	assert.ErrorContains(t, err, "binding heartbeat")
+}
+
+func TestListenClosesWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Listen(ctx, &ConnectionInfo{IP: "127.0.0.1"}, nil)
+	require.NoError(t, err)
+	cancel()
+	require.Eventually(t, func() bool {
+		select {
+		case <-s.done:
+			return true
+		default:
+			return false
+		}
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.ErrorIs(t, s.Serve(context.Background(), HandlerFunc(func(Channel, *Message) {})), ErrServerClosed)
+}
+
+func TestServerHandlerPanicIsLogged(t *testing.T) {
+	calls := make(chan struct{}, 2)
+	ts := startServer(t, "tcp", HandlerFunc(func(ch Channel, m *Message) {
+		calls <- struct{}{}
+		panic("boom")
+	}))
+	shell := ts.dial(t, zmq4.NewDealer(ts.ctx), ts.info.ShellPort)
+	for range 2 {
+		_, w := ts.request(t, "kernel_info_request", nil)
+		require.NoError(t, shell.Send(w))
+	}
+	<-calls
+	<-calls
+	require.Eventually(t, func() bool { return strings.Count(ts.logs.String(), "handler panicked") == 2 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// subscribe connects a SUB socket to iopub and waits until the server has
+// its subscription.
+func subscribe(t *testing.T, ts *testServer) zmq4.Socket {
+	t.Helper()
+	before := ts.iopub.subscribed()
+	sub := ts.dial(t, zmq4.NewSub(ts.ctx), ts.info.IOPubPort)
+	require.NoError(t, sub.SetOption(zmq4.OptionSubscribe, ""))
+	require.Eventually(t, func() bool { return ts.iopub.subscribed() > before }, 5*time.Second, time.Millisecond)
+	return sub
+}
+
+func decodeIOPub(t *testing.T, ts *testServer, msg zmq4.Msg) *Message {
+	t.Helper()
+	m, err := Decode(msg.Frames, ts.signer)
+	require.NoError(t, err)
+	require.Len(t, m.Identities, 1)
+	assert.Equal(t, string(IOPubTopic(m)), string(m.Identities[0]))
+	return m
+}
+
+func streamMsg(t *testing.T, parent *Message, name, text string) *Message {
+	t.Helper()
+	m, err := NewMessage(parent, "k", "stream", map[string]string{"name": name, "text": text})
+	require.NoError(t, err)
+	return m
+}
+
+func statusMsg(t *testing.T, parent *Message, state string) *Message {
+	t.Helper()
+	m, err := NewMessage(parent, "k", "status", map[string]string{"execution_state": state})
+	require.NoError(t, err)
+	return m
+}
+
+func TestPublishCoalescesStreams(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	sub := subscribe(t, ts)
+	p1, _ := ts.request(t, "execute_request", nil)
+	p2, _ := ts.request(t, "execute_request", nil)
+	p1.Identities = [][]byte{[]byte("shell-client")}
+
+	ts.queue.setPaused(true)
+	in := []*Message{
+		statusMsg(t, p1, "busy"),
+		streamMsg(t, p1, "stdout", "a"),
+		streamMsg(t, p1, "stdout", "b"),
+		streamMsg(t, p1, "stdout", "ç\n"),
+		streamMsg(t, p1, "stderr", "e1"),
+		streamMsg(t, p1, "stderr", "e2"),
+		streamMsg(t, p1, "stdout", "c"),
+		statusMsg(t, p1, "idle"),
+		statusMsg(t, p1, "idle"),
+		streamMsg(t, p1, "stdout", "d"),
+		streamMsg(t, p2, "stdout", "other parent"),
+	}
+	for _, m := range in {
+		ts.Publish(m)
+	}
+	assert.Equal(t, 8, ts.queue.len())
+	ts.queue.setPaused(false)
+	require.NoError(t, ts.Flush(context.Background()))
+
+	type out struct{ typ, parent, text string }
+	want := []out{
+		{"status", p1.Header.MsgID, "busy"},
+		{"stream", p1.Header.MsgID, "stdout:abç\n"},
+		{"stream", p1.Header.MsgID, "stderr:e1e2"},
+		{"stream", p1.Header.MsgID, "stdout:c"},
+		{"status", p1.Header.MsgID, "idle"},
+		{"status", p1.Header.MsgID, "idle"},
+		{"stream", p1.Header.MsgID, "stdout:d"},
+		{"stream", p2.Header.MsgID, "stdout:other parent"},
+	}
+	for i, w := range want {
+		m := decodeIOPub(t, ts, recv(t, sub))
+		var c struct{ Name, Text, Execution_state string }
+		require.NoError(t, m.DecodeContent(&c))
+		got := out{m.Header.MsgType, m.ParentHeader.MsgID, c.Execution_state}
+		if m.Header.MsgType == "stream" {
+			got.text = c.Name + ":" + c.Text
+		}
+		assert.Equal(t, w, got, "message %d", i)
+		assert.Equal(t, "kernel.client."+w.typ, string(m.Identities[0]), "topic, not the shell identity")
+	}
+	// The caller's messages were not changed by coalescing.
+	assert.JSONEq(t, `{"name":"stdout","text":"a"}`, string(in[1].Content))
+}
+
+func TestPublishOrderAndFlush(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	sub1 := subscribe(t, ts)
+	sub2 := subscribe(t, ts)
+	const n = 300
+	for i := range n {
+		m, err := NewMessage(nil, "k", "execute_result", map[string]any{"execution_count": i})
+		require.NoError(t, err)
+		ts.Publish(m)
+	}
+	require.NoError(t, ts.Flush(context.Background()))
+	assert.Equal(t, 0, ts.queue.len())
+	for _, sub := range []zmq4.Socket{sub1, sub2} {
+		for i := range n {
+			var c struct {
+				ExecutionCount int `json:"execution_count"`
+			}
+			require.NoError(t, decodeIOPub(t, ts, recv(t, sub)).DecodeContent(&c))
+			require.Equal(t, i, c.ExecutionCount)
+		}
+	}
+	// Flush with nothing pending returns at once; a done context is
+	// reported while something is pending.
+	require.NoError(t, ts.Flush(context.Background()))
+	ts.queue.setPaused(true)
+	ts.Publish(statusMsg(t, nil, "idle"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, ts.Flush(ctx), context.DeadlineExceeded)
+	ts.queue.setPaused(false)
+	require.NoError(t, ts.Flush(context.Background()))
+}
+
+func TestPublishBackpressure(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	ts.queue.mu.Lock()
+	ts.queue.max = 3
+	ts.queue.mu.Unlock()
+	ts.queue.setPaused(true)
+	for range 3 {
+		ts.Publish(statusMsg(t, nil, "busy"))
+	}
+	// A stream message coalesces into nothing here (the tail is a
+	// status), so it has to wait for room.
+	returned := make(chan struct{})
+	go func() {
+		ts.Publish(streamMsg(t, nil, "stdout", "x"))
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Fatal("Publish did not block on a full queue")
+	case <-time.After(50 * time.Millisecond):
+	}
+	ts.queue.setPaused(false)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish stayed blocked after the queue drained")
+	}
+	require.NoError(t, ts.Flush(context.Background()))
+}
+
+func TestPublishAfterClose(t *testing.T) {
+	s, err := Listen(context.Background(), &ConnectionInfo{IP: "127.0.0.1"}, nil)
+	require.NoError(t, err)
+	s.Publish(statusMsg(t, nil, "idle"))
+	require.NoError(t, s.Close())
+	s.Publish(statusMsg(t, nil, "idle")) // discarded, does not block
+	m, err := NewMessage(nil, "s", "x", nil)
+	require.NoError(t, err)
+	m.Identities = [][]byte{[]byte("id")}
+	assert.ErrorIs(t, s.Send(Shell, m), ErrServerClosed)
+	require.NoError(t, s.Close(), "Close twice is fine")
+}
+
+func TestStalledSubscriberIsDropped(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	for _, sk := range ts.sockets {
+		sk.stall = time.Second
+	}
+	// A subscriber that never reads.
+	stalled := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.IOPubPort), zmq4.Sub)
+	require.NoError(t, stalled.write([][]byte{{1}}, false, time.Second))
+	require.Eventually(t, func() bool { return ts.iopub.subscribed() == 1 }, 5*time.Second, time.Millisecond)
+	sub := subscribe(t, ts)
+
+	big := strings.Repeat("x", 256<<10)
+	for i := range 64 {
+		m, err := NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": big}, "i": i})
+		require.NoError(t, err)
+		ts.Publish(m)
+	}
+	done := make(chan []zmq4.Msg)
+	go func() {
+		var got []zmq4.Msg
+		for range 64 {
+			m, err := sub.Recv()
+			if err != nil {
+				break
+			}
+			got = append(got, m)
+		}
+		done <- got
+	}()
+	require.NoError(t, ts.Flush(context.Background()))
+	select {
+	case got := <-done:
+		require.Len(t, got, 64, "the reading subscriber got everything")
+		for i, m := range got {
+			var c struct{ I int }
+			require.NoError(t, decodeIOPub(t, ts, m).DecodeContent(&c))
+			assert.Equal(t, i, c.I)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled subscriber starved the other")
+	}
+	assert.Contains(t, ts.logs.String(), "disconnecting subscriber")
+}
+
+func TestChannelString(t *testing.T) {
+	assert.Equal(t, "shell control stdin iopub heartbeat Channel(9)",
+		strings.Join([]string{Shell.String(), Control.String(), Stdin.String(), IOPub.String(), Heartbeat.String(), Channel(9).String()}, " "))
+}
+
