@@ -672,4 +672,3 @@ func TestChannelString(t *testing.T) {
 	assert.Equal(t, "shell control stdin iopub heartbeat Channel(9)",
 		strings.Join([]string{Shell.String(), Control.String(), Stdin.String(), IOPub.String(), Heartbeat.String(), Channel(9).String()}, " "))
 }
-
