@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -98,6 +99,8 @@ func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Serve
 		{Control, zmq4.Router, &ci.ControlPort},
 		{Heartbeat, zmq4.Rep, &ci.HBPort},
 	}
+	ids := new(atomic.Uint32)
+	ids.Store(rand.Uint32() >> 1)
 	for _, b := range binds {
 		ln, err := listenEndpoint(ci.Endpoint(*b.port))
 		if err != nil {
@@ -113,11 +116,11 @@ func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Serve
 		s.sockets = append(s.sockets, sk)
 		switch b.ch {
 		case Shell:
-			s.shell = newRouter(sk)
+			s.shell = newRouter(sk, ids)
 		case Control:
-			s.control = newRouter(sk)
+			s.control = newRouter(sk, ids)
 		case Stdin:
-			s.stdin = newRouter(sk)
+			s.stdin = newRouter(sk, ids)
 		case IOPub:
 			s.iopub = newPub(sk)
 		case Heartbeat:

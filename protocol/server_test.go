@@ -330,11 +330,11 @@ func TestServerSurvivesStalledHandshake(t *testing.T) {
 
 // rawClient completes a ZMTP handshake with zmq4.Open and then talks raw
 // frames, to send what no well-behaved socket would.
-func rawClient(t *testing.T, addr string, typ zmq4.SocketType) *zconn {
+func rawClient(t *testing.T, addr string, typ zmq4.SocketType, id ...string) *zconn {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	_, err = zmq4.Open(nc, null.Security(), typ, zmq4.SocketIdentity("raw"), false, nil)
+	_, err = zmq4.Open(nc, null.Security(), typ, zmq4.SocketIdentity(strings.Join(id, "")), false, nil)
 	require.NoError(t, err)
 	c := newZconn(nc)
 	t.Cleanup(c.close)
@@ -370,6 +370,24 @@ func TestServerAnswersPingAndSurvivesOddFrames(t *testing.T) {
 	_, w := ts.request(t, "kernel_info_request", nil)
 	require.NoError(t, shell.Send(w))
 	recv(t, shell)
+}
+
+func TestServerGeneratedIdentity(t *testing.T) {
+	ts, h := startEcho(t, "tcp")
+	// Like libzmq without ZMQ_IDENTITY: the peer announces none.
+	c := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer)
+	_, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, c.write(w.Frames, false, time.Second))
+	m := <-h.seen
+	require.Len(t, m.Identities, 1)
+	assert.Len(t, m.Identities[0], 5)
+	assert.Equal(t, byte(0), m.Identities[0][0])
+	frames, cmd, err := readMsg(c.br)
+	require.NoError(t, err)
+	assert.False(t, cmd)
+	got, err := Decode(frames, ts.signer)
+	require.NoError(t, err)
+	assert.Equal(t, "kernel_info_reply", got.Header.MsgType)
 }
 
 func TestServerIPC(t *testing.T) {

@@ -128,7 +128,7 @@ func (s *socket) handle(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	zc, err := zmq4.Open(&guardConn{Conn: nc, greeting: greetingSize}, null.Security(), s.typ, s.id, true, nil)
 	if err != nil {
-		s.log.Debug("handshake failed", "peer", nc.RemoteAddr().String(), "err", err)
+		s.log.Info("handshake failed", "peer", nc.RemoteAddr().String(), "err", err)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
@@ -191,11 +191,14 @@ type router struct {
 	in    chan [][]byte
 	mu    sync.Mutex
 	peers map[string]*zconn
-	seq   uint32
+	ids   *atomic.Uint32 // shared by the Server's routers
 }
 
-func newRouter(sk *socket) *router {
-	r := &router{socket: sk, in: make(chan [][]byte, 64), peers: make(map[string]*zconn)}
+// newRouter makes sk a ROUTER. ids generates identities for peers that
+// bring none; sharing it between shell, control and stdin keeps a
+// generated shell identity from ever naming another client's stdin.
+func newRouter(sk *socket, ids *atomic.Uint32) *router {
+	r := &router{socket: sk, in: make(chan [][]byte, 64), peers: make(map[string]*zconn), ids: ids}
 	sk.serve = r.serve
 	return r
 }
@@ -205,10 +208,7 @@ func (r *router) serve(c *zconn, meta zmq4.Metadata) {
 	if len(id) == 0 || id[0] == 0 || len(id) > 255 {
 		// Like libzmq: generated identities start with a zero byte,
 		// which peers may not use for their own.
-		r.mu.Lock()
-		r.seq++
-		id = binary.BigEndian.AppendUint32([]byte{0}, r.seq)
-		r.mu.Unlock()
+		id = binary.BigEndian.AppendUint32([]byte{0}, r.ids.Add(1))
 	}
 	c.id = id
 	r.mu.Lock()
