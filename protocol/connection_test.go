@@ -78,3 +78,11 @@ func TestLoadConnectionFileErrors(t *testing.T) {
 	_, err := LoadConnectionFile(filepath.Join(t.TempDir(), "missing.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestValidate(t *testing.T) {
+	info := &ConnectionInfo{IP: "127.0.0.1"}
+	assert.NoError(t, info.Validate(), "port 0 means any free port for Listen")
+	assert.Equal(t, "", info.Transport, "Validate does not change the info")
+	assert.Error(t, (&ConnectionInfo{IP: "127.0.0.1", ShellPort: -1}).Validate())
+	assert.Error(t, (&ConnectionInfo{Transport: "ipc", IP: "/tmp/x"}).Validate())
+}

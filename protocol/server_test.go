@@ -566,6 +566,32 @@ func TestPublishCoalescesStreams(t *testing.T) {
 	assert.JSONEq(t, `{"name":"stdout","text":"a"}`, string(in[1].Content))
 }
 
+func TestPublishTopicFilter(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	other := ts.dial(t, zmq4.NewSub(ts.ctx), ts.info.IOPubPort)
+	require.NoError(t, other.SetOption(zmq4.OptionSubscribe, "nomatch"))
+	statusOnly := ts.dial(t, zmq4.NewSub(ts.ctx), ts.info.IOPubPort)
+	require.NoError(t, statusOnly.SetOption(zmq4.OptionSubscribe, "kernel.k.status"))
+	require.Eventually(t, func() bool { return ts.iopub.subscribed() == 2 }, 5*time.Second, time.Millisecond)
+
+	ts.Publish(streamMsg(t, nil, "stdout", "x"))
+	ts.Publish(statusMsg(t, nil, "idle"))
+	require.NoError(t, ts.Flush(context.Background()))
+	assert.Equal(t, "status", decodeIOPub(t, ts, recv(t, statusOnly)).Header.MsgType)
+
+	got := make(chan struct{})
+	go func() {
+		if _, err := other.Recv(); err == nil {
+			close(got)
+		}
+	}()
+	select {
+	case <-got:
+		t.Fatal("a subscriber got a topic it did not subscribe to")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 func TestPublishOrderAndFlush(t *testing.T) {
 	ts, _ := startEcho(t, "tcp")
 	sub1 := subscribe(t, ts)
