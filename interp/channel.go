@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
@@ -25,12 +26,14 @@ const (
 // without spinning.
 type channel struct {
 	in   chan []byte   // frames for the guest, already length-prefixed
-	wake chan struct{} // an interrupt: makes a blocked read return EINTR
+	wake *broadcast    // an interrupt: ends a sleep in poll_oneoff early
 	done chan struct{} // closed when the host shuts the guest down
 
 	// Guest goroutine only.
 	pending []byte
 	wbuf    []byte
+
+	reading atomic.Bool // the guest is blocked in a read of the channel
 
 	onFrame  func(payload []byte) // a complete frame written by the guest
 	onBlock  func()               // the guest is about to block in a read
@@ -40,7 +43,7 @@ type channel struct {
 func newChannel(onFrame func([]byte), onBlock func()) *channel {
 	return &channel{
 		in:      make(chan []byte, 64),
-		wake:    make(chan struct{}, 1),
+		wake:    newBroadcast(),
 		done:    make(chan struct{}),
 		onFrame: onFrame,
 		onBlock: onBlock,
@@ -61,13 +64,27 @@ func (c *channel) push(payload []byte) bool {
 	}
 }
 
-// interrupt wakes a guest blocked in a read of the channel.
-func (c *channel) interrupt() {
+// interrupt wakes a guest that sleeps, and tells one that waits on the
+// channel (for input or a host call) with an in-band message, so that it
+// raises KeyboardInterrupt at a point where no frame can be torn. It
+// reports whether the guest was waiting on the channel; if not, it is
+// running code, which the caller stops by tripping the interrupt flags.
+func (c *channel) interrupt() (waiting bool) {
+	c.wake.fire()
+	if !c.reading.Load() {
+		return false
+	}
+	frame := make([]byte, 4+len(interruptMessage))
+	binary.BigEndian.PutUint32(frame, uint32(len(interruptMessage)))
+	copy(frame[4:], interruptMessage)
 	select {
-	case c.wake <- struct{}{}:
+	case c.in <- frame:
 	default:
 	}
+	return true
 }
+
+var interruptMessage = []byte(`{"type":"interrupt"}`)
 
 func (c *channel) close() { c.closeOne.Do(func() { close(c.done) }) }
 
@@ -80,11 +97,11 @@ func (c *channel) read(buf []byte) (int, experimentalsys.Errno) {
 			if c.onBlock != nil {
 				c.onBlock()
 			}
+			c.reading.Store(true)
+			defer c.reading.Store(false)
 			select {
 			case f := <-c.in:
 				c.pending = f
-			case <-c.wake:
-				return 0, experimentalsys.EINTR
 			case <-c.done:
 				return 0, 0 // EOF: the guest's main loop ends
 			}
@@ -169,3 +186,26 @@ func (*channelFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
 }
 func (f *channelFile) Read(buf []byte) (int, experimentalsys.Errno)  { return f.ch.read(buf) }
 func (f *channelFile) Write(buf []byte) (int, experimentalsys.Errno) { return f.ch.write(buf) }
+
+// broadcast wakes everyone waiting at the time it fires, and nobody later:
+// an interrupt must not cut short a sleep that starts after it.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+// wait returns a channel closed at the next fire.
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) fire() {
+	b.mu.Lock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+	b.mu.Unlock()
+}

@@ -48,7 +48,7 @@ func (c *clocks) walltime() (int64, int32) {
 // woken so that an interrupt does not wait for the sleep to end.
 type pollOneoff struct {
 	clocks *clocks
-	wake   <-chan struct{}
+	wake   *broadcast
 	block  func() // called before the guest sleeps (a safe point to collect garbage)
 }
 
@@ -84,13 +84,14 @@ func (p *pollOneoff) call(ctx context.Context, mod api.Module, in, out, nsubs, n
 	}
 	if len(events) == 0 && earliestIdx >= 0 {
 		if d := time.Until(earliest); d > 0 {
+			woken := p.wake.wait()
 			if p.block != nil {
 				p.block()
 			}
-			t := time.NewTimer(d)
+			t := time.NewTimer(time.Until(earliest))
 			select {
 			case <-t.C:
-			case <-p.wake:
+			case <-woken:
 				t.Stop()
 			case <-ctx.Done():
 				t.Stop()

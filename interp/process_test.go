@@ -125,3 +125,31 @@ func TestSleepAndClock(t *testing.T) {
 	require.Equal(t, "True\n", rec.stream("stdout"))
 	require.GreaterOrEqual(t, time.Since(start), 490*time.Millisecond)
 }
+
+func TestInterruptStopsRunningCode(t *testing.T) {
+	p := startTest(t)
+	for _, code := range []string{"while True: pass", "import time\ntime.sleep(100)", "x = 0\nwhile True:\n    x += 1"} {
+		t.Run(code, func(t *testing.T) {
+			done := make(chan map[string]any, 1)
+			go func() {
+				reply, _ := execute(t, p, code)
+				done <- reply
+			}()
+			time.Sleep(300 * time.Millisecond)
+			start := time.Now()
+			require.NoError(t, p.Interrupt())
+			select {
+			case reply := <-done:
+				require.Equal(t, "error", reply["status"])
+				require.Equal(t, "KeyboardInterrupt", reply["ename"])
+				t.Logf("interrupted in %v", time.Since(start))
+			case <-time.After(5 * time.Second):
+				t.Fatal("the interrupt did not stop the cell")
+			}
+			// State survives: the interpreter still serves.
+			reply, rec := execute(t, p, "print('alive')")
+			require.Equal(t, "ok", reply["status"])
+			require.Equal(t, "alive\n", rec.stream("stdout"))
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -52,19 +53,30 @@ func isDebugSection(payload []byte) bool {
 	return strings.HasPrefix(string(payload[n:n+int(nameLen)]), ".debug_")
 }
 
-// loadModule returns the bytes to compile for the interpreter at path: a
-// stripped copy kept in cacheDir, keyed by the source's path, size and
-// modification time so that the 26 MB file is not hashed on every start.
-func loadModule(path, cacheDir string) ([]byte, error) {
+// preparedModule is what the worker needs of a python.wasm.
+type preparedModule struct {
+	wasm      []byte            // stripped of DWARF
+	targets   *interruptTargets // nil when the binary has no usable DWARF
+	targetErr string            // why targets is nil
+}
+
+// loadModule prepares the interpreter at path: a stripped copy and the
+// interrupt addresses read from its DWARF, both kept in cacheDir, keyed by
+// the source's path, size and modification time so that the 26 MB file is
+// neither hashed nor parsed on every start.
+func loadModule(path, cacheDir string) (*preparedModule, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
 	key := sha256.Sum256([]byte(fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
-	cached := filepath.Join(cacheDir, "stripped-"+hex.EncodeToString(key[:8])+".wasm")
+	base := filepath.Join(cacheDir, "python-"+hex.EncodeToString(key[:8]))
 	if cacheDir != "" {
-		if b, err := os.ReadFile(cached); err == nil && bytes.HasPrefix(b, wasmMagic) {
-			return b, nil
+		b, err1 := os.ReadFile(base + ".wasm")
+		meta, err2 := os.ReadFile(base + ".json")
+		var p cachedMeta
+		if err1 == nil && err2 == nil && bytes.HasPrefix(b, wasmMagic) && json.Unmarshal(meta, &p) == nil {
+			return &preparedModule{wasm: b, targets: p.Targets, targetErr: p.TargetErr}, nil
 		}
 	}
 	raw, err := os.ReadFile(path)
@@ -75,13 +87,23 @@ func loadModule(path, cacheDir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("python.wasm %s: %w", path, err)
 	}
+	p := &preparedModule{wasm: stripped}
+	if p.targets, err = findInterruptTargets(raw); err != nil {
+		p.targetErr = err.Error()
+	}
 	if cacheDir != "" {
-		if err := writeFileAtomic(cached, stripped); err != nil {
-			// A read-only cache only costs start-up time.
-			return stripped, nil
+		meta, _ := json.Marshal(cachedMeta{Targets: p.targets, TargetErr: p.targetErr})
+		// A read-only cache only costs start-up time.
+		if writeFileAtomic(base+".wasm", stripped) == nil {
+			_ = writeFileAtomic(base+".json", meta)
 		}
 	}
-	return stripped, nil
+	return p, nil
+}
+
+type cachedMeta struct {
+	Targets   *interruptTargets `json:"interrupt_targets"`
+	TargetErr string            `json:"interrupt_error,omitempty"`
 }
 
 func writeFileAtomic(path string, data []byte) error {

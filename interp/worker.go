@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
@@ -57,6 +58,7 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 	ch := newChannel(func(payload []byte) {
 		_ = pipe.message(frameMessage, payload)
 	}, gc.maybeCollect)
+	intr := &interrupter{}
 
 	go func() {
 		// Kernel → guest. When the kernel goes away, so does the worker.
@@ -73,12 +75,14 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 					return
 				}
 			case frameInterrupt:
-				ch.interrupt()
+				if !ch.interrupt() {
+					intr.trip()
+				}
 			}
 		}
 	}()
 
-	err := runGuest(context.Background(), cfg, ch, pipe, gc)
+	err := runGuest(context.Background(), cfg, ch, pipe, gc, intr)
 	info := exitInfo{}
 	var exitErr *sys.ExitError
 	switch {
@@ -94,10 +98,19 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 	return err
 }
 
-func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc *gcPacer) error {
-	wasm, err := loadModule(cfg.PythonWasm, cfg.CacheDir)
+func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc *gcPacer, intr *interrupter) error {
+	mod, err := loadModule(cfg.PythonWasm, cfg.CacheDir)
 	if err != nil {
 		return err
+	}
+	if haveFixedMemory {
+		mem := &fixedMemory{}
+		ctx = experimental.WithMemoryAllocator(ctx, mem)
+		if mod.targets != nil {
+			intr.targets, intr.mem = mod.targets, mem.bytes
+		} else {
+			fmt.Fprintln(os.Stderr, "wasipy: running code cannot be interrupted:", mod.targetErr)
+		}
 	}
 	rc := wazero.NewRuntimeConfig()
 	if cfg.CacheDir != "" {
@@ -117,7 +130,7 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 		return fmt.Errorf("wasi: %w", err)
 	}
 
-	compiled, err := r.CompileModule(ctx, wasm)
+	compiled, err := r.CompileModule(ctx, mod.wasm)
 	if err != nil {
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
