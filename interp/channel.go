@@ -3,6 +3,9 @@ package interp
 import (
 	"encoding/binary"
 	"io/fs"
+	"strconv"
+	"strings"
+	"time"
 	"sync"
 	"sync/atomic"
 
@@ -15,9 +18,15 @@ import (
 // user output can never be mistaken for a protocol message. The file lives
 // at channelGuestDir/channelName. Each message is a frame: a 4-byte
 // big-endian length and that many bytes of JSON.
+//
+// A second file, deadlineName, sets a timeout for the next read of the
+// channel: the guest writes a number of nanoseconds to it, and that read
+// fails with EAGAIN when no frame came in time. The guest's asyncio loop
+// waits that way for its next timer or the next message, whichever is first.
 const (
 	channelGuestDir = "/.wasipy/host"
 	channelName     = "channel"
+	deadlineName    = "deadline"
 	maxGuestFrame   = 256 << 20
 )
 
@@ -32,6 +41,7 @@ type channel struct {
 	// Guest goroutine only.
 	pending []byte
 	wbuf    []byte
+	timeout time.Duration // for the next read; < 0 means none
 
 	reading atomic.Bool // the guest is blocked in a read of the channel
 
@@ -47,6 +57,7 @@ func newChannel(onFrame func([]byte), onBlock func()) *channel {
 		done:    make(chan struct{}),
 		onFrame: onFrame,
 		onBlock: onBlock,
+		timeout: -1,
 	}
 }
 
@@ -89,19 +100,32 @@ var interruptMessage = []byte(`{"type":"interrupt"}`)
 func (c *channel) close() { c.closeOne.Do(func() { close(c.done) }) }
 
 func (c *channel) read(buf []byte) (int, experimentalsys.Errno) {
+	timeout := c.timeout
+	c.timeout = -1
 	if len(c.pending) == 0 {
 		select {
 		case f := <-c.in:
 			c.pending = f
 		default:
+			if timeout == 0 {
+				return 0, experimentalsys.EAGAIN
+			}
 			if c.onBlock != nil {
 				c.onBlock()
+			}
+			var expired <-chan time.Time
+			if timeout > 0 {
+				t := time.NewTimer(timeout)
+				defer t.Stop()
+				expired = t.C
 			}
 			c.reading.Store(true)
 			defer c.reading.Store(false)
 			select {
 			case f := <-c.in:
 				c.pending = f
+			case <-expired:
+				return 0, experimentalsys.EAGAIN
 			case <-c.done:
 				return 0, 0 // EOF: the guest's main loop ends
 			}
@@ -147,6 +171,8 @@ func (f *channelFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.Fi
 		return &channelDir{}, 0
 	case channelName:
 		return &channelFile{ch: f.ch}, 0
+	case deadlineName:
+		return &deadlineFile{ch: f.ch}, 0
 	}
 	return nil, experimentalsys.ENOENT
 }
@@ -155,7 +181,7 @@ func (f *channelFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
 	switch path {
 	case "", ".":
 		return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
-	case channelName:
+	case channelName, deadlineName:
 		return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
 	}
 	return sys.Stat_t{}, experimentalsys.ENOENT
@@ -172,7 +198,7 @@ func (*channelDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
 }
 func (*channelDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
-	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}}, 0
+	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}, {Name: deadlineName, Type: fs.ModeNamedPipe}}, 0
 }
 
 type channelFile struct {
@@ -208,4 +234,26 @@ func (b *broadcast) fire() {
 	close(b.ch)
 	b.ch = make(chan struct{})
 	b.mu.Unlock()
+}
+
+// deadlineFile sets the timeout of the next channel read.
+type deadlineFile struct {
+	experimentalsys.UnimplementedFile
+	ch *channel
+}
+
+func (*deadlineFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*deadlineFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o200, Nlink: 1}, 0
+}
+func (f *deadlineFile) Write(buf []byte) (int, experimentalsys.Errno) {
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(buf)), 10, 64)
+	if err != nil {
+		return 0, experimentalsys.EINVAL
+	}
+	f.ch.timeout = time.Duration(ns)
+	if ns < 0 {
+		f.ch.timeout = -1
+	}
+	return len(buf), 0
 }

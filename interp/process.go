@@ -2,6 +2,7 @@ package interp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,7 +63,17 @@ type LanguageInfo struct {
 type Event struct {
 	Type    string
 	Content json.RawMessage
+	// ParentID, when set, names the request the event belongs to (the
+	// parent_id given with that request): output of an asyncio task that
+	// an earlier cell started.
+	ParentID string
+	Buffers  [][]byte
 }
+
+// HostHandler answers a request the guest makes of the host (input(),
+// calls into Go). It runs on its own goroutine; the guest waits for the
+// answer (or, for async calls, goes on and is told later).
+type HostHandler func(ctx context.Context, method string, content json.RawMessage, buffers [][]byte) (result any, resultBuffers [][]byte, err error)
 
 // ErrExited is returned by Call when the interpreter ends during the call.
 var ErrExited = errors.New("the interpreter exited")
@@ -96,6 +107,9 @@ type Process struct {
 	nextID     int64
 	current    *call
 	background func(Event)
+	host       HostHandler
+	hostCtx    context.Context
+	hostCancel context.CancelFunc
 
 	exited  chan struct{}
 	exitErr *ExitError
@@ -107,11 +121,62 @@ type call struct {
 	reply  chan json.RawMessage
 }
 
-// guestMessage is one message of the guest protocol.
+// guestMessage is one message of the guest protocol (see
+// runtime/_wasipy_kernel.py): JSON, then optionally a NUL byte and the
+// binary buffers whose lengths BufferLengths lists.
 type guestMessage struct {
-	Type    string          `json:"type"`
-	ID      int64           `json:"id,omitempty"`
-	Content json.RawMessage `json:"content,omitempty"`
+	Type          string          `json:"type"`
+	ID            int64           `json:"id,omitempty"`
+	RID           int64           `json:"rid,omitempty"`
+	Method        string          `json:"method,omitempty"`
+	ParentID      string          `json:"parent_id,omitempty"`
+	Content       json.RawMessage `json:"content,omitempty"`
+	Error         *hostError      `json:"error,omitempty"`
+	BufferLengths []int           `json:"buffer_lengths,omitempty"`
+	buffers       [][]byte
+}
+
+// hostError is how a failed host request is reported to the guest, which
+// raises it as an exception of that type (HostError unless a Python
+// builtin exception such as PermissionError is named).
+type hostError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+func decodeGuestMessage(payload []byte) (*guestMessage, error) {
+	head, rest := payload, []byte(nil)
+	if i := bytes.IndexByte(payload, 0); i >= 0 {
+		head, rest = payload[:i], payload[i+1:]
+	}
+	var m guestMessage
+	if err := json.Unmarshal(head, &m); err != nil {
+		return nil, err
+	}
+	for _, n := range m.BufferLengths {
+		if n < 0 || n > len(rest) {
+			return nil, errors.New("guest message buffers are shorter than announced")
+		}
+		m.buffers = append(m.buffers, rest[:n])
+		rest = rest[n:]
+	}
+	return &m, nil
+}
+
+func encodeGuestMessage(m *guestMessage) ([]byte, error) {
+	m.BufferLengths = nil
+	for _, b := range m.buffers {
+		m.BufferLengths = append(m.BufferLengths, len(b))
+	}
+	head, err := json.Marshal(m)
+	if err != nil || len(m.buffers) == 0 {
+		return head, err
+	}
+	out := append(head, 0)
+	for _, b := range m.buffers {
+		out = append(out, b...)
+	}
+	return out, nil
 }
 
 // Start launches a worker and waits until the interpreter has started and
@@ -149,6 +214,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("start interpreter worker: %w", err)
 	}
 	p := &Process{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
 	hello := make(chan json.RawMessage, 1)
 	go p.readLoop(stdout, hello)
 	select {
@@ -177,6 +243,13 @@ func (p *Process) Done() <-chan struct{} { return p.exited }
 func (p *Process) SetBackground(f func(Event)) {
 	p.mu.Lock()
 	p.background = f
+	p.mu.Unlock()
+}
+
+// SetHostHandler sets who answers the guest's requests of the host.
+func (p *Process) SetHostHandler(h HostHandler) {
+	p.mu.Lock()
+	p.host = h
 	p.mu.Unlock()
 }
 
@@ -226,6 +299,7 @@ func (p *Process) Interrupt() error {
 
 // Close ends the interpreter at once.
 func (p *Process) Close() error {
+	p.hostCancel()
 	_ = p.stdin.Close()
 	if p.cmd.Process != nil {
 		_ = p.cmd.Process.Kill()
@@ -262,8 +336,8 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 				p.deliver(streamEvent(name, text))
 			}
 		case frameMessage:
-			var m guestMessage
-			if err := json.Unmarshal(payload, &m); err != nil {
+			m, err := decodeGuestMessage(payload)
+			if err != nil {
 				continue
 			}
 			switch m.Type {
@@ -276,8 +350,10 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 				if c != nil && c.id == m.ID {
 					c.reply <- m.Content
 				}
+			case "host_request":
+				go p.serveHost(m)
 			default:
-				p.deliver(Event{Type: m.Type, Content: m.Content})
+				p.deliver(Event{Type: m.Type, Content: m.Content, ParentID: m.ParentID, Buffers: m.buffers})
 			}
 		case frameExit:
 			var info exitInfo
@@ -295,10 +371,53 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 	close(p.exited)
 }
 
+// serveHost answers one host_request of the guest.
+func (p *Process) serveHost(m *guestMessage) {
+	p.mu.Lock()
+	h := p.host
+	p.mu.Unlock()
+	reply := &guestMessage{Type: "host_reply", RID: m.RID}
+	if h == nil {
+		reply.Error = &hostError{Type: "HostError", Message: "the host does not answer " + m.Method}
+	} else {
+		result, buffers, err := h(p.hostCtx, m.Method, m.Content, m.buffers)
+		if err != nil {
+			reply.Error = errorForGuest(err)
+		} else {
+			if reply.Content, err = json.Marshal(result); err != nil {
+				reply.Content, reply.Error = nil, errorForGuest(err)
+			}
+			reply.buffers = buffers
+		}
+	}
+	payload, err := encodeGuestMessage(reply)
+	if err == nil {
+		_ = p.send(frameMessage, payload)
+	}
+}
+
+// GuestError is an error that reaches Python as an exception of the named
+// type (a builtin exception such as PermissionError, KeyboardInterrupt or
+// EOFError); any other error becomes HostError.
+type GuestError struct {
+	Type    string
+	Message string
+}
+
+func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
+
+func errorForGuest(err error) *hostError {
+	var ge *GuestError
+	if errors.As(err, &ge) {
+		return &hostError{Type: ge.Type, Message: ge.Message}
+	}
+	return &hostError{Type: "HostError", Message: err.Error()}
+}
+
 func (p *Process) deliver(e Event) {
 	p.mu.Lock()
 	sink := p.background
-	if p.current != nil && p.current.events != nil {
+	if p.current != nil && p.current.events != nil && e.ParentID == "" {
 		sink = p.current.events
 	}
 	p.mu.Unlock()

@@ -101,7 +101,7 @@ func TestExecuteStreamsAndResult(t *testing.T) {
 	require.Equal(t, "oops\n", rec.stream("stderr"))
 	last := rec.events[len(rec.events)-1]
 	require.Equal(t, "execute_result", last.Type)
-	require.Contains(t, string(last.Content), `"text/plain": "42"`)
+	require.Contains(t, string(last.Content), `"text/plain":"42"`)
 }
 
 func TestWorkDirIsMountedAndCurrent(t *testing.T) {

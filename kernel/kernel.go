@@ -30,8 +30,11 @@ type Interpreter interface {
 	// Call runs one request of the interpreter's protocol ("execute",
 	// "is_complete", ...) and hands each event it produces to events.
 	Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error)
-	// SetBackground receives events produced while no call runs.
+	// SetBackground receives events produced while no call runs, and
+	// events that name another request (Event.ParentID).
 	SetBackground(func(interp.Event))
+	// SetHostHandler answers the interpreter's requests of the host.
+	SetHostHandler(interp.HostHandler)
 	Interrupt() error
 	Close() error
 	Done() <-chan struct{}
@@ -76,6 +79,9 @@ type Kernel struct {
 	running   *protocol.Message // the execute_request being run, if any
 	interrupt time.Time         // when the running cell was first interrupted
 	lastExec  *protocol.Message // parent for background output
+	recent    recentParents     // execute_requests by msg_id, for output of their tasks
+	input     chan string       // the pending input_request's answer, while one waits
+	execDone  chan struct{}     // closed when the running cell ends
 }
 
 type request struct {
@@ -140,7 +146,7 @@ func (k *Kernel) HandleMessage(ch protocol.Channel, m *protocol.Message) {
 	case protocol.Control:
 		k.serve(context.Background(), request{ch, m})
 	case protocol.Stdin:
-		k.log.Debug("stdin message with no pending input request", "msg_type", m.Header.MsgType)
+		k.stdinMessage(m)
 	}
 }
 
@@ -210,9 +216,13 @@ func (k *Kernel) restartInterpreter(ctx context.Context) error {
 	in.SetBackground(func(e interp.Event) {
 		k.mu.Lock()
 		parent := k.lastExec
+		if p := k.recent.get(e.ParentID); p != nil {
+			parent = p
+		}
 		k.mu.Unlock()
 		k.publishEvent(parent, e)
 	})
+	in.SetHostHandler(k.hostRequest)
 	k.comms.Reset()
 	k.mu.Lock()
 	k.interp = in
@@ -311,10 +321,14 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	}
 	count := k.count
 	k.running, k.interrupt, k.lastExec = r.msg, time.Time{}, r.msg
+	k.recent.add(r.msg)
+	execDone := make(chan struct{})
+	k.execDone = execDone
 	k.mu.Unlock()
 	defer func() {
 		k.mu.Lock()
 		k.running = nil
+		close(execDone)
 		k.mu.Unlock()
 	}()
 
@@ -332,6 +346,7 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		"user_expressions": req.UserExpressions,
 		"execution_count":  count,
 		"allow_stdin":      orDefault(req.AllowStdin, true),
+		"parent_id":        r.msg.Header.MsgID,
 	}, func(e interp.Event) { k.publishEvent(r.msg, e) })
 
 	var reply map[string]any
@@ -524,4 +539,111 @@ func (k *Kernel) interruptRequest(_ context.Context, r request) error {
 		status = "error"
 	}
 	return k.reply(r, "interrupt_reply", map[string]any{"status": status})
+}
+
+// recentParents remembers the last execute_requests, so that output of an
+// asyncio task is published under the cell that started the task.
+type recentParents struct {
+	order []string
+	byID  map[string]*protocol.Message
+}
+
+const recentParentsKept = 256
+
+func (r *recentParents) add(m *protocol.Message) {
+	if r.byID == nil {
+		r.byID = map[string]*protocol.Message{}
+	}
+	r.byID[m.Header.MsgID] = m
+	r.order = append(r.order, m.Header.MsgID)
+	if len(r.order) > recentParentsKept {
+		delete(r.byID, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
+func (r *recentParents) get(id string) *protocol.Message {
+	if id == "" {
+		return nil
+	}
+	return r.byID[id]
+}
+
+// hostRequest answers what the interpreter asks of the kernel.
+func (k *Kernel) hostRequest(ctx context.Context, method string, content json.RawMessage, _ [][]byte) (any, [][]byte, error) {
+	switch method {
+	case "input":
+		var req struct {
+			Prompt   string `json:"prompt"`
+			Password bool   `json:"password"`
+		}
+		if err := json.Unmarshal(content, &req); err != nil {
+			return nil, nil, err
+		}
+		answer, err := k.askInput(ctx, req.Prompt, req.Password)
+		return answer, nil, err
+	}
+	return nil, nil, fmt.Errorf("unknown host request %q", method)
+}
+
+// askInput sends input_request on the stdin channel to the client that
+// sent the running execute_request, and waits for its input_reply.
+func (k *Kernel) askInput(ctx context.Context, prompt string, password bool) (string, error) {
+	k.mu.Lock()
+	parent := k.running
+	if parent == nil || k.input != nil {
+		k.mu.Unlock()
+		return "", &interp.GuestError{Type: "StdinNotImplementedError", Message: "input() is only available while a cell runs"}
+	}
+	answer := make(chan string, 1)
+	k.input = answer
+	execDone := k.execDone
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		k.input = nil
+		k.mu.Unlock()
+	}()
+	m, err := protocol.NewMessage(parent, k.session, "input_request", map[string]any{"prompt": prompt, "password": password})
+	if err != nil {
+		return "", err
+	}
+	if err := k.tr.Send(protocol.Stdin, m); err != nil {
+		return "", &interp.GuestError{Type: "StdinNotImplementedError", Message: "the frontend's stdin channel is not connected: " + err.Error()}
+	}
+	select {
+	case v := <-answer:
+		return v, nil
+	case <-ctx.Done():
+		return "", &interp.GuestError{Type: "KeyboardInterrupt", Message: ""}
+	case <-execDone: // the cell ended (interrupted) before an answer came
+		return "", &interp.GuestError{Type: "KeyboardInterrupt", Message: ""}
+	case <-k.quit:
+		return "", &interp.GuestError{Type: "EOFError", Message: "the kernel is shutting down"}
+	}
+}
+
+func (k *Kernel) stdinMessage(m *protocol.Message) {
+	if m.Header.MsgType != "input_reply" {
+		k.log.Debug("unexpected stdin message", "msg_type", m.Header.MsgType)
+		return
+	}
+	var reply struct {
+		Value string `json:"value"`
+	}
+	if err := m.DecodeContent(&reply); err != nil {
+		k.log.Warn("bad input_reply", "err", err)
+		return
+	}
+	k.mu.Lock()
+	answer := k.input
+	k.mu.Unlock()
+	if answer == nil {
+		k.log.Debug("input_reply with no pending input_request")
+		return
+	}
+	select {
+	case answer <- reply.Value:
+	default:
+	}
 }

@@ -99,6 +99,7 @@ func (f *fakeInterp) Info() interp.LanguageInfo {
 	return interp.LanguageInfo{Name: "python", Version: "3.12.0", Mimetype: "text/x-python", FileExtension: ".py"}
 }
 func (f *fakeInterp) SetBackground(func(interp.Event)) {}
+func (f *fakeInterp) SetHostHandler(interp.HostHandler) {}
 func (f *fakeInterp) Interrupt() error {
 	f.mu.Lock()
 	f.interrupted++

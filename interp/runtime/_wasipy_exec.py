@@ -9,6 +9,8 @@ own frames.
 import ast
 import builtins
 import codeop
+import contextvars
+import inspect
 import io
 import linecache
 import re
@@ -18,7 +20,14 @@ import traceback
 import types
 import warnings
 
+import _wasipy_asyncio
 import _wasipy_display
+import _wasipy_kernel
+
+# The cell whose code is running in this context. asyncio tasks copy the
+# context when they are created, so a task keeps the cell that started it,
+# and its output is attributed to that cell even while another cell runs.
+current_cell = contextvars.ContextVar("wasipy_cell", default=None)
 
 # The one Shell of this interpreter (set by Shell()); IPython's
 # get_ipython() and the magics reach the session through it.
@@ -34,10 +43,12 @@ _RED, _GREEN, _CYAN, _YELLOW, _BOLD, _RESET = (
 
 
 class Shell:
-    def __init__(self, send):
+    def __init__(self, send, loop):
         global shell
         shell = self
         self._send = send
+        self.loop = loop
+        self.active_cell = None  # parent_id of the execute_request being run
         # Hooks other runtime modules install: each takes the cell's source
         # and returns the Python source to run (IPython's input transformers:
         # magics, `obj?`, `!cmd`). Applied in order.
@@ -60,11 +71,23 @@ class Shell:
         self.user_ns["_ih"] = self.user_ns["In"]
         self.user_ns["_oh"] = self.user_ns["Out"]
         self.user_ns["exit"] = self.user_ns["quit"] = _Exiter()
+        sys.stdout = _AttributedStream(sys.stdout, "stdout", self)
+        sys.stderr = _AttributedStream(sys.stderr, "stderr", self)
 
     # ---- execute -----------------------------------------------------
 
     def execute(self, req):
         code = req.get("code", "")
+        self.active_cell = req.get("parent_id")
+        current_cell.set(self.active_cell)
+        try:
+            return self._execute(code, req)
+        finally:
+            self.active_cell = None
+
+    def _execute(self, code, req):
+        import _wasipy_host
+        _wasipy_host.stdin.allowed = bool(req.get("allow_stdin", True))
         self._count = req.get("execution_count", 0)
         self._silent = bool(req.get("silent", False))
         self._store = bool(req.get("store_history", True)) and not self._silent
@@ -98,16 +121,18 @@ class Shell:
             last = None
             if body and isinstance(body[-1], ast.Expr) and not _ends_with_semicolon(code):
                 last = body.pop()
-            blocks = [compile(ast.Module(body=body, type_ignores=[]), filename, "exec")]
+            flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+            blocks = [compile(ast.Module(body=body, type_ignores=[]), filename, "exec", flags)]
             if last is not None:
-                blocks.append(compile(ast.Interactive(body=[last]), filename, "single"))
+                blocks.append(compile(ast.Interactive(body=[last]), filename, "single", flags))
         except (SyntaxError, ValueError, OverflowError) as e:
             return self._report(e, syntax=True)
         old_hook = sys.displayhook
         sys.displayhook = self.displayhook
         try:
-            for block in blocks:
-                exec(block, self.user_ns)
+            with interruptible():
+                for block in blocks:
+                    self._run_block(block)
         except SystemExit as e:
             return self._report_exit(e)
         except BaseException as e:
@@ -115,6 +140,27 @@ class Shell:
         finally:
             sys.displayhook = old_hook
         return None
+
+    def _run_block(self, block):
+        if not block.co_flags & inspect.CO_COROUTINE:
+            # Plain code sees the session's loop as running, so
+            # asyncio.create_task() works as in ipykernel.
+            with _wasipy_asyncio.running_as_session(self.loop):
+                exec(block, self.user_ns)
+            return
+        # Top-level await: the cell is a coroutine; run it as a task of the
+        # session's loop (other tasks keep running meanwhile).
+        task = self.loop.create_task(eval(block, self.user_ns))
+        try:
+            self.loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():
+                task.cancel()
+                try:
+                    self.loop.run_until_complete(task)
+                except BaseException:
+                    pass
+            raise
 
     def _store_input(self, code):
         ns = self.user_ns
@@ -150,7 +196,8 @@ class Shell:
         out = {}
         for name, expr in exprs.items():
             try:
-                value = eval(expr, self.user_ns)
+                with interruptible():
+                    value = eval(expr, self.user_ns)
                 data, metadata = _wasipy_display.format(value)
                 out[name] = {"status": "ok", "data": data, "metadata": metadata}
             except BaseException as e:
@@ -232,6 +279,78 @@ class Shell:
         name, colon, msg = last.partition(":")
         last = f"{_RED}{name}{_RESET}{colon}{msg}" if colon else f"{_RED}{last}{_RESET}"
         return (head + "\n" + last) if sep else last
+
+
+class interruptible:
+    """Marks user code: an interrupt raises KeyboardInterrupt only inside."""
+
+    def __enter__(self):
+        self._saved = _wasipy_kernel.state.interruptible
+        _wasipy_kernel.state.interruptible = True
+
+    def __exit__(self, *exc):
+        _wasipy_kernel.state.interruptible = self._saved
+
+
+class _AttributedStream(io.TextIOBase):
+    """sys.stdout / sys.stderr: text goes to fd 1 / 2 (streamed live by the
+    host), except text written by a task of an earlier cell, which goes
+    over the channel tagged with that cell, so the frontend shows it under
+    the cell that started the task."""
+
+    def __init__(self, inner, name, shell):
+        self._inner = inner
+        self._name = name
+        self._shell = shell
+        self._pending = []  # (cell, text) not yet sent, a line at a time
+
+    def write(self, s):
+        cell = current_cell.get()
+        if cell is not None and cell != self._shell.active_cell:
+            s = str(s)
+            if self._pending and self._pending[-1][0] == cell:
+                self._pending[-1][1].append(s)
+            else:
+                self._pending.append((cell, [s]))
+            if "\n" in s:
+                self._send_pending()
+            return len(s)
+        return self._inner.write(s)
+
+    def _send_pending(self):
+        pending, self._pending = self._pending, []
+        for cell, parts in pending:
+            self._shell._send({"type": "stream", "parent_id": cell,
+                               "content": {"name": self._name, "text": "".join(parts)}})
+
+    def flush(self):
+        if self._pending:
+            self._send_pending()
+        self._inner.flush()
+
+    def fileno(self):
+        return self._inner.fileno()
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    @property
+    def encoding(self):
+        return self._inner.encoding
+
+    @property
+    def errors(self):
+        return self._inner.errors
+
+    @property
+    def buffer(self):
+        return self._inner.buffer
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
 
 
 class _Exiter:

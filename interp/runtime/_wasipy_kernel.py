@@ -1,56 +1,116 @@
 """The guest side of wasipy: serves the host's requests over the channel.
 
-The host (Go) sends one request at a time as a length-prefixed JSON frame
-on the channel file and waits for the matching reply. While a request
-runs, the guest sends events (execute_result, error, ...) on the same
-channel. Output written to fd 1 and 2 is streamed by the host on its own;
-every channel message is sent after flushing sys.stdout and sys.stderr so
-that the host sees output and messages in the order they were made.
+The host (Go) sends requests as length-prefixed JSON frames on the channel
+file (/.wasipy/host/channel) and waits for the matching reply. While a
+request runs, the guest sends events (execute_result, error, ...) on the
+same channel, and may itself ask the host for things (input(), calls into
+Go) and wait for the answer. Output written to fd 1 and 2 is streamed by
+the host on its own; every channel message is sent after flushing
+sys.stdout and sys.stderr, so the host sees output and messages in the
+order they were made.
+
+A message is JSON, optionally followed by a NUL byte and binary buffers
+whose lengths are listed in the JSON's "buffer_lengths": bytes cross
+without base64.
+
+Between requests the guest is not idle in the Python sense: it runs the
+asyncio loop (tasks created by cells keep running), waiting on the channel
+with the loop's next deadline as timeout. The host implements that wait.
 """
 
-import builtins
 import json
 import os
 import platform
+import signal
 import struct
 import sys
 
-import _wasipy_exec
-
 CHANNEL_PATH = "/.wasipy/host/channel"
+DEADLINE_PATH = "/.wasipy/host/deadline"
+
+
+class _State:
+    """Whether an interrupt may raise KeyboardInterrupt now.
+
+    The host trips CPython's SIGINT flags while code runs (see
+    interp/interrupt.go). The handler below raises only inside user code;
+    the kernel's own code (framing a message, sending a reply) is never
+    torn by an interrupt.
+    """
+
+    interruptible = False
+
+
+state = _State()
+
+
+def _on_sigint(signum, frame):
+    if state.interruptible:
+        raise KeyboardInterrupt
+
+
+class Interrupted(Exception):
+    """The host's in-band interrupt arrived while waiting on the channel."""
 
 
 class Channel:
-    def __init__(self, path=CHANNEL_PATH):
-        self._fd = os.open(path, os.O_RDWR)
+    def __init__(self):
+        self._fd = os.open(CHANNEL_PATH, os.O_RDWR)
+        self._deadline_fd = os.open(DEADLINE_PATH, os.O_WRONLY)
         self._buf = bytearray()
 
-    def send(self, msg):
-        _flush_std()
-        data = json.dumps(msg, default=repr).encode("utf-8")
-        frame = struct.pack(">I", len(data)) + data
-        view = memoryview(frame)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+    def send(self, msg, buffers=None):
+        saved, state.interruptible = state.interruptible, False
+        try:
+            _flush_std()
+            if buffers:
+                buffers = [bytes(b) if not isinstance(b, (bytes, bytearray)) else b for b in buffers]
+                msg = dict(msg, buffer_lengths=[len(b) for b in buffers])
+            data = json.dumps(msg, default=repr, separators=(",", ":")).encode("utf-8")
+            if buffers:
+                data = b"".join([data, b"\0", *buffers])
+            frame = struct.pack(">I", len(data)) + data
+            view = memoryview(frame)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        finally:
+            state.interruptible = saved
 
-    def _fill(self, need):
+    def recv(self, timeout=None):
+        """The next message, or None when timeout (seconds) passes first."""
+        saved, state.interruptible = state.interruptible, False
+        try:
+            if not self._fill(4, timeout):
+                return None
+            (size,) = struct.unpack(">I", self._buf[:4])
+            self._fill(4 + size, None)
+            data = bytes(self._buf[4 : 4 + size])
+            del self._buf[: 4 + size]
+        finally:
+            state.interruptible = saved
+        head, sep, rest = data.partition(b"\0")
+        msg = json.loads(head)
+        if sep:
+            buffers, offset = [], 0
+            for n in msg.get("buffer_lengths", []):
+                buffers.append(rest[offset : offset + n])
+                offset += n
+            msg["buffers"] = buffers
+        return msg
+
+    def _fill(self, need, timeout):
         while len(self._buf) < need:
+            if timeout is not None:
+                os.write(self._deadline_fd, b"%d" % max(0, int(timeout * 1e9)))
             try:
                 chunk = os.read(self._fd, 1 << 16)
-            except InterruptedError:
-                continue
+            except BlockingIOError:
+                return False
             if not chunk:
                 raise EOFError("the host closed the channel")
             self._buf += chunk
-
-    def recv(self):
-        self._fill(4)
-        (size,) = struct.unpack(">I", self._buf[:4])
-        self._fill(4 + size)
-        data = bytes(self._buf[4 : 4 + size])
-        del self._buf[: 4 + size]
-        return json.loads(data)
+        return True
 
 
 def _flush_std():
@@ -59,6 +119,114 @@ def _flush_std():
             stream.flush()
         except Exception:
             pass
+
+
+class Runtime:
+    """Routes channel messages: requests from the host, replies to the
+    guest's own requests, and interrupts."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.handlers = {}
+        self.inbox = []  # host requests that arrived while busy
+        self._next_rid = 0
+        self._replies = {}  # rid -> reply message, for synchronous waits
+        self._futures = {}  # rid -> asyncio future, for async host requests
+        self.interrupt_pending = False
+
+    # ---- guest -> host requests ---------------------------------------
+
+    def request(self, method, content, buffers=None):
+        """Ask the host for something and wait for the answer (blocking).
+
+        KeyboardInterrupt while waiting when the user interrupts."""
+        rid = self._send_request(method, content, buffers)
+        while rid not in self._replies:
+            self.poll(None, wait_for_reply=True)
+        return self._result(self._replies.pop(rid))
+
+    def request_async(self, method, content, buffers=None):
+        """Ask the host for something; an asyncio future of the answer."""
+        import asyncio
+        loop = asyncio.get_event_loop()
+        fut = loop.create_future()
+        rid = self._send_request(method, content, buffers)
+        self._futures[rid] = fut
+        return fut
+
+    def _send_request(self, method, content, buffers):
+        self._next_rid += 1
+        rid = self._next_rid
+        self.channel.send({"type": "host_request", "rid": rid, "method": method,
+                           "content": content}, buffers)
+        return rid
+
+    @staticmethod
+    def _result(reply):
+        if reply.get("error") is not None:
+            err = reply["error"]
+            exc = _host_error(err.get("type", "HostError"), err.get("message", ""))
+            raise exc
+        content = reply.get("content")
+        if reply.get("buffers"):
+            return content, reply["buffers"]
+        return content
+
+    # ---- the channel --------------------------------------------------
+
+    def poll(self, timeout, wait_for_reply=False):
+        """Receive and route one message (waiting up to timeout seconds).
+
+        Host requests are queued in the inbox, except while waiting for a
+        reply, when they run at once (the host may call back into Python
+        from a Go function that Python called)."""
+        msg = self.channel.recv(timeout)
+        if msg is None:
+            return False
+        kind = msg.get("type")
+        if kind == "host_reply":
+            rid = msg.get("rid")
+            fut = self._futures.pop(rid, None)
+            if fut is None:
+                self._replies[rid] = msg
+            elif not fut.cancelled():
+                try:
+                    fut.set_result(self._result(msg))
+                except BaseException as e:
+                    fut.set_exception(e)
+        elif kind == "interrupt":
+            if state.interruptible or wait_for_reply:
+                raise KeyboardInterrupt
+        elif wait_for_reply:
+            self.serve(msg)
+        else:
+            self.inbox.append(msg)
+        return True
+
+    def serve(self, msg):
+        handler = self.handlers.get(msg.get("type"))
+        buffers = None
+        try:
+            if handler is None:
+                reply = {"status": "error", "ename": "ValueError",
+                         "evalue": f"unknown request {msg.get('type')!r}", "traceback": []}
+            else:
+                content = msg.get("content") or {}
+                if msg.get("buffers"):
+                    content = dict(content, buffers=msg["buffers"])
+                reply = handler(content)
+                if isinstance(reply, tuple):
+                    reply, buffers = reply
+        except BaseException as e:  # a runtime bug must not end the interpreter
+            import traceback
+            reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
+                     "traceback": traceback.format_exception(e)}
+        self.channel.send({"type": "reply", "id": msg.get("id"), "content": reply}, buffers)
+
+
+def _host_error(type_name, message):
+    import _wasipy_host
+    return _wasipy_host.make_error(type_name, message)
 
 
 def language_info():
@@ -79,7 +247,11 @@ def _lazy(name):
     return importlib.import_module(name)
 
 
+runtime = None
+
+
 def main():
+    global runtime
     workdir = os.environ.get("WASIPY_WORKDIR")
     if workdir:
         try:
@@ -87,32 +259,40 @@ def main():
         except OSError as e:
             print(f"wasipy: cannot enter {workdir}: {e}", file=sys.stderr)
     sys.argv = [""]
+    signal.signal(signal.SIGINT, _on_sigint)
+
     channel = Channel()
-    shell = _wasipy_exec.Shell(channel.send)
-    handlers = {
+    runtime = Runtime(channel)
+    import _wasipy_asyncio
+    import _wasipy_exec
+    loop = _wasipy_asyncio.install(runtime)
+    shell = _wasipy_exec.Shell(channel.send, loop)
+    runtime.handlers.update({
         "execute": shell.execute,
         "is_complete": lambda c: _wasipy_exec.is_complete(c.get("code", "")),
         "complete": lambda c: _lazy("_wasipy_complete").complete(shell, c),
         "inspect": lambda c: _lazy("_wasipy_complete").inspect(shell, c),
-    }
+    })
+    for name in ("_wasipy_magics", "_wasipy_host"):
+        try:
+            _lazy(name).install(shell)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
     channel.send({"type": "hello", "content": language_info()})
+
     while True:
         try:
-            msg = channel.recv()
+            while runtime.inbox:
+                runtime.serve(runtime.inbox.pop(0))
+            # Run what the loop has ready, then wait for the next message or
+            # the loop's next timer, whichever comes first.
+            _wasipy_asyncio.run_ready(loop)
+            _flush_std()  # a background task's partial line
+            if not runtime.inbox:
+                runtime.poll(_wasipy_asyncio.next_timeout(loop))
         except EOFError:
             return
         except KeyboardInterrupt:
-            # An interrupt that arrives while idle interrupts nothing.
+            # An interrupt that arrives between cells interrupts nothing.
             continue
-        handler = handlers.get(msg.get("type"))
-        try:
-            if handler is None:
-                reply = {"status": "error", "ename": "ValueError",
-                         "evalue": f"unknown request {msg.get('type')!r}", "traceback": []}
-            else:
-                reply = handler(msg.get("content") or {})
-        except BaseException as e:  # a runtime bug must not end the interpreter
-            import traceback
-            reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
-                     "traceback": traceback.format_exception(e)}
-        channel.send({"type": "reply", "id": msg.get("id"), "content": reply})
