@@ -5,9 +5,9 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-	"time"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"

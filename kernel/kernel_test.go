@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +84,16 @@ func (f *fakeTransport) iopub(msgID string) []string {
 	return out
 }
 
+// waitIOPub waits until the request's iopub messages are exactly want (the
+// idle status is published after the reply is sent).
+func (f *fakeTransport) waitIOPub(t *testing.T, msgID string, want []string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		got := f.iopub(msgID)
+		return len(got) == len(want) && strings.Join(got, ",") == strings.Join(want, ",")
+	}, 5*time.Second, time.Millisecond, "iopub for %s: want %v, got %v", msgID, want, f.iopub(msgID))
+}
+
 // fakeInterp answers "execute" by running a script keyed by the code.
 type fakeInterp struct {
 	mu          sync.Mutex
@@ -98,7 +109,7 @@ func newFakeInterp() *fakeInterp { return &fakeInterp{done: make(chan struct{})}
 func (f *fakeInterp) Info() interp.LanguageInfo {
 	return interp.LanguageInfo{Name: "python", Version: "3.12.0", Mimetype: "text/x-python", FileExtension: ".py"}
 }
-func (f *fakeInterp) SetBackground(func(interp.Event)) {}
+func (f *fakeInterp) SetBackground(func(interp.Event))  {}
 func (f *fakeInterp) SetHostHandler(interp.HostHandler) {}
 func (f *fakeInterp) Interrupt() error {
 	f.mu.Lock()
@@ -193,7 +204,7 @@ func TestKernelInfoOnShellAndControl(t *testing.T) {
 		require.Equal(t, protocol.Version, r["protocol_version"])
 		require.Equal(t, "wasipy", r["implementation"])
 		require.Equal(t, "3.12.0", r["language_info"].(map[string]any)["version"])
-		require.Equal(t, []string{"status:busy", "status:idle"}, h.tr.iopub(id))
+		h.tr.waitIOPub(t, id, []string{"status:busy", "status:idle"})
 	}
 }
 
@@ -201,11 +212,11 @@ func TestExecuteCountsOnlyStoredExecutions(t *testing.T) {
 	h := newHarness(t)
 	id1 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "result"})
 	require.EqualValues(t, 1, h.tr.waitReply(t, id1)["execution_count"])
-	require.Equal(t, []string{"status:busy", "execute_input", "execute_result", "status:idle"}, h.tr.iopub(id1))
+	h.tr.waitIOPub(t, id1, []string{"status:busy", "execute_input", "execute_result", "status:idle"})
 
 	id2 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x", "silent": true})
 	require.EqualValues(t, 1, h.tr.waitReply(t, id2)["execution_count"])
-	require.Equal(t, []string{"status:busy", "status:idle"}, h.tr.iopub(id2), "silent: no execute_input")
+	h.tr.waitIOPub(t, id2, []string{"status:busy", "status:idle"})
 
 	id3 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x", "store_history": false})
 	require.EqualValues(t, 1, h.tr.waitReply(t, id3)["execution_count"])
@@ -227,7 +238,7 @@ func TestStopOnErrorAbortsQueuedExecutes(t *testing.T) {
 	require.Equal(t, "ok", h.tr.waitReply(t, blocker)["status"])
 	require.Equal(t, "error", h.tr.waitReply(t, failing)["status"])
 	require.Equal(t, "aborted", h.tr.waitReply(t, queued)["status"])
-	require.Equal(t, []string{"status:busy", "status:idle"}, h.tr.iopub(queued))
+	h.tr.waitIOPub(t, queued, []string{"status:busy", "status:idle"})
 	require.Equal(t, "kernel_info_reply", h.tr.waitReply(t, info)["_msg_type"])
 
 	// Without stop_on_error the next request runs.

@@ -82,7 +82,6 @@ class PrettyPrinter:
         self.indentation = 0
         self._root = _Group()
         self._groups = [self._root]
-        self._indents = []
         self._stack = []  # ids of the objects being printed (cycle detection)
         self._printers = printers if printers is not None else _plain
 
@@ -103,15 +102,12 @@ class PrettyPrinter:
         g = _Group()
         self._groups[-1].items.append(g)
         self._groups.append(g)
-        self._indents.append(indent)
         self.indentation += indent
 
     def end_group(self, dedent=0, close=""):
         if len(self._groups) > 1:
             self._groups.pop()
-            self.indentation -= self._indents.pop() if dedent == 0 and self._indents else dedent
-            if dedent and self._indents:
-                self._indents.pop()
+        self.indentation -= dedent
         self.text(close)
 
     def group(self, indent=0, open="", close=""):
@@ -489,12 +485,10 @@ class Formatter:
         fn = self._printer_for(obj)
         if fn is not None:
             return fn(obj)
-        if self.print_method is None or isinstance(obj, type):
+        if self.print_method is None:
             return None
-        method = getattr(obj, self.print_method, None)
-        if method is None or not callable(method):
-            return None
-        return method()
+        method = _real_method(obj, self.print_method)
+        return None if method is None else method()
 
 
 class PlainTextFormatter(Formatter):
@@ -543,8 +537,8 @@ for _mime, _method in (
     formatters[_mime] = Formatter(_mime, _method)
 del _mime, _method
 
-# _repr_mimebundle_(include=, exclude=) and _ipython_display_() as formatters,
-# so that libraries can register for types here too.
+# _repr_mimebundle_(include=, exclude=) and _ipython_display_(): printers can
+# be registered for types here too.
 mimebundle_formatter = Formatter("mimebundle", "_repr_mimebundle_")
 ipython_display_formatter = Formatter("ipython_display", "_ipython_display_")
 
@@ -641,7 +635,7 @@ def format(obj, include=None, exclude=None):
     _ipython_display_ displays itself: it is called and ({}, {}) returned.
     """
     try:
-        if ipython_display_formatter(obj) is not None or _has_ipython_display(obj):
+        if _ipython_display(obj):
             return {}, {}
     except Exception as e:
         _warn("Exception in _ipython_display_; showing the object's other representations", e)
@@ -690,26 +684,43 @@ def format(obj, include=None, exclude=None):
     return data, metadata
 
 
-def _has_ipython_display(obj):
-    if isinstance(obj, type):
+def _ipython_display(obj):
+    """Let obj display itself; True when it did."""
+    fn = ipython_display_formatter._printer_for(obj)
+    if fn is not None:
+        fn(obj)
+        return True
+    if not ipython_display_formatter.enabled:
         return False
-    method = getattr(obj, "_ipython_display_", None)
-    if method is None or not callable(method):
+    method = _real_method(obj, "_ipython_display_")
+    if method is None:
         return False
     method()
     return True
+
+
+def _real_method(obj, name):
+    """obj's bound method `name`, or None: never for classes, and never for
+    objects that answer every attribute (proxies, mocks)."""
+    if isinstance(obj, type):
+        return None
+    try:
+        if getattr(obj, "_wasipy_no_such_attribute_", None) is not None:
+            return None
+        method = getattr(obj, name, None)
+    except Exception:
+        return None
+    return method if callable(method) else None
 
 
 def mimebundle_formatter_call(obj, include, exclude):
     fn = mimebundle_formatter._printer_for(obj)
     if fn is not None:
         return fn(obj, include=include, exclude=exclude) if _takes_include(fn) else fn(obj)
-    if isinstance(obj, type) or not mimebundle_formatter.enabled:
+    if not mimebundle_formatter.enabled:
         return None
-    method = getattr(obj, "_repr_mimebundle_", None)
-    if method is None or not callable(method):
-        return None
-    return method(include=include, exclude=exclude)
+    method = _real_method(obj, "_repr_mimebundle_")
+    return None if method is None else method(include=include, exclude=exclude)
 
 
 def _takes_include(fn):
