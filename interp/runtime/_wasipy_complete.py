@@ -57,6 +57,10 @@ PATH, MAGIC, PARAM, PROPERTY, DICT_KEY = "path", "magic", "param", "property", "
 
 _RED, _RESET = "\x1b[0;31m", "\x1b[0m"
 
+# At most this many matches per reply, as IPython (and so ipykernel) does:
+# a frontend cannot show more, and encoding 10k entries costs ~70 ms here.
+MATCHES_LIMIT = 500
+
 _FUNCTION_TYPES = (
     types.FunctionType, types.BuiltinFunctionType, types.MethodType,
     types.BuiltinMethodType, types.MethodDescriptorType, types.WrapperDescriptorType,
@@ -332,7 +336,7 @@ def complete(shell, content):
 
 
 def _reply(items, start, end):
-    matches, kinds = items[0], items[1]
+    matches, kinds = items[0][:MATCHES_LIMIT], items[1][:MATCHES_LIMIT]
     sigs = items[2] if len(items) > 2 else None
     meta = [{"text": t, "type": k, "start": start, "end": end} for t, k in zip(matches, kinds)]
     if sigs:
@@ -629,7 +633,8 @@ def _complete_python(shell, text, pos, scan, lo=0):
         # d[| : the keys, quoted, before the names.
         keys = _container_at(shell, text, i - 1)
         if keys:
-            quoted = sorted(repr(k) for k in keys if isinstance(k, (str, bytes)))
+            quoted = [repr(k) for k in sorted((k for k in keys if isinstance(k, (str, bytes))),
+                                              key=lambda k: (isinstance(k, bytes), k))]
             names = quoted + names
             kinds = [DICT_KEY] * len(quoted) + kinds
     return wstart, (names, kinds, _signatures(shell, names, kinds, word))
@@ -653,37 +658,23 @@ def _global_names(shell, word):
     bnames, bkinds = _builtin_names()
     bmatch = _prefix_range(bnames, word)
     kw = _prefix_range(_KEYWORDS, word)
+    names = sorted(set(user).union(bmatch, kw)) if bmatch or kw else user
     if word == "":  # private names only once the user types an underscore
-        user = [n for n in user if n[:1] != "_"]
-        bmatch = [n for n in bmatch if n[:1] != "_"]
-
-    if not bmatch and not kw:
-        names = user
-        kinds = list(map(_kind_by_type.__getitem__, map(type, map(ns.__getitem__, user))))
-    else:
-        kinds_of = dict(zip(kw, [KEYWORD] * len(kw)))
-        for n in bmatch:
-            kinds_of[n] = bkinds[n]
-        for n in user:
-            kinds_of[n] = _kind(ns[n])
-        names = sorted(kinds_of)
-        kinds = [kinds_of[n] for n in names]
-    if word.startswith("_") and not word.startswith("__"):
-        order = sorted(range(len(names)), key=lambda j: (names[j][:2] == "__", names[j]))
-        names = [names[j] for j in order]
-        kinds = [kinds[j] for j in order]
+        names = [n for n in names if n[:1] != "_"]
+    elif word[0] == "_" and word[:2] != "__":
+        names = sorted(names, key=lambda n: (n[:2] == "__", n))
     if not names and word:
         # Nothing with that case: try ignoring case (valueerr -> ValueError).
         low = word.lower()
-        cands = {n: _kind(ns[n]) for n in ns if isinstance(n, str) and n.lower().startswith(low)}
-        for n in bnames:
-            if n.lower().startswith(low):
-                cands.setdefault(n, bkinds[n])
-        for n in _KEYWORDS:
-            if n.lower().startswith(low):
-                cands.setdefault(n, KEYWORD)
-        names = sorted(cands)
-        kinds = [cands[n] for n in names]
+        names = sorted({n for n in (*ns, *bnames, *_KEYWORDS)
+                        if isinstance(n, str) and n.lower().startswith(low)})
+    names = names[:MATCHES_LIMIT]
+    kinds = []
+    for n in names:
+        if n in ns:
+            kinds.append(_kind_by_type[type(ns[n])])
+        else:
+            kinds.append(bkinds.get(n, KEYWORD))
     return names, kinds
 
 
@@ -921,7 +912,9 @@ def _info(shell, obj, name, namespace, level):
             fields.append(("Source", source))
         else:
             own = _own_doc(obj)
-            class_doc = _inspect.getdoc(type(obj)) if not isinstance(obj, types.ModuleType) else None
+            class_doc = None
+            if not isinstance(obj, (types.ModuleType, property)):
+                class_doc = _inspect.getdoc(type(obj))
             if own:
                 fields.append(("Docstring", own))
             elif class_doc:
