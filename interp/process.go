@@ -37,6 +37,9 @@ type Config struct {
 	WorkDir string `json:"work_dir"`
 	// ReadOnlyMounts are further host folders the guest may read.
 	ReadOnlyMounts []Mount `json:"read_only_mounts,omitempty"`
+	// ImportPaths are host folders of pure-Python packages, mounted
+	// read-only at the same paths and added to the guest's sys.path.
+	ImportPaths []string `json:"import_paths,omitempty"`
 	// Env adds variables to the guest's environment.
 	Env map[string]string `json:"env,omitempty"`
 	// Executable is the program started as the worker; it must call
@@ -67,6 +70,15 @@ type Event struct {
 	// parent_id given with that request): output of an asyncio task that
 	// an earlier cell started.
 	ParentID string
+	Buffers  [][]byte
+	Metadata json.RawMessage
+}
+
+// Payload is a request's content with binary buffers and metadata, for
+// Call (comm messages from the frontend carry both).
+type Payload struct {
+	Content  any
+	Metadata any
 	Buffers  [][]byte
 }
 
@@ -131,6 +143,7 @@ type guestMessage struct {
 	Method        string          `json:"method,omitempty"`
 	ParentID      string          `json:"parent_id,omitempty"`
 	Content       json.RawMessage `json:"content,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
 	Error         *hostError      `json:"error,omitempty"`
 	BufferLengths []int           `json:"buffer_lengths,omitempty"`
 	buffers       [][]byte
@@ -258,6 +271,18 @@ func (p *Process) SetHostHandler(h HostHandler) {
 func (p *Process) Call(ctx context.Context, typ string, content any, events func(Event)) (json.RawMessage, error) {
 	p.callMu.Lock()
 	defer p.callMu.Unlock()
+	var buffers [][]byte
+	var metadata json.RawMessage
+	if pl, ok := content.(*Payload); ok {
+		content, buffers = pl.Content, pl.Buffers
+		if pl.Metadata != nil {
+			md, err := json.Marshal(pl.Metadata)
+			if err != nil {
+				return nil, err
+			}
+			metadata = md
+		}
+	}
 	body, err := json.Marshal(content)
 	if err != nil {
 		return nil, err
@@ -272,7 +297,10 @@ func (p *Process) Call(ctx context.Context, typ string, content any, events func
 		p.current = nil
 		p.mu.Unlock()
 	}()
-	msg, _ := json.Marshal(guestMessage{Type: typ, ID: c.id, Content: body})
+	msg, err := encodeGuestMessage(&guestMessage{Type: typ, ID: c.id, Content: body, Metadata: metadata, buffers: buffers})
+	if err != nil {
+		return nil, err
+	}
 	if err := p.send(frameMessage, msg); err != nil {
 		select {
 		case <-p.exited:
@@ -353,7 +381,7 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 			case "host_request":
 				go p.serveHost(m)
 			default:
-				p.deliver(Event{Type: m.Type, Content: m.Content, ParentID: m.ParentID, Buffers: m.buffers})
+				p.deliver(Event{Type: m.Type, Content: m.Content, ParentID: m.ParentID, Buffers: m.buffers, Metadata: m.Metadata})
 			}
 		case frameExit:
 			var info exitInfo

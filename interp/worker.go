@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -147,6 +148,9 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	for _, m := range cfg.ReadOnlyMounts {
 		fsc = fsc.WithReadOnlyDirMount(m.Host, m.Guest)
 	}
+	for _, dir := range cfg.ImportPaths {
+		fsc = fsc.WithReadOnlyDirMount(dir, dir)
+	}
 
 	mc := wazero.NewModuleConfig().
 		WithName("python").
@@ -178,6 +182,9 @@ func guestEnv(cfg Config) map[string]string {
 	}
 	for k, v := range cfg.Env {
 		env[k] = v
+	}
+	if len(cfg.ImportPaths) > 0 {
+		env["WASIPY_PATH"] = strings.Join(cfg.ImportPaths, ":")
 	}
 	return env
 }

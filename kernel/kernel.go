@@ -10,7 +10,6 @@ package kernel
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -163,9 +162,9 @@ func (k *Kernel) handlers() map[string]handlerFunc {
 		"comm_info_request":   k.commInfo,
 		"shutdown_request":    k.shutdown,
 		"interrupt_request":   k.interruptRequest,
-		"comm_open":           k.commOpen,
-		"comm_msg":            k.ignoreComm,
-		"comm_close":          k.commClose,
+		"comm_open":           k.commFromFrontend,
+		"comm_msg":            k.commFromFrontend,
+		"comm_close":          k.commFromFrontend,
 	}
 }
 
@@ -192,12 +191,23 @@ func (k *Kernel) reply(r request, msgType string, content any) error {
 }
 
 func (k *Kernel) publish(parent *protocol.Message, msgType string, content any) {
+	k.publishFull(parent, msgType, content, nil, nil)
+}
+
+func (k *Kernel) publishFull(parent *protocol.Message, msgType string, content any, metadata json.RawMessage, buffers [][]byte) {
 	m, err := protocol.NewMessage(parent, k.session, msgType, content)
 	if err != nil {
 		k.log.Error("cannot build iopub message", "msg_type", msgType, "err", err)
 		return
 	}
 	m.Identities = nil // iopub routes by topic, not by the requester's identity
+	m.Buffers = buffers
+	if len(metadata) > 0 {
+		var md map[string]any
+		if json.Unmarshal(metadata, &md) == nil {
+			m.Metadata = md
+		}
+	}
 	k.tr.Publish(m)
 }
 
@@ -252,6 +262,22 @@ func (k *Kernel) publishEvent(parent *protocol.Message, e interp.Event) {
 	switch {
 	case e.Type == "stream" || e.Type == "error":
 		k.publish(parent, e.Type, e.Content)
+	case e.Type == "comm_open" || e.Type == "comm_msg" || e.Type == "comm_close":
+		var c struct {
+			CommID     string `json:"comm_id"`
+			TargetName string `json:"target_name"`
+		}
+		if err := json.Unmarshal(e.Content, &c); err != nil || c.CommID == "" {
+			k.log.Warn("dropping malformed comm message from the interpreter", "type", e.Type)
+			return
+		}
+		switch e.Type {
+		case "comm_open":
+			k.comms.Open(comm.Comm{ID: c.CommID, TargetName: c.TargetName})
+		case "comm_close":
+			k.comms.Close(c.CommID)
+		}
+		k.publishFull(parent, e.Type, e.Content, e.Metadata, e.Buffers)
 	case display.Kinds[e.Type]:
 		content, err := display.Shape(e.Type, e.Content)
 		if err != nil {
@@ -472,32 +498,47 @@ func (k *Kernel) commInfo(_ context.Context, r request) error {
 	return k.reply(r, "comm_info_reply", map[string]any{"status": "ok", "comms": k.comms.Info(req.TargetName)})
 }
 
-// commOpen: no comm targets exist in the interpreter yet, so a frontend's
-// comm_open is refused the way ipykernel refuses an unknown target: with a
-// comm_close back to the frontend.
-func (k *Kernel) commOpen(_ context.Context, r request) error {
-	var req struct {
+// commFromFrontend forwards a frontend's comm_open, comm_msg or
+// comm_close to the interpreter, where the comm package routes it to its
+// target or comm. Output of the handlers is published under this message.
+func (k *Kernel) commFromFrontend(ctx context.Context, r request) error {
+	var c struct {
 		CommID     string `json:"comm_id"`
 		TargetName string `json:"target_name"`
 	}
-	if err := r.msg.DecodeContent(&req); err != nil || req.CommID == "" {
-		return errors.New("comm_open without comm_id")
+	if err := r.msg.DecodeContent(&c); err != nil || c.CommID == "" {
+		return fmt.Errorf("%s without comm_id", r.msg.Header.MsgType)
 	}
-	k.log.Info("no comm target", "target_name", req.TargetName)
-	k.publish(r.msg, "comm_close", map[string]any{"comm_id": req.CommID, "data": map[string]any{}})
+	switch r.msg.Header.MsgType {
+	case "comm_open":
+		k.comms.Open(comm.Comm{ID: c.CommID, TargetName: c.TargetName})
+	case "comm_close":
+		k.comms.Close(c.CommID)
+	}
+	metadata := r.msg.Metadata
+	if metadata == nil {
+		metadata = map[string]any{}
+	}
+	raw, err := k.interpreter().Call(ctx, r.msg.Header.MsgType, &interp.Payload{
+		Content: map[string]any{
+			"content":  r.msg.Content,
+			"metadata": metadata,
+			"header":   r.msg.Header,
+		},
+		Buffers: r.msg.Buffers,
+	}, func(e interp.Event) { k.publishEvent(r.msg, e) })
+	if err != nil {
+		return err
+	}
+	var reply struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(raw, &reply) == nil && reply.Status != "ok" && r.msg.Header.MsgType == "comm_open" {
+		// No such target: the comm package closed it on the guest side.
+		k.comms.Close(c.CommID)
+	}
 	return nil
 }
-
-func (k *Kernel) commClose(_ context.Context, r request) error {
-	var req struct {
-		CommID string `json:"comm_id"`
-	}
-	_ = r.msg.DecodeContent(&req)
-	k.comms.Close(req.CommID)
-	return nil
-}
-
-func (k *Kernel) ignoreComm(_ context.Context, r request) error { return nil }
 
 func (k *Kernel) shutdown(_ context.Context, r request) error {
 	var req struct {

@@ -61,6 +61,8 @@ func run(args []string, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	env := envList{}
 	fs.Var(env, "env", "NAME=VALUE added to the sandbox's environment (repeatable)")
+	var paths pathList
+	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -82,14 +84,30 @@ func run(args []string, stderr io.Writer) int {
 	if *wasm == "" {
 		*wasm = interp.DefaultPythonWasm()
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, env, log); err != nil {
+	if err := serve(*connFile, *wasm, *cacheDir, env, paths, log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(connFile, wasm, cacheDir string, env map[string]string, log *slog.Logger) error {
+// pathList collects repeated --path flags as absolute folders.
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, string(os.PathListSeparator)) }
+func (p *pathList) Set(s string) error {
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s is not a folder", s)
+	}
+	*p = append(*p, abs)
+	return nil
+}
+
+func serve(connFile, wasm, cacheDir string, env map[string]string, paths []string, log *slog.Logger) error {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -113,11 +131,12 @@ func serve(connFile, wasm, cacheDir string, env map[string]string, log *slog.Log
 	start := func(ctx context.Context) (kernel.Interpreter, error) {
 		started := time.Now()
 		p, err := interp.Start(ctx, interp.Config{
-			PythonWasm: wasm,
-			CacheDir:   cacheDir,
-			WorkDir:    workDir,
-			Env:        env,
-			Stderr:     os.Stderr,
+			PythonWasm:  wasm,
+			CacheDir:    cacheDir,
+			WorkDir:     workDir,
+			Env:         env,
+			ImportPaths: paths,
+			Stderr:      os.Stderr,
 		})
 		if err != nil {
 			return nil, err

@@ -172,10 +172,17 @@ class Shell:
     def execution_count(self):
         return self._count
 
-    def send(self, msg_type, content):
+    def send(self, msg_type, content, buffers=None, metadata=None):
         """Publish an iopub message (display_data, update_display_data,
-        clear_output, ...) for the request being run."""
-        self._send({"type": msg_type, "content": content})
+        clear_output, comm_msg, ...) for the cell being run, or for the cell
+        whose task is running."""
+        msg = {"type": msg_type, "content": content}
+        if metadata:
+            msg["metadata"] = metadata
+        cell = current_cell.get()
+        if cell is not None and cell != self.active_cell:
+            msg["parent_id"] = cell
+        self._send(msg, buffers)
 
     def displayhook(self, value):
         if value is None:
@@ -191,6 +198,20 @@ class Shell:
         data, metadata = _wasipy_display.format(value)
         self._send({"type": "execute_result", "content": {
             "execution_count": self._count, "data": data, "metadata": metadata}})
+
+    def run_handler(self, fn):
+        """Run kernel-side code on behalf of a frontend message (comm
+        handlers: a widget's callback): interruptible, its output
+        attributed to that message, its errors printed, never raised."""
+        def run():
+            current_cell.set(None)
+            try:
+                with interruptible(), _wasipy_asyncio.running_as_session(self.loop):
+                    return fn()
+            except Exception as e:
+                print("".join(self.format_traceback(e)), file=sys.stderr)
+                return {"status": "error", "ename": type(e).__name__, "evalue": str(e), "traceback": []}
+        return contextvars.copy_context().run(run)
 
     def user_expressions(self, exprs):
         out = {}

@@ -259,6 +259,11 @@ def main():
         except OSError as e:
             print(f"wasipy: cannot enter {workdir}: {e}", file=sys.stderr)
     sys.argv = [""]
+    # Folders of packages the kernel was given (--path), after the
+    # runtime's own shims and before the standard library.
+    extra = [p for p in os.environ.get("WASIPY_PATH", "").split(":") if p]
+    at = sys.path.index("") + 1 if "" in sys.path else 1
+    sys.path[at:at] = extra
     signal.signal(signal.SIGINT, _on_sigint)
 
     channel = Channel()
@@ -273,6 +278,9 @@ def main():
         "complete": lambda c: _lazy("_wasipy_complete").complete(shell, c),
         "inspect": lambda c: _lazy("_wasipy_complete").inspect(shell, c),
     })
+    for kind in ("comm_open", "comm_msg", "comm_close"):
+        runtime.handlers[kind] = (lambda k: lambda c: shell.run_handler(
+            lambda: _lazy("comm").handle_request(k, c)))(kind)
     for name in ("_wasipy_magics", "_wasipy_host"):
         try:
             _lazy(name).install(shell)
