@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasipy/wasipy/comm"
 	"github.com/wasipy/wasipy/display"
+	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/protocol"
 )
@@ -55,7 +56,10 @@ type Options struct {
 	// InterruptGrace is how long a running cell may ignore an interrupt
 	// before a second interrupt replaces its interpreter.
 	InterruptGrace time.Duration
-	Log            *slog.Logger
+	// History records executed cells and answers history_request; nil
+	// keeps no history.
+	History *history.Session
+	Log     *slog.Logger
 }
 
 // Kernel serves one kernel session.
@@ -365,6 +369,19 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		req.UserExpressions = map[string]string{}
 	}
 	in := k.interpreter()
+	var output *string
+	events := func(e interp.Event) {
+		if e.Type == "execute_result" && e.ParentID == "" {
+			output = history.ResultText(e.Content)
+		}
+		k.publishEvent(r.msg, e)
+	}
+	if store && k.opts.History != nil {
+		// Recorded before it runs, so that a cell that hangs or crashes the
+		// interpreter is in the history too; recorded again with its output.
+		k.recordHistory(count, req.Code, nil)
+		defer func() { k.recordHistory(count, req.Code, output) }()
+	}
 	raw, err := in.Call(ctx, "execute", map[string]any{
 		"code":             req.Code,
 		"silent":           req.Silent,
@@ -373,7 +390,7 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		"execution_count":  count,
 		"allow_stdin":      orDefault(req.AllowStdin, true),
 		"parent_id":        r.msg.Header.MsgID,
-	}, func(e interp.Event) { k.publishEvent(r.msg, e) })
+	}, events)
 
 	var reply map[string]any
 	if err != nil {
@@ -486,8 +503,27 @@ func (k *Kernel) inspect(ctx context.Context, r request) error {
 	return k.reply(r, "inspect_reply", raw)
 }
 
-func (k *Kernel) history(_ context.Context, r request) error {
-	return k.reply(r, "history_reply", map[string]any{"status": "ok", "history": []any{}})
+func (k *Kernel) recordHistory(line int, source string, output *string) {
+	if err := k.opts.History.Record(line, source, output); err != nil {
+		k.log.Warn("cannot record history", "err", err)
+	}
+}
+
+func (k *Kernel) history(ctx context.Context, r request) error {
+	entries := []history.Entry{}
+	if k.opts.History != nil {
+		var q history.Request
+		if err := r.msg.DecodeContent(&q); err != nil {
+			return k.reply(r, "history_reply", map[string]any{"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}, "history": entries})
+		}
+		found, err := k.opts.History.Query(ctx, q)
+		if err != nil {
+			k.log.Warn("history query failed", "err", err)
+		} else {
+			entries = found
+		}
+	}
+	return k.reply(r, "history_reply", map[string]any{"status": "ok", "history": entries})
 }
 
 func (k *Kernel) commInfo(_ context.Context, r request) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/protocol"
 )
@@ -161,7 +162,7 @@ type harness struct {
 	cancel  context.CancelFunc
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...func(*Options)) *harness {
 	h := &harness{tr: newFakeTransport()}
 	start := func(ctx context.Context) (Interpreter, error) {
 		f := newFakeInterp()
@@ -173,7 +174,11 @@ func newHarness(t *testing.T) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	k, err := New(ctx, h.tr, start, Options{Implementation: "wasipy", Version: "test", InterruptGrace: 50 * time.Millisecond})
+	o := Options{Implementation: "wasipy", Version: "test", InterruptGrace: 50 * time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	k, err := New(ctx, h.tr, start, o)
 	require.NoError(t, err)
 	h.k = k
 	go k.Run(ctx)
@@ -315,4 +320,25 @@ func TestCommInfoAndUnknownTypes(t *testing.T) {
 
 func TestExitErrorUnwraps(t *testing.T) {
 	require.True(t, errors.Is(&interp.ExitError{Code: 1}, interp.ErrExited))
+}
+
+func TestHistoryRecordsStoredExecutions(t *testing.T) {
+	store, err := history.Open(t.TempDir())
+	require.NoError(t, err)
+	defer store.Close()
+	sess, err := store.NewSession()
+	require.NoError(t, err)
+	h := newHarness(t, func(o *Options) { o.History = sess })
+	h.tr.waitReply(t, h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "result"}))
+	h.tr.waitReply(t, h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "silent", "silent": true}))
+	h.tr.waitReply(t, h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"}))
+	r := h.tr.waitReply(t, h.send(t, protocol.Shell, "history_request", map[string]any{
+		"hist_access_type": "tail", "n": 10, "output": true, "raw": true,
+	}))
+	require.Equal(t, "ok", r["status"])
+	n := float64(sess.Number())
+	require.Equal(t, []any{
+		[]any{n, 1.0, []any{"result", "42"}},
+		[]any{n, 2.0, []any{"x", nil}},
+	}, r["history"])
 }

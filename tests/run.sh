@@ -25,6 +25,7 @@ export JUPYTER_DATA_DIR="$work/jupyter"
 export JUPYTER_PATH="$work/jupyter"
 export JUPYTER_CONFIG_DIR="$work/jupyter-config"
 export JUPYTER_RUNTIME_DIR="$work/jupyter-runtime"
+export WASIPY_HISTORY_DIR="$work/history" # never the user's own history
 
 step "install.sh (fetch and verify python.wasm, build, install the kernelspec)"
 ./install.sh --data-dir "$WASIPY_DATA_DIR" --user

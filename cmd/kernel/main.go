@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/kernel"
 	"github.com/wasipy/wasipy/protocol"
@@ -61,6 +62,11 @@ func run(args []string, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	env := envList{}
 	fs.Var(env, "env", "NAME=VALUE added to the sandbox's environment (repeatable)")
+	defaultHistory := history.DefaultDir()
+	if d, ok := os.LookupEnv("WASIPY_HISTORY_DIR"); ok {
+		defaultHistory = d
+	}
+	historyDir := fs.String("history-dir", defaultHistory, "where executed cells are kept for history_request, outside the sandbox (default $WASIPY_HISTORY_DIR, else the data dir's history/; \"\" keeps none)")
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -84,7 +90,7 @@ func run(args []string, stderr io.Writer) int {
 	if *wasm == "" {
 		*wasm = interp.DefaultPythonWasm()
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, env, paths, log); err != nil {
+	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
@@ -107,7 +113,7 @@ func (p *pathList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir string, env map[string]string, paths []string, log *slog.Logger) error {
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths []string, log *slog.Logger) error {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -144,7 +150,11 @@ func serve(connFile, wasm, cacheDir string, env map[string]string, paths []strin
 		log.Info("interpreter started", "python", p.Info().Version, "took", time.Since(started).Round(time.Millisecond))
 		return p, nil
 	}
-	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log})
+	hist := openHistory(historyDir, append([]string{workDir}, paths...), log)
+	if hist != nil {
+		defer hist.Store().Close()
+	}
+	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist})
 	if err != nil {
 		return err
 	}
@@ -175,4 +185,31 @@ func serve(connFile, wasm, cacheDir string, env map[string]string, paths []strin
 	cancel()
 	k.Close()
 	return nil
+}
+
+// openHistory starts this kernel's session in the history store. History
+// is optional: a store that cannot be opened, or that user code could
+// write to (it lies inside a folder the sandbox sees), is not used.
+func openHistory(dir string, visible []string, log *slog.Logger) *history.Session {
+	if dir == "" {
+		return nil
+	}
+	for _, v := range visible {
+		if history.Within(dir, v) {
+			log.Warn("history disabled: its folder is visible to the sandbox", "history_dir", dir, "visible", v)
+			return nil
+		}
+	}
+	store, err := history.Open(dir)
+	if err != nil {
+		log.Warn("history disabled", "err", err)
+		return nil
+	}
+	sess, err := store.NewSession()
+	if err != nil {
+		store.Close()
+		log.Warn("history disabled", "err", err)
+		return nil
+	}
+	return sess
 }
