@@ -510,6 +510,11 @@ def bench_session(name, args, logs, results):
             to_idle.append(m["to_idle"])
         r["latency_reply"] = to_reply
         r["latency_idle"] = to_idle
+        # The wire alone: kernel_info_request needs no code to run.
+        r["latency_kernel_info"] = [
+            c.request("kernel_info_request", want_idle=False,
+                      alive=k.alive)["to_reply"]
+            for _ in range(args.executes)]
         print(f"  {args.executes} x {TRIVIAL!r}: reply p50 "
               f"{pct(to_reply, 50) * 1e3:.2f} ms, p99 "
               f"{pct(to_reply, 99) * 1e3:.2f} ms; idle p50 "
@@ -618,6 +623,9 @@ def rows(results, args):
          *both(lambda r: pct(r["latency_idle"], 50) * ms), "{:.2f}"),
         (f"execute {TRIVIAL!r} -> idle, p99", "ms", "lower",
          *both(lambda r: pct(r["latency_idle"], 99) * ms), "{:.2f}"),
+        ("kernel_info_request -> reply, p50 (no code runs)", "ms",
+         "lower", *both(lambda r: pct(r["latency_kernel_info"], 50) * ms),
+         "{:.2f}"),
         (f"stream {args.lines} lines, median", "lines/s", "higher",
          *both(lambda r: statistics.median(
              s["lines_per_second"] for s in r["stream"])), "{:,.0f}"),
@@ -723,10 +731,11 @@ def render(table):
 def machine(args):
     def run(cmd):
         try:
-            return subprocess.run(cmd, capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=30)
         except Exception:
             return None
+        return r.stdout.strip() if r.returncode == 0 else None
 
     return {
         "date": datetime.datetime.now().astimezone().isoformat(
