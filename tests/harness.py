@@ -253,12 +253,17 @@ class Kernel:
     # -- starting and stopping --
 
     @classmethod
-    def start(cls, cwd=None, **kwargs):
+    def start(cls, cwd=None, configure=None, manager_kwargs=None, **kwargs):
+        """Start a kernel in `cwd` (a fresh temp dir by default).
+        manager_kwargs go to KernelManager (e.g. transport="ipc"); configure
+        is called with the manager before the start (e.g. to change the key)."""
         setup_env()
         from jupyter_client.manager import KernelManager
 
         cwd = cwd or new_workdir()
-        km = KernelManager(kernel_name=KERNEL_NAME)
+        km = KernelManager(kernel_name=KERNEL_NAME, **(manager_kwargs or {}))
+        if configure:
+            configure(km)
         km.start_kernel(cwd=cwd, **kwargs)
         kc = km.client()
         kc.start_channels()

@@ -380,6 +380,8 @@ def test_environment_is_minimal(k):
 def test_host_files_are_not_visible(k, path):
     if not os.path.exists(path):
         pytest.skip(f"{path} does not exist on this host")
+    if k.cwd.startswith(path.rstrip("/") + "/"):
+        pytest.skip(f"{path} holds the kernel's working directory")
     r = k.ok(f"import os\nprint(os.path.exists({path!r}))\ntry:\n    open({path!r}, 'rb').read(1)\n"
              f"except OSError as e:\n    print(type(e).__name__)\nelse:\n    print('READ')")
     exists, outcome = r.stdout.split()

@@ -3,6 +3,7 @@ sockets: kernel_info_reply, busy/idle around every request, execute_input,
 comm_info, signature checks, malformed messages and the heartbeat."""
 
 import hashlib
+import os
 import hmac
 import json
 import time
@@ -351,3 +352,62 @@ def test_heartbeat_channel_of_jupyter_client(k):
     while not hb.is_beating():
         assert time.monotonic() < deadline, "jupyter_client's heartbeat channel never saw a beat"
         time.sleep(0.1)
+
+
+# ---- connection files: transports and keys -------------------------------------
+
+
+def _roundtrip(k):
+    r = k.ok("print('over', 'the wire')\n6 * 7")
+    assert r.stdout == "over the wire\n"
+    assert r.result_text() == "42"
+    assert k.request("kernel_info_request", channel="control").reply["implementation"] == "wasipy"
+    assert k.kc.is_alive()
+
+
+def test_ipc_transport(start_kernel):
+    root = harness.setup_env()["root"]
+    k = start_kernel(manager_kwargs={"transport": "ipc", "ip": os.path.join(root, f"ipc-{uuid.uuid4().hex[:8]}")})
+    assert _conn(k)["transport"] == "ipc"
+    _roundtrip(k)
+
+
+def test_other_key_in_connection_file(start_kernel):
+    def configure(km):
+        km.session.key = uuid.uuid4().hex.encode() + b"-another-key"
+
+    k = start_kernel(configure=configure)
+    assert _conn(k)["key"].endswith(b"-another-key") if isinstance(_conn(k)["key"], bytes) else \
+        _conn(k)["key"].endswith("-another-key")
+    _roundtrip(k)
+
+
+def test_empty_key_means_no_signing(start_kernel):
+    """An empty key in the connection file turns authentication off: the
+    kernel accepts and sends messages with an empty signature."""
+    def configure(km):
+        km.session.key = b""
+
+    k = start_kernel(configure=configure)
+    assert _conn(k)["key"] in (b"", "")
+    _roundtrip(k)
+
+
+def test_rejected_messages_are_logged(start_kernel, tmp_path):
+    log_path = tmp_path / "kernel.log"
+    with open(log_path, "w") as log:
+        k = start_kernel(stderr=log)
+    raw = Raw(k, "shell")
+    try:
+        mid, parts = raw.parts("kernel_info_request")
+        raw.send_frames([b"<IDS|MSG>", raw.sign(parts, key=b"wrong")] + parts)
+        mid2, parts = raw.parts("kernel_info_request")
+        raw.send_frames([raw.sign(parts)] + parts)  # no delimiter
+        assert_served_after(k, raw, [mid, mid2], "a bad signature and a missing delimiter")
+    finally:
+        raw.close()
+    text = log_path.read_text()
+    lines = [l for l in text.splitlines() if "signature" in l.lower()]
+    assert lines, f"no log line about the bad signature in the kernel's stderr:\n{text}"
+    assert any("delimiter" in l.lower() or "<ids|msg>" in l.lower() for l in text.splitlines()), \
+        f"no log line about the missing delimiter:\n{text}"
