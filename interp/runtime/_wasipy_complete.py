@@ -25,6 +25,7 @@ str, so offsets here are plain string indices.
 
 import bisect
 import builtins
+import itertools
 import keyword
 import linecache
 import os
@@ -56,10 +57,6 @@ FUNCTION, CLASS, MODULE, KEYWORD, INSTANCE = "function", "class", "module", "key
 PATH, MAGIC, PARAM, PROPERTY, DICT_KEY = "path", "magic", "param", "property", "dict key"
 
 _RED, _RESET = "\x1b[0;31m", "\x1b[0m"
-
-# At most this many matches per reply, as IPython (and so ipykernel) does:
-# a frontend cannot show more, and encoding 10k entries costs ~70 ms here.
-MATCHES_LIMIT = 500
 
 _FUNCTION_TYPES = (
     types.FunctionType, types.BuiltinFunctionType, types.MethodType,
@@ -336,7 +333,7 @@ def complete(shell, content):
 
 
 def _reply(items, start, end):
-    matches, kinds = items[0][:MATCHES_LIMIT], items[1][:MATCHES_LIMIT]
+    matches, kinds = items[0], items[1]
     sigs = items[2] if len(items) > 2 else None
     meta = [{"text": t, "type": k, "start": start, "end": end} for t, k in zip(matches, kinds)]
     if sigs:
@@ -668,13 +665,13 @@ def _global_names(shell, word):
         low = word.lower()
         names = sorted({n for n in (*ns, *bnames, *_KEYWORDS)
                         if isinstance(n, str) and n.lower().startswith(low)})
-    names = names[:MATCHES_LIMIT]
-    kinds = []
-    for n in names:
-        if n in ns:
-            kinds.append(_kind_by_type[type(ns[n])])
-        else:
-            kinds.append(bkinds.get(n, KEYWORD))
+    # Kinds with C-level maps (10k names), then the few builtins and keywords.
+    values = list(map(ns.get, names, itertools.repeat(_MISSING)))
+    kinds = list(map(_kind_by_type.__getitem__, map(type, values)))
+    i = -1
+    for _ in range(values.count(_MISSING)):
+        i = values.index(_MISSING, i + 1)
+        kinds[i] = bkinds.get(names[i], KEYWORD)
     return names, kinds
 
 
@@ -935,7 +932,8 @@ def _layout(fields):
             out.append(head + "\n" + value.rstrip("\n"))
         else:
             out.append(head + " " * (width - len(title) - 1) + value)
-    return "\n".join(out)
+    return "\n".join(out) + "\n"
+
 
 
 def _signature(obj):
