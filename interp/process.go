@@ -42,6 +42,8 @@ type Config struct {
 	ImportPaths []string `json:"import_paths,omitempty"`
 	// Env adds variables to the guest's environment.
 	Env map[string]string `json:"env,omitempty"`
+	// Modules are Python modules implemented in Go (see Module).
+	Modules []*Module `json:"-"`
 	// Executable is the program started as the worker; it must call
 	// WorkerMain first thing. Empty means this program.
 	Executable string `json:"-"`
@@ -117,7 +119,10 @@ type Process struct {
 
 	mu         sync.Mutex
 	nextID     int64
-	current    *call
+	current    *call           // the outermost call: its events sink gets output
+	calls      map[int64]*call // calls waiting for their reply, nested ones too
+	handles    handleTable     // Go values Python holds handles on
+	modules    map[string]*Module
 	background func(Event)
 	host       HostHandler
 	hostCtx    context.Context
@@ -130,7 +135,7 @@ type Process struct {
 type call struct {
 	id     int64
 	events func(Event)
-	reply  chan json.RawMessage
+	reply  chan *guestMessage
 }
 
 // guestMessage is one message of the guest protocol (see
@@ -226,7 +231,10 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start interpreter worker: %w", err)
 	}
-	p := &Process{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	p := &Process{cmd: cmd, stdin: stdin, exited: make(chan struct{}), calls: map[int64]*call{}, modules: map[string]*Module{}}
+	for _, m := range cfg.Modules {
+		p.modules[m.Name] = m
+	}
 	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
 	hello := make(chan json.RawMessage, 1)
 	go p.readLoop(stdout, hello)
@@ -235,6 +243,12 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		if err := json.Unmarshal(h, &p.info); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("interpreter hello: %w", err)
+		}
+		if len(p.modules) > 0 {
+			if _, err := p.Call(ctx, "ffi_modules", p.moduleList(), nil); err != nil {
+				p.Close()
+				return nil, fmt.Errorf("registering Go modules: %w", err)
+			}
 		}
 		return p, nil
 	case <-p.exited:
@@ -271,6 +285,14 @@ func (p *Process) SetHostHandler(h HostHandler) {
 func (p *Process) Call(ctx context.Context, typ string, content any, events func(Event)) (json.RawMessage, error) {
 	p.callMu.Lock()
 	defer p.callMu.Unlock()
+	raw, _, err := p.roundTrip(ctx, typ, content, events, true)
+	return raw, err
+}
+
+// roundTrip sends one request and waits for its reply. outermost says
+// whether the request's events go to its own sink (a request from the
+// kernel) or to the running request's (a nested call from a Func).
+func (p *Process) roundTrip(ctx context.Context, typ string, content any, events func(Event), outermost bool) (json.RawMessage, [][]byte, error) {
 	var buffers [][]byte
 	var metadata json.RawMessage
 	if pl, ok := content.(*Payload); ok {
@@ -278,45 +300,51 @@ func (p *Process) Call(ctx context.Context, typ string, content any, events func
 		if pl.Metadata != nil {
 			md, err := json.Marshal(pl.Metadata)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			metadata = md
 		}
 	}
 	body, err := json.Marshal(content)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.mu.Lock()
 	p.nextID++
-	c := &call{id: p.nextID, events: events, reply: make(chan json.RawMessage, 1)}
-	p.current = c
+	c := &call{id: p.nextID, events: events, reply: make(chan *guestMessage, 1)}
+	p.calls[c.id] = c
+	if outermost {
+		p.current = c
+	}
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		p.current = nil
+		delete(p.calls, c.id)
+		if outermost {
+			p.current = nil
+		}
 		p.mu.Unlock()
 	}()
 	msg, err := encodeGuestMessage(&guestMessage{Type: typ, ID: c.id, Content: body, Metadata: metadata, buffers: buffers})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := p.send(frameMessage, msg); err != nil {
 		select {
 		case <-p.exited:
-			return nil, p.exitErr
+			return nil, nil, p.exitErr
 		default:
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	select {
 	case r := <-c.reply:
-		return r, nil
+		return r.Content, r.buffers, nil
 	case <-p.exited:
 		// Output the guest wrote before it died was delivered first.
-		return nil, p.exitErr
+		return nil, nil, p.exitErr
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -373,10 +401,10 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 				hello <- m.Content
 			case "reply":
 				p.mu.Lock()
-				c := p.current
+				c := p.calls[m.ID]
 				p.mu.Unlock()
-				if c != nil && c.id == m.ID {
-					c.reply <- m.Content
+				if c != nil {
+					c.reply <- m
 				}
 			case "host_request":
 				go p.serveHost(m)
@@ -405,6 +433,9 @@ func (p *Process) serveHost(m *guestMessage) {
 	h := p.host
 	p.mu.Unlock()
 	reply := &guestMessage{Type: "host_reply", RID: m.RID}
+	if strings.HasPrefix(m.Method, "ffi.") {
+		h = p.serveFFI
+	}
 	if h == nil {
 		reply.Error = &hostError{Type: "HostError", Message: "the host does not answer " + m.Method}
 	} else {

@@ -17,7 +17,6 @@ nothing beyond what the kernel has loaded already; anything else is
 imported where it is used.
 """
 
-import builtins
 import sys
 
 # ---- pretty printing (text/plain) ---------------------------------------
@@ -973,7 +972,3 @@ class capture_output:
         outputs.append(RichOutput(content.get("data"), content.get("metadata"),
                                   content.get("transient"), msg_type == "update_display_data"))
 
-
-def install_builtins():
-    """Make display() available without an import, as in ipykernel."""
-    builtins.display = display

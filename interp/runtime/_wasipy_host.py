@@ -59,4 +59,3 @@ def install(shell):
     builtins.input = input
     import getpass as _getpass
     _getpass.getpass = getpass
-    shell.user_ns.setdefault("HostError", HostError)

@@ -136,22 +136,22 @@ class Runtime:
 
     # ---- guest -> host requests ---------------------------------------
 
-    def request(self, method, content, buffers=None):
+    def request(self, method, content, buffers=None, with_buffers=False):
         """Ask the host for something and wait for the answer (blocking).
 
         KeyboardInterrupt while waiting when the user interrupts."""
         rid = self._send_request(method, content, buffers)
         while rid not in self._replies:
             self.poll(None, wait_for_reply=True)
-        return self._result(self._replies.pop(rid))
+        return self._result(self._replies.pop(rid), with_buffers)
 
-    def request_async(self, method, content, buffers=None):
+    def request_async(self, method, content, buffers=None, with_buffers=False):
         """Ask the host for something; an asyncio future of the answer."""
         import asyncio
         loop = asyncio.get_event_loop()
         fut = loop.create_future()
         rid = self._send_request(method, content, buffers)
-        self._futures[rid] = fut
+        self._futures[rid] = (fut, with_buffers)
         return fut
 
     def _send_request(self, method, content, buffers):
@@ -162,14 +162,14 @@ class Runtime:
         return rid
 
     @staticmethod
-    def _result(reply):
+    def _result(reply, with_buffers=False):
         if reply.get("error") is not None:
             err = reply["error"]
             exc = _host_error(err.get("type", "HostError"), err.get("message", ""))
             raise exc
         content = reply.get("content")
-        if reply.get("buffers"):
-            return content, reply["buffers"]
+        if with_buffers:
+            return content, reply.get("buffers", [])
         return content
 
     # ---- the channel --------------------------------------------------
@@ -186,14 +186,22 @@ class Runtime:
         kind = msg.get("type")
         if kind == "host_reply":
             rid = msg.get("rid")
-            fut = self._futures.pop(rid, None)
-            if fut is None:
+            waiting = self._futures.pop(rid, None)
+            if waiting is None:
                 self._replies[rid] = msg
-            elif not fut.cancelled():
+            elif not waiting[0].cancelled():
+                fut, with_buffers = waiting
                 try:
-                    fut.set_result(self._result(msg))
+                    fut.set_result(self._result(msg, with_buffers))
                 except BaseException as e:
                     fut.set_exception(e)
+        elif kind == "py_release":
+            import _wasipy_ffi
+            _wasipy_ffi.release(msg.get("id"))
+        elif kind in ("py_eval", "py_call"):
+            # Go calling into Python, from a Go function that Python is
+            # waiting on (synchronously or by await): serve it now.
+            self.serve(msg)
         elif kind == "interrupt":
             if state.interruptible or wait_for_reply:
                 raise KeyboardInterrupt
@@ -281,7 +289,7 @@ def main():
     for kind in ("comm_open", "comm_msg", "comm_close"):
         runtime.handlers[kind] = (lambda k: lambda c: shell.run_handler(
             lambda: _lazy("comm").handle_request(k, c)))(kind)
-    for name in ("_wasipy_magics", "_wasipy_host"):
+    for name in ("_wasipy_host", "_wasipy_ffi", "_wasipy_magics"):
         try:
             _lazy(name).install(shell)
         except ModuleNotFoundError as e:

@@ -1,0 +1,567 @@
+package interp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// A Module is a Python module implemented in Go, like Pyodide's
+// registerJsModule. Once the interpreter starts with it (Config.Modules),
+// `import NAME` in Python gives a module whose functions call these Go
+// functions: Funcs block the Python caller until they return; Async
+// functions return an awaitable and run without blocking the event loop.
+//
+// Arguments and results are converted (see Tuple for the table); what
+// cannot be converted travels as a handle.
+type Module struct {
+	Name  string
+	Funcs map[string]Func
+	Async map[string]Func
+}
+
+// Func is a Go function callable from Python. args and kwargs are the
+// converted Python arguments. An error raises HostError in Python, or the
+// Python exception named by a *GuestError.
+type Func func(ctx context.Context, args []any, kwargs map[string]any) (any, error)
+
+// Conversions between Python and Go values. Python → Go → Python gives an
+// equal object and Go → Python → Go an equal value for:
+//
+//	Python            Go
+//	None              nil
+//	bool              bool
+//	int               int64, or *big.Int beyond 64 bits
+//	float             float64 (nan and infinities included)
+//	str               string
+//	bytes             []byte (bytearray and memoryview arrive as []byte)
+//	list              []any
+//	tuple             Tuple
+//	dict (str keys)   map[string]any
+//	dict (other keys) *Dict, keys in order
+//	set, frozenset    Set (a frozenset comes back as a set)
+//	anything else     *PyObject, a handle on the Python object
+//
+// Go values of other types (ints and floats of other sizes are converted
+// to int64 and float64) reach Python as a proxy object holding a handle
+// on the Go value; the proxy is callable when the value is a Func. Bytes
+// cross as raw buffers, without base64.
+type Tuple []any
+
+// Set is a Python set; its order is unspecified.
+type Set []any
+
+// Dict is a Python dict whose keys are not all strings.
+type Dict struct {
+	Keys   []any
+	Values []any
+}
+
+// PythonError is an exception raised by Python code that Go called.
+type PythonError struct {
+	Type      string
+	Message   string
+	Traceback string
+}
+
+func (e *PythonError) Error() string {
+	if e.Message == "" {
+		return "Python " + e.Type
+	}
+	return fmt.Sprintf("Python %s: %s", e.Type, e.Message)
+}
+
+// PyObject is a handle on a Python object that was not converted. Release
+// it when done: the object stays alive in the interpreter until then.
+type PyObject struct {
+	p        *Process
+	id       int64
+	Type     string // the object's type name
+	Repr     string // repr() when the handle was made
+	released sync.Once
+}
+
+// Release lets the interpreter free the object.
+func (o *PyObject) Release() {
+	o.released.Do(func() {
+		msg, _ := json.Marshal(map[string]any{"type": "py_release", "id": o.id})
+		_ = o.p.send(frameMessage, msg)
+	})
+}
+
+// CallMethod calls a method of the object and returns its converted result.
+// It can be used while the interpreter is idle or from a Func that Python
+// is waiting on.
+func (o *PyObject) CallMethod(ctx context.Context, name string, args ...any) (any, error) {
+	return o.p.callPython(ctx, "py_call", map[string]any{"id": o.id, "method": name}, args)
+}
+
+// Eval evaluates a Python expression (with `args` bound to the given
+// arguments) in a fresh namespace and returns its converted value. Like
+// CallMethod it works while the interpreter is idle or from inside a Func.
+func (p *Process) Eval(ctx context.Context, expr string, args ...any) (any, error) {
+	return p.callPython(ctx, "py_eval", map[string]any{"expr": expr}, args)
+}
+
+// ---- encoding ---------------------------------------------------------
+
+// codec converts values of one message, collecting byte buffers.
+type codec struct {
+	p       *Process
+	buffers [][]byte
+}
+
+func (c *codec) encode(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, string:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case int8, int16, int32, int64, uint8, uint16, uint32:
+		return x, nil
+	case uint:
+		return c.encode(new(big.Int).SetUint64(uint64(x)))
+	case uint64:
+		return c.encode(new(big.Int).SetUint64(x))
+	case float32:
+		return c.encode(float64(x))
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return map[string]any{"$float": "nan"}, nil
+		case math.IsInf(x, 1):
+			return map[string]any{"$float": "inf"}, nil
+		case math.IsInf(x, -1):
+			return map[string]any{"$float": "-inf"}, nil
+		}
+		return map[string]any{"$float": x}, nil
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64(), nil
+		}
+		return map[string]any{"$int": x.String()}, nil
+	case []byte:
+		c.buffers = append(c.buffers, x)
+		return map[string]any{"$bytes": len(c.buffers) - 1}, nil
+	case []any:
+		return c.encodeList(x)
+	case Tuple:
+		l, err := c.encodeList(x)
+		return map[string]any{"$tuple": l}, err
+	case Set:
+		l, err := c.encodeList(x)
+		return map[string]any{"$set": l}, err
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		plain := true
+		for k := range x {
+			if strings.HasPrefix(k, "$") {
+				plain = false
+			}
+		}
+		if !plain {
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			d := &Dict{}
+			for _, k := range keys {
+				d.Keys, d.Values = append(d.Keys, k), append(d.Values, x[k])
+			}
+			return c.encode(d)
+		}
+		for k, v := range x {
+			e, err := c.encode(v)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = e
+		}
+		return out, nil
+	case *Dict:
+		if len(x.Keys) != len(x.Values) {
+			return nil, errors.New("Dict has different numbers of keys and values")
+		}
+		pairs := make([]any, len(x.Keys))
+		for i := range x.Keys {
+			k, err := c.encode(x.Keys[i])
+			if err != nil {
+				return nil, err
+			}
+			v, err := c.encode(x.Values[i])
+			if err != nil {
+				return nil, err
+			}
+			pairs[i] = []any{k, v}
+		}
+		return map[string]any{"$dict": pairs}, nil
+	case *PyObject:
+		return map[string]any{"$py": x.id}, nil
+	}
+	if c.p == nil {
+		return nil, fmt.Errorf("cannot convert %T", v)
+	}
+	return map[string]any{"$go": c.p.handles.put(v), "type": fmt.Sprintf("%T", v)}, nil
+}
+
+func (c *codec) encodeList(xs []any) ([]any, error) {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		e, err := c.encode(x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+func (c *codec) decodeRaw(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return c.decode(v)
+}
+
+func (c *codec) decode(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, string:
+		return x, nil
+	case json.Number:
+		if i, err := x.Int64(); err == nil && !strings.ContainsAny(string(x), ".eE") {
+			return i, nil
+		}
+		if !strings.ContainsAny(string(x), ".eE") {
+			b, ok := new(big.Int).SetString(string(x), 10)
+			if ok {
+				return b, nil
+			}
+		}
+		return x.Float64()
+	case []any:
+		return c.decodeList(x)
+	case map[string]any:
+		if len(x) >= 1 {
+			for tag, val := range x {
+				if !strings.HasPrefix(tag, "$") {
+					continue
+				}
+				return c.decodeTagged(tag, val, x)
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			d, err := c.decode(v)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = d
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("cannot decode %T", v)
+}
+
+func (c *codec) decodeTagged(tag string, val any, whole map[string]any) (any, error) {
+	switch tag {
+	case "$int":
+		s, _ := val.(string)
+		b, ok := new(big.Int).SetString(s, 10)
+		if !ok {
+			return nil, fmt.Errorf("bad $int %q", s)
+		}
+		if b.IsInt64() {
+			return b.Int64(), nil
+		}
+		return b, nil
+	case "$float":
+		switch f := val.(type) {
+		case string:
+			switch f {
+			case "nan":
+				return math.NaN(), nil
+			case "inf":
+				return math.Inf(1), nil
+			case "-inf":
+				return math.Inf(-1), nil
+			}
+		case json.Number:
+			return f.Float64()
+		}
+		return nil, fmt.Errorf("bad $float %v", val)
+	case "$bytes":
+		n, ok := val.(json.Number)
+		i, err := n.Int64()
+		if !ok || err != nil || i < 0 || int(i) >= len(c.buffers) {
+			return nil, fmt.Errorf("bad $bytes %v", val)
+		}
+		return c.buffers[i], nil
+	case "$tuple", "$set", "$dict":
+		l, ok := val.([]any)
+		if !ok {
+			return nil, fmt.Errorf("bad %s", tag)
+		}
+		if tag == "$dict" {
+			d := &Dict{}
+			for _, p := range l {
+				pair, ok := p.([]any)
+				if !ok || len(pair) != 2 {
+					return nil, errors.New("bad $dict pair")
+				}
+				k, err := c.decode(pair[0])
+				if err != nil {
+					return nil, err
+				}
+				v, err := c.decode(pair[1])
+				if err != nil {
+					return nil, err
+				}
+				d.Keys, d.Values = append(d.Keys, k), append(d.Values, v)
+			}
+			return d, nil
+		}
+		items, err := c.decodeList(l)
+		if tag == "$tuple" {
+			return Tuple(items), err
+		}
+		return Set(items), err
+	case "$go":
+		n, _ := val.(json.Number)
+		id, err := n.Int64()
+		if err != nil || c.p == nil {
+			return nil, fmt.Errorf("bad $go %v", val)
+		}
+		v, ok := c.p.handles.get(id)
+		if !ok {
+			return nil, fmt.Errorf("Go handle %d was released", id)
+		}
+		return v, nil
+	case "$py":
+		n, _ := val.(json.Number)
+		id, err := n.Int64()
+		if err != nil || c.p == nil {
+			return nil, fmt.Errorf("bad $py %v", val)
+		}
+		typ, _ := whole["type"].(string)
+		repr, _ := whole["repr"].(string)
+		return &PyObject{p: c.p, id: id, Type: typ, Repr: repr}, nil
+	}
+	return nil, fmt.Errorf("unknown tag %s", tag)
+}
+
+func (c *codec) decodeList(xs []any) ([]any, error) {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		d, err := c.decode(x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// handleTable holds Go values that Python has handles on.
+type handleTable struct {
+	mu     sync.Mutex
+	next   int64
+	values map[int64]any
+}
+
+func (t *handleTable) put(v any) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.values == nil {
+		t.values = map[int64]any{}
+	}
+	t.next++
+	t.values[t.next] = v
+	return t.next
+}
+
+func (t *handleTable) get(id int64) (any, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.values[id]
+	return v, ok
+}
+
+func (t *handleTable) release(id int64) {
+	t.mu.Lock()
+	delete(t.values, id)
+	t.mu.Unlock()
+}
+
+// Len is how many Go values Python holds handles on.
+func (t *handleTable) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.values)
+}
+
+// ---- the Process side ---------------------------------------------------
+
+type nestedKey struct{}
+
+// moduleList tells the guest which modules and functions exist.
+func (p *Process) moduleList() map[string]any {
+	var mods []map[string]any
+	for _, m := range p.modules {
+		funcs, async := []string{}, []string{}
+		for name := range m.Funcs {
+			funcs = append(funcs, name)
+		}
+		for name := range m.Async {
+			async = append(async, name)
+		}
+		sort.Strings(funcs)
+		sort.Strings(async)
+		mods = append(mods, map[string]any{"name": m.Name, "funcs": funcs, "async": async})
+	}
+	return map[string]any{"modules": mods}
+}
+
+// serveFFI answers the guest's calls into Go ("ffi.call", "ffi.proxy_call")
+// and handle releases ("ffi.release").
+func (p *Process) serveFFI(ctx context.Context, method string, content json.RawMessage, buffers [][]byte) (any, [][]byte, error) {
+	var req struct {
+		Module string          `json:"module"`
+		Func   string          `json:"func"`
+		ID     int64           `json:"id"`
+		Args   json.RawMessage `json:"args"`
+		Kwargs json.RawMessage `json:"kwargs"`
+	}
+	if err := json.Unmarshal(content, &req); err != nil {
+		return nil, nil, err
+	}
+	if method == "ffi.release" {
+		p.handles.release(req.ID)
+		return nil, nil, nil
+	}
+	var fn Func
+	switch method {
+	case "ffi.call":
+		m := p.modules[req.Module]
+		if m == nil {
+			return nil, nil, fmt.Errorf("no Go module %q", req.Module)
+		}
+		if fn = m.Funcs[req.Func]; fn == nil {
+			fn = m.Async[req.Func]
+		}
+		if fn == nil {
+			return nil, nil, &GuestError{Type: "AttributeError", Message: fmt.Sprintf("module %q has no function %q", req.Module, req.Func)}
+		}
+	case "ffi.proxy_call":
+		v, ok := p.handles.get(req.ID)
+		if !ok {
+			return nil, nil, &GuestError{Type: "ValueError", Message: "the Go object was released"}
+		}
+		switch f := v.(type) {
+		case Func:
+			fn = f
+		case func(context.Context, []any, map[string]any) (any, error):
+			fn = f
+		default:
+			return nil, nil, &GuestError{Type: "TypeError", Message: fmt.Sprintf("Go value of type %T is not callable", v)}
+		}
+	default:
+		return nil, nil, fmt.Errorf("unknown FFI request %q", method)
+	}
+	c := &codec{p: p, buffers: buffers}
+	args, err := c.decodeRaw(req.Args)
+	if err != nil {
+		return nil, nil, err
+	}
+	kw, err := c.decodeRaw(req.Kwargs)
+	if err != nil {
+		return nil, nil, err
+	}
+	argList, _ := args.([]any)
+	kwargs, _ := kw.(map[string]any)
+	result, err := callGo(context.WithValue(ctx, nestedKey{}, true), fn, argList, kwargs)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &codec{p: p}
+	enc, err := out.encode(result)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, out.buffers, nil
+}
+
+// callPython runs py_eval / py_call in the guest and converts the result.
+// From inside a Func (the guest is waiting for that Func), the request goes
+// straight to the guest; otherwise it waits its turn like any request.
+func (p *Process) callPython(ctx context.Context, typ string, content map[string]any, args []any) (any, error) {
+	c := &codec{p: p}
+	enc, err := c.encodeList(args)
+	if err != nil {
+		return nil, err
+	}
+	content["args"] = enc
+	payload := &Payload{Content: content, Buffers: c.buffers}
+	var raw json.RawMessage
+	var buffers [][]byte
+	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
+		raw, buffers, err = p.roundTrip(ctx, typ, payload, nil, false)
+	} else {
+		p.callMu.Lock()
+		raw, buffers, err = p.roundTrip(ctx, typ, payload, nil, true)
+		p.callMu.Unlock()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var reply struct {
+		Status    string          `json:"status"`
+		Value     json.RawMessage `json:"value"`
+		Ename     string          `json:"ename"`
+		Evalue    string          `json:"evalue"`
+		Traceback []string        `json:"traceback"`
+	}
+	if err := json.Unmarshal(raw, &reply); err != nil {
+		return nil, err
+	}
+	if reply.Status != "ok" {
+		return nil, &PythonError{Type: reply.Ename, Message: reply.Evalue, Traceback: strings.Join(reply.Traceback, "")}
+	}
+	return (&codec{p: p, buffers: buffers}).decodeRaw(reply.Value)
+}
+
+// GoHandles is how many Go values Python holds handles on (for leak checks).
+func (p *Process) GoHandles() int { return p.handles.Len() }
+
+// PyHandles asks the interpreter how many Python objects Go holds handles on.
+func (p *Process) PyHandles(ctx context.Context) (int, error) {
+	v, err := p.Eval(ctx, "__import__('_wasipy_ffi').handle_count()")
+	if err != nil {
+		return 0, err
+	}
+	n, _ := v.(int64)
+	return int(n), nil
+}
+
+// callGo runs a Func; a panic in it becomes an error for Python instead of
+// ending the kernel.
+func callGo(ctx context.Context, fn Func, args []any, kwargs map[string]any) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("Go function panicked: %v", r)
+		}
+	}()
+	return fn(ctx, args, kwargs)
+}
