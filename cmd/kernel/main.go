@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasipy/wasipy/fetch"
 	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/kernel"
@@ -67,6 +68,8 @@ func run(args []string, stderr io.Writer) int {
 		defaultHistory = d
 	}
 	historyDir := fs.String("history-dir", defaultHistory, "where executed cells are kept for history_request, outside the sandbox (default $WASIPY_HISTORY_DIR, else the data dir's history/; \"\" keeps none)")
+	var allowNet hostList
+	fs.Var(&allowNet, "allow-net", "hosts (name or name:port, comma-separated, repeatable; * for any) that wasipy.http and urllib may reach through the kernel; none by default")
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -90,7 +93,7 @@ func run(args []string, stderr io.Writer) int {
 	if *wasm == "" {
 		*wasm = interp.DefaultPythonWasm()
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, log); err != nil {
+	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
@@ -113,7 +116,20 @@ func (p *pathList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths []string, log *slog.Logger) error {
+// hostList collects --allow-net hosts.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+func (h *hostList) Set(s string) error {
+	for _, host := range strings.Split(s, ",") {
+		if host = strings.TrimSpace(host); host != "" {
+			*h = append(*h, host)
+		}
+	}
+	return nil
+}
+
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, log *slog.Logger) error {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -142,6 +158,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 			WorkDir:     workDir,
 			Env:         env,
 			ImportPaths: paths,
+			Modules:     []*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)},
 			Stderr:      os.Stderr,
 		})
 		if err != nil {

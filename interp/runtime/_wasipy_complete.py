@@ -225,7 +225,7 @@ def _scan(text, pos=0):
 
 # A chain of names, attribute lookups and literal subscripts, at the end.
 _CHAIN = re.compile(
-    r"[^\W\d]\w*(?:[ \t]*\.[ \t]*[^\W\d]\w*"
+    r"(?<!\w)[^\W\d]\w*(?:[ \t]*\.[ \t]*[^\W\d]\w*"
     r"|[ \t]*\[[ \t]*(?:-?\d+|'[^'\\\n]*'|\"[^\"\\\n]*\")[ \t]*\])*[ \t]*$")
 _CHAIN_PART = re.compile(r"[^\W\d]\w*|\[[ \t]*(-?\d+|'[^'\\\n]*'|\"[^\"\\\n]*\")[ \t]*\]")
 _WORD = re.compile(r"\w*$")

@@ -55,7 +55,47 @@ def getpass(prompt="Password: ", stream=None):
     return _ask(prompt, True)
 
 
+class _PatchUrllibOnImport:
+    """Once urllib.request is imported, route its http(s) through the host
+    (wasipy.http). Done on import, not at start-up: urllib is costly to
+    import on this interpreter."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "urllib.request":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader)
+                return spec
+        return None
+
+
+class _PatchingLoader:
+    """Runs the real loader, then routes urllib through the host."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        try:
+            import wasipy.http
+        except ImportError:
+            return  # the host has no HTTP module
+        wasipy.http.install_urllib(module)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
 def install(shell):
+    sys.meta_path.insert(0, _PatchUrllibOnImport())
     builtins.input = input
     import getpass as _getpass
     _getpass.getpass = getpass

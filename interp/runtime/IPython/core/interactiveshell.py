@@ -1,0 +1,8 @@
+"""The shell class (what get_ipython() returns is an instance of it)."""
+
+from _wasipy_magics import (  # noqa: F401
+    ExecutionInfo,
+    ExecutionResult,
+    InteractiveShell,
+    ZMQInteractiveShell,
+)

@@ -1,0 +1,1 @@
+"""Extensions shipped with wasipy's IPython (load with %load_ext)."""
