@@ -123,6 +123,12 @@ def test_attributes_and_chains(k):
     assert "path" in complete(k, code, pos=5)["matches"]
 
 
+def test_signatures_in_metadata(k):
+    r = complete(k, "my_function_x")
+    (entry,) = r["metadata"]["_jupyter_types_experimental"]
+    assert entry["signature"] == "(alpha, beta=2, *, gamma=3)"
+
+
 def test_case_insensitive_fallback(k):
     assert "ValueError" in complete(k, "valueerr")["matches"]
 
@@ -287,9 +293,13 @@ def test_paths_in_strings(k):
 
 def test_magics(k):
     r = complete(k, "%ti")
-    assert r["matches"] == ["%time", "%timeit"]
+    # On a cell's first line the cell magics come too, after the line magics.
+    assert r["matches"] == ["%time", "%timeit", "%%time", "%%timeit"]
     assert set(types_of(r).values()) == {"magic"}
     assert (r["cursor_start"], r["cursor_end"]) == (0, 3)
+    r = complete(k, "x = 1\n%ti")
+    assert r["matches"] == ["%time", "%timeit"]
+    assert r["cursor_start"] == 6
 
     r = complete(k, "%%wri")
     assert r["matches"] == ["%%writefile"]
@@ -299,7 +309,7 @@ def test_magics(k):
     assert r["matches"] == ["%pwd"]
     assert r["cursor_start"] == 4
 
-    line = set(complete(k, "%")["matches"])
+    line = set(complete(k, "\n%")["matches"])
     assert {"%time", "%timeit", "%who", "%whos", "%reset", "%env", "%cd", "%pwd", "%run",
             "%load_ext", "%lsmagic"} <= line
     cell = set(complete(k, "%%")["matches"])

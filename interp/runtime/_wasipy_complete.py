@@ -427,6 +427,9 @@ def _complete_magic(shell, text, line, pos):
     if m:
         word = m.group(1)
         names = ["%" + n for n in line_magics if n.startswith(word)]
+        if first_line and not line[:1].isspace() and "=" not in line:
+            # On a cell's first line, %ti offers the cell magics too (as IPython).
+            names += ["%%" + n for n in cell_magics if n.startswith(word)]
         return pos - len(word) - 1, (names, [MAGIC] * len(names))
     m = _MAGIC_ARGS.match(line)
     if m and (m.group(1) == "%" or first_line):
