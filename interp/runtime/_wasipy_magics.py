@@ -38,6 +38,11 @@ class UsageError(Exception):
     """A magic was misused (IPython.core.error.UsageError)."""
 
 
+# Tracebacks end with "UsageError: ...", as in IPython, not with this
+# module's private name.
+UsageError.__module__ = "builtins"
+
+
 def _no_shell(what):
     return UsageError(
         f"{what}: there is no shell in the sandbox. wasipy runs Python in WebAssembly, "
