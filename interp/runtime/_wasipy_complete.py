@@ -46,7 +46,7 @@ LINE_MAGICS = ("cd", "env", "load_ext", "lsmagic", "pwd", "reset", "run",
                "time", "timeit", "who", "whos")
 CELL_MAGICS = ("capture", "html", "javascript", "latex", "markdown",
                "time", "timeit", "writefile")
-# Line magics whose argument is a path (dirs_only, ...).
+# Magics whose argument is a path: name -> only directories.
 _PATH_MAGICS = {"cd": True, "run": False, "load": False, "writefile": False}
 
 # ---------------------------------------------------------------------------
