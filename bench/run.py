@@ -426,30 +426,42 @@ def bench_startup(args, logs, results):
                   f" first execute {fig['to_first_execute'] * 1e3:7.0f} ms")
 
 
-def runtime_imports(runtime_dir):
-    """The stdlib modules the kernel's Python-side runtime imports at module
-    level (what every start pays for), read from interp/runtime/*.py."""
+# Run in a fresh wasipy kernel: what its start loaded, as (runtime source
+# files relative to the runtime folder, other modules), from sys.modules.
+LOADED_CODE = """\
+import sys as _s, os as _o
+_k = _s.modules['_wasipy_kernel'].__file__
+_d = _o.path.dirname(_k) + '/'
+_files, _mods = [], []
+for _n, _m in sorted(_s.modules.items()):
+    _f = getattr(_m, '__file__', None) or ''
+    if _f.startswith(_d):
+        _files.append(_f[len(_d):])
+    elif _n != '__main__':
+        _mods.append(_n)
+print(repr((_files, _mods)))
+del _s, _o, _k, _d, _files, _mods, _n, _m, _f
+"""
+
+
+def loaded_at_start(logs):
+    """Asks a freshly started wasipy kernel what its start loaded."""
     import ast
-    mods = []
-    for fn in sorted(os.listdir(runtime_dir)):
-        if not fn.endswith(".py"):
-            continue
-        with open(os.path.join(runtime_dir, fn)) as f:
-            tree = ast.parse(f.read(), fn)
-        for node in tree.body:
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module]
-            for n in names:
-                root = n.split(".")[0]
-                if not root.startswith("_wasipy") and n not in mods:
-                    mods.append(n)
-    return mods
+    k = Kernel(WASIPY, logs[WASIPY])
+    try:
+        k.start()
+        c = k.connect()
+        c.wait_iopub(alive=k.alive)
+        out = []
+        c.execute(LOADED_CODE, alive=k.alive, store_history=False,
+                  on_iopub=lambda m: m["msg_type"] == "stream" and
+                  out.append(m["content"]["text"]))
+        return ast.literal_eval("".join(out).strip())
+    finally:
+        k.stop()
 
 
-def bench_phases(args, tmp, results):
+def bench_phases(args, tmp, logs, results):
     """Times the pieces of wasipy's interpreter start apart from the kernel
     (bench/phases), on the compilation cache the starts above filled."""
     if not args.phases_bin:
@@ -461,12 +473,19 @@ def bench_phases(args, tmp, results):
                     for f in os.listdir(cache) if f.endswith(".wasm"))
     module = os.path.join(cache, copies[-1][1]) if copies else \
         args.python_wasm
-    imports = runtime_imports(args.runtime_dir) \
-        if os.path.isdir(args.runtime_dir) else []
+    try:
+        files, imports = loaded_at_start(logs)
+    except (BenchError, ValueError, SyntaxError) as e:
+        print(f"  warning: could not list what a start loads: {e}",
+              file=sys.stderr)
+        files, imports = [], []
+    if not os.path.isdir(args.runtime_dir):
+        files = []
     cmd = [args.phases_bin, "-module", module,
            "-cache", os.path.join(cache, "wazero"),
-           "-imports", ",".join(imports), "-extra", "asyncio",
-           "-runs", "3"]
+           "-imports", ",".join(imports), "-runs", "3"]
+    if files:
+        cmd += ["-runtime", args.runtime_dir, "-compile", ",".join(files)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         print(f"  warning: bench/phases failed: {r.stderr.strip()}",
@@ -476,9 +495,11 @@ def bench_phases(args, tmp, results):
     results[WASIPY]["interpreter_phases"] = ph
     print(f"wasipy interpreter phases (bench/phases, median of 3): compile "
           f"from cache {ph['compile'] * 1e3:.0f} ms, python -c pass "
-          f"{ph['python_c_pass'] * 1e3:.0f} ms, + runtime imports "
-          f"{ph['runtime_imports'] * 1e3:.0f} ms, import asyncio "
-          f"{ph['extra'].get('asyncio', 0) * 1e3:.0f} ms")
+          f"{ph['python_c_pass'] * 1e3:.0f} ms, with the runtime's "
+          f"{len(imports)} stdlib modules "
+          f"{ph['runtime_imports'] * 1e3:.0f} ms; compiling the runtime's "
+          f"{len(files)} source files {ph.get('runtime_compile', 0) * 1e3:.0f}"
+          " ms")
 
 
 def bench_session(name, args, logs, results):
@@ -675,12 +696,15 @@ def breakdown(results):
             ("  apart: compile from the compilation cache", ph["compile"]),
             ("  apart: python -c pass (instantiate, init, exit)",
              ph["python_c_pass"]),
-            (f"  apart: python -c 'import <runtime's {len(ph['imports'])} "
-             "stdlib imports>'", ph["runtime_imports"]),
+            (f"  apart: python -c 'import <the {len(ph['imports'])} stdlib "
+             "modules a start loads>'", ph["runtime_imports"]),
         ]
-        for m, v in sorted(ph.get("extra", {}).items()):
-            out.append((f"  apart: python -c 'import {m}' (not at start "
-                        "today)", v))
+        if ph.get("compile_files"):
+            out.append((f"  apart: compile the runtime's "
+                        f"{len(ph['compile_files'])} .py files (in-guest "
+                        "clock)", ph["runtime_compile"]))
+        for m, v in sorted((ph.get("extra") or {}).items()):
+            out.append((f"  apart: python -c 'import {m}'", v))
     return [(lab, f"{v * 1e3:.0f}") for lab, v in out]
 
 
@@ -830,7 +854,8 @@ def main():
     ap.add_argument("--runtime-dir", default=os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         "interp", "runtime"),
-        help="the kernel's Python-side runtime, to list its imports")
+        help="the kernel's Python-side runtime sources (bench/phases "
+        "times compiling the ones a start loads)")
     ap.add_argument("--quick", action="store_true",
                     help="fewer samples: 3 starts, 100 executes, 20k lines")
     ap.add_argument("--json", metavar="FILE", help="write raw numbers here")
@@ -876,7 +901,7 @@ def main():
         print(f"wasipy benchmark, {info['date']}, {info['nproc']} cores, "
               f"Linux {info['kernel']}, {info['go']}")
         bench_startup(args, logs, results)
-        bench_phases(args, tmp, results)
+        bench_phases(args, tmp, logs, results)
         for n in KERNELS:
             bench_session(n, args, logs, results)
     except BaseException as e:

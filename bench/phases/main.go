@@ -1,18 +1,20 @@
 // Command phases times the pieces of wasipy's interpreter start on their
 // own, outside the kernel, so that bench/run.py can say what dominates the
 // start-up figure: reading the module, compiling it from wazero's
-// compilation cache, starting CPython to its first statement, and importing
-// the modules the kernel's Python-side runtime imports at start.
-//
-// The module may be the original python.wasm or the kernel's stripped copy:
-// DWARF sections are dropped here as the kernel does.
+// compilation cache, starting CPython to its first statement, importing the
+// stdlib modules the kernel's Python-side runtime imports at start, and
+// compiling the runtime's own sources (which have no cached bytecode).
 //
 // It is a benchmark helper, not part of the kernel: it runs the module with
-// wazero's stock WASI (real clocks), no mounts, no channel.
+// wazero's stock WASI (real clocks), no channel. The module may be the
+// original python.wasm or the kernel's stripped copy: DWARF sections are
+// dropped here as the kernel does, so that the same code is compiled and
+// the kernel's compilation cache is hit.
 //
-//	phases -module STRIPPED.wasm -cache DIR/wazero [-imports a,b,c] [-runs 3]
+//	phases -module PYTHON.wasm -cache DIR [-imports a,b] [-extra c]
+//	       [-runtime DIR -compile x.py,y.py] [-runs 3]
 //
-// It prints one JSON object with the figures in seconds.
+// It prints one JSON object with the figures in seconds (medians).
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,18 +37,51 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
+type options struct {
+	module       string
+	cacheDir     string
+	imports      []string
+	extra        []string
+	runtimeDir   string
+	compileFiles []string
+	runs         int
+}
+
+type result struct {
+	ReadModule     float64            `json:"read_module"`
+	Compile        float64            `json:"compile"`
+	CompileCached  bool               `json:"compile_cached"`
+	Stripped       bool               `json:"stripped_here"`
+	Pass           float64            `json:"python_c_pass"`
+	RuntimeImports float64            `json:"runtime_imports"`
+	Imports        []string           `json:"imports"`
+	Extra          map[string]float64 `json:"extra"`
+	// RuntimeCompile is timed inside the guest: compiling the runtime's
+	// sources from text, as every kernel start does.
+	RuntimeCompile float64  `json:"runtime_compile"`
+	CompileFiles   []string `json:"compile_files"`
+}
+
+// guestRuntimeDir is where -runtime is mounted in the guest.
+const guestRuntimeDir = "/bench-runtime"
+
 func main() {
-	module := flag.String("module", "", "the (stripped) python.wasm to run")
-	cacheDir := flag.String("cache", "", "wazero compilation cache directory")
-	importList := flag.String("imports", "", "comma-separated modules the runtime imports at start")
-	extra := flag.String("extra", "asyncio", "comma-separated modules to time on their own, as a forecast")
-	runs := flag.Int("runs", 3, "samples per figure (the median is reported)")
+	var o options
+	var imports, extra, files string
+	flag.StringVar(&o.module, "module", "", "python.wasm (or the kernel's stripped copy)")
+	flag.StringVar(&o.cacheDir, "cache", "", "wazero compilation cache directory")
+	flag.StringVar(&imports, "imports", "", "comma-separated stdlib modules the runtime imports at start")
+	flag.StringVar(&extra, "extra", "", "comma-separated modules to time on their own")
+	flag.StringVar(&o.runtimeDir, "runtime", "", "the kernel's Python-side runtime folder")
+	flag.StringVar(&files, "compile", "", "comma-separated .py files under -runtime to compile in the guest")
+	flag.IntVar(&o.runs, "runs", 3, "samples per figure (the median is reported)")
 	flag.Parse()
-	if *module == "" {
-		fmt.Fprintln(os.Stderr, "phases: -module is required")
+	if o.module == "" || o.runs < 1 {
+		fmt.Fprintln(os.Stderr, "phases: -module is required (and -runs >= 1)")
 		os.Exit(2)
 	}
-	out, err := measure(*module, *cacheDir, split(*importList), split(*extra), *runs)
+	o.imports, o.extra, o.compileFiles = split(imports), split(extra), split(files)
+	out, err := measure(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "phases:", err)
 		os.Exit(1)
@@ -65,36 +101,23 @@ func split(s string) []string {
 	return out
 }
 
-type result struct {
-	ReadModule     float64            `json:"read_module"`
-	Compile        float64            `json:"compile"`
-	CompileCached  bool               `json:"compile_cached"`
-	Stripped       bool               `json:"stripped_here"`
-	Pass           float64            `json:"python_c_pass"`
-	RuntimeImports float64            `json:"runtime_imports"`
-	Imports        []string           `json:"imports"`
-	Extra          map[string]float64 `json:"extra"`
-}
-
-func measure(module, cacheDir string, imports, extra []string, runs int) (*result, error) {
+func measure(o options) (*result, error) {
 	ctx := context.Background()
-	res := &result{Imports: imports, Extra: map[string]float64{}}
+	res := &result{Imports: o.imports, Extra: map[string]float64{}, CompileFiles: o.compileFiles}
 
 	t := time.Now()
-	wasm, err := os.ReadFile(module)
+	wasm, err := os.ReadFile(o.module)
 	if err != nil {
 		return nil, err
 	}
 	res.ReadModule = time.Since(t).Seconds()
-	// The kernel compiles a copy without DWARF; so must this, or it would
-	// time a different (7x slower) compile and miss the kernel's cache.
 	if wasm, res.Stripped, err = withoutDebugSections(wasm); err != nil {
 		return nil, err
 	}
 
 	rc := wazero.NewRuntimeConfig()
-	if cacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+	if o.cacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(o.cacheDir)
 		if err != nil {
 			return nil, err
 		}
@@ -111,14 +134,23 @@ func measure(module, cacheDir string, imports, extra []string, runs int) (*resul
 	}
 	res.Compile = time.Since(t).Seconds()
 
-	run := func(code string) (float64, error) {
-		var samples []float64
-		for i := 0; i < runs; i++ {
-			var stderr bytes.Buffer
+	// run runs `python -c code` runs times; it returns the median of the
+	// wall time from instantiation to exit and of the number the guest
+	// printed last, if any.
+	run := func(code string) (wall, printed float64, err error) {
+		var walls, prints []float64
+		for i := 0; i < o.runs; i++ {
+			var stdout, stderr bytes.Buffer
+			fsc := wazero.NewFSConfig()
+			if o.runtimeDir != "" {
+				fsc = fsc.WithReadOnlyDirMount(o.runtimeDir, guestRuntimeDir)
+			}
 			mc := wazero.NewModuleConfig().
 				WithName("").
 				WithArgs("python", "-s", "-c", code).
+				WithStdout(&stdout).
 				WithStderr(&stderr).
+				WithFSConfig(fsc).
 				WithWalltime(walltime, sys.ClockResolution(time.Microsecond)).
 				WithNanotime(nanotime, sys.ClockResolution(1)).
 				WithRandSource(rand.Reader).
@@ -129,28 +161,63 @@ func measure(module, cacheDir string, imports, extra []string, runs int) (*resul
 			d := time.Since(t).Seconds()
 			var exit *sys.ExitError
 			if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
-				return 0, fmt.Errorf("python -c %q: %w: %s", code, err, stderr.String())
+				return 0, 0, fmt.Errorf("python -c %q: %w: %s", code, err, stderr.String())
 			}
-			samples = append(samples, d)
+			walls = append(walls, d)
+			if f := strings.Fields(stdout.String()); len(f) > 0 {
+				if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+					prints = append(prints, v)
+				}
+			}
 		}
-		sort.Float64s(samples)
-		return samples[len(samples)/2], nil
+		return median(walls), median(prints), nil
 	}
 
-	if res.Pass, err = run("pass"); err != nil {
+	if res.Pass, _, err = run("pass"); err != nil {
 		return nil, err
 	}
-	if len(imports) > 0 {
-		if res.RuntimeImports, err = run("import " + strings.Join(imports, ", ")); err != nil {
+	if len(o.imports) > 0 {
+		// One by one, and forgiving: the list is what sys.modules held in
+		// a kernel, which includes aliases and modules only a parent can
+		// load.
+		list, _ := json.Marshal(o.imports)
+		code := "for m in " + string(list) + ":\n" +
+			"    try: __import__(m)\n" +
+			"    except Exception: pass\n"
+		if res.RuntimeImports, _, err = run(code); err != nil {
 			return nil, err
 		}
 	}
-	for _, m := range extra {
-		if res.Extra[m], err = run("import " + m); err != nil {
+	for _, m := range o.extra {
+		if res.Extra[m], _, err = run("import " + m); err != nil {
+			return nil, err
+		}
+	}
+	if o.runtimeDir != "" && len(o.compileFiles) > 0 {
+		paths := make([]string, len(o.compileFiles))
+		for i, f := range o.compileFiles {
+			paths[i] = guestRuntimeDir + "/" + f
+		}
+		list, _ := json.Marshal(paths)
+		code := "import time\n" +
+			"t = time.perf_counter()\n" +
+			"for p in " + string(list) + ":\n" +
+			"    with open(p, encoding='utf-8') as f: compile(f.read(), p, 'exec')\n" +
+			"print(time.perf_counter() - t)\n"
+		if _, res.RuntimeCompile, err = run(code); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 // withoutDebugSections drops the custom sections named ".debug_*" from a
