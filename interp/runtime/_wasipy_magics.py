@@ -57,14 +57,19 @@ class _Ctx:
     """What a magic gets: its line (and cell), where its code comes from (to
     compile it with the cell's name and line numbers) and the namespaces."""
 
-    __slots__ = ("name", "line", "cell", "filename", "lineno", "local_ns")
+    __slots__ = ("name", "line", "cell", "filename", "lineno", "local_ns", "_globals")
 
-    def __init__(self, name, line, cell, filename, lineno, local_ns):
+    def __init__(self, name, line, cell, filename, lineno, local_ns, globals=None):
         self.name, self.line, self.cell = name, line, cell
         self.filename, self.lineno, self.local_ns = filename, lineno, local_ns
+        self._globals = globals
 
     @property
     def ns(self):
+        """The namespace the magic was called from (a cell's: the user's;
+        a file's run by %run: that file's)."""
+        if self._globals is not None:
+            return self._globals
         return _core.user_ns if _core is not None else sys.modules["__main__"].__dict__
 
 
@@ -88,7 +93,8 @@ class Magic:
 
     def __call__(self, line="", cell=None, local_ns=None):
         frame = sys._getframe(1)
-        ctx = _Ctx(self.name, line, cell, frame.f_code.co_filename, frame.f_lineno, local_ns)
+        ctx = _Ctx(self.name, line, cell, frame.f_code.co_filename, frame.f_lineno, local_ns,
+                   _frame_globals(frame))
         return self.run(ctx)
 
     def __repr__(self):
@@ -148,18 +154,28 @@ def _frame_locals(frame):
     return None if frame.f_locals is frame.f_globals else frame.f_locals
 
 
+def _frame_globals(frame):
+    """The caller's globals when it runs user code (a cell, a %run file);
+    None (the user's namespace) when it is the kernel's own code."""
+    if frame.f_code.co_filename.startswith("/.wasipy/runtime/"):
+        return None
+    return frame.f_globals
+
+
 def _line(name, line):
     """Run a line magic (called by transformed cells)."""
     frame = sys._getframe(1)
     m = _find("line", name)
-    return m.run(_Ctx(name, line, None, frame.f_code.co_filename, frame.f_lineno, _frame_locals(frame)))
+    return m.run(_Ctx(name, line, None, frame.f_code.co_filename, frame.f_lineno, _frame_locals(frame),
+                      _frame_globals(frame)))
 
 
 def _cell(name, line, cell, lineno):
     """Run a cell magic whose body starts at line `lineno` of the cell."""
     frame = sys._getframe(1)
     m = _find("cell", name)
-    return m.run(_Ctx(name, line, cell, frame.f_code.co_filename, lineno, _frame_locals(frame)))
+    return m.run(_Ctx(name, line, cell, frame.f_code.co_filename, lineno, _frame_locals(frame),
+                      _frame_globals(frame)))
 
 
 def _system(cmd):
@@ -1133,7 +1149,7 @@ def _config(ctx):
         raise UsageError(f"Invalid config statement: {line!r}, should be `Class.trait = value`.")
     cls, trait, expr = m.groups()
     value = eval(expr, ctx.ns, ctx.local_ns)
-    get_ipython().config.setdefault(cls, {})[trait] = value
+    getattr(get_ipython().config, cls)[trait] = value
 
 
 @_line_magic("precision")
@@ -1534,7 +1550,8 @@ class ZMQInteractiveShell(InteractiveShell):
     def run_line_magic(self, magic_name, line, _stack_depth=1):
         frame = sys._getframe(_stack_depth)
         m = _find("line", magic_name)
-        return m.run(_Ctx(magic_name, line, None, frame.f_code.co_filename, frame.f_lineno, _frame_locals(frame)))
+        return m.run(_Ctx(magic_name, line, None, frame.f_code.co_filename, frame.f_lineno,
+                          _frame_locals(frame), _frame_globals(frame)))
 
     def run_cell_magic(self, magic_name, line, cell):
         import linecache
@@ -1545,7 +1562,7 @@ class ZMQInteractiveShell(InteractiveShell):
         _magic_seq += 1
         filename = f"<magic-{magic_name}-{_magic_seq}>"
         linecache.cache[filename] = (len(cell), None, cell.splitlines(True), filename)
-        return m.run(_Ctx(magic_name, line, cell, filename, 1, _frame_locals(frame)))
+        return m.run(_Ctx(magic_name, line, cell, filename, 1, _frame_locals(frame), _frame_globals(frame)))
 
     def magic(self, arg_s):
         name, _, line = arg_s.lstrip("%").partition(" ")
