@@ -17,8 +17,13 @@ What is measured, for each kernel (see docs/BENCHMARKS.md):
    from sending to the execute_reply and to the iopub `idle` status;
 3. stream throughput of `for i in range(100000): print(i)`, from sending to
    `idle`, after checking that every line arrived in order;
-4. memory (RSS and PSS) of the kernel's whole process tree when idle;
-5. a CPU-bound loop, `sum(i*i for i in range(10**6))`.
+4. memory (RSS and PSS) of the kernel's whole process tree when idle,
+   after the workload and after the warm-up start; idle CPU;
+5. a CPU-bound loop, `sum(i*i for i in range(10**6))`;
+6. for wasipy, what its start-up is made of: stamps from the kernel's log,
+   and bench/phases (if --phases-bin is given), which times compiling the
+   module from the cache, CPython's start, the stdlib imports and the
+   runtime sources a kernel start loads, apart from the kernel.
 
 Only one kernel runs at a time, so the two never compete for cores. The
 client is a small synchronous ZeroMQ client built here on jupyter_client's
