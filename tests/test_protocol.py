@@ -411,3 +411,127 @@ def test_rejected_messages_are_logged(start_kernel, tmp_path):
     assert lines, f"no log line about the bad signature in the kernel's stderr:\n{text}"
     assert any("delimiter" in l.lower() or "<ids|msg>" in l.lower() for l in text.splitlines()), \
         f"no log line about the missing delimiter:\n{text}"
+
+
+# ---- several clients ----------------------------------------------------------------
+
+
+def _dealer(k, identity=None, **opts):
+    raw = Raw(k, "shell")
+    raw.sock.close(0)
+    raw.sock = raw.ctx.socket(zmq.DEALER)
+    raw.sock.setsockopt(zmq.LINGER, 0)
+    if identity:
+        raw.sock.setsockopt(zmq.IDENTITY, identity)
+    for opt, value in opts.items():
+        raw.sock.setsockopt(getattr(zmq, opt), value)
+    return raw
+
+
+def test_zmtp_heartbeats_from_clients_are_answered(k):
+    """libzmq clients may turn on ZMTP heartbeats (PING/PONG commands); the
+    kernel must answer them, or libzmq drops the connection."""
+    from zmq.utils.monitor import recv_monitor_message
+
+    raw = _dealer(k, HEARTBEAT_IVL=100, HEARTBEAT_TIMEOUT=500, HEARTBEAT_TTL=1000)
+    mon = raw.sock.get_monitor_socket()
+    try:
+        raw.sock.connect(_url(raw.info, "shell_port"))
+        events = []
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            if mon.poll(100):
+                events.append(zmq.Event(recv_monitor_message(mon)["event"]).name)
+        assert "HANDSHAKE_SUCCEEDED" in events, events
+        assert "DISCONNECTED" not in events, f"the connection dropped while ZMTP heartbeats ran: {events}"
+        mid = raw.send_valid("kernel_info_request")
+        assert raw.recv()["parent_header"]["msg_id"] == mid
+        k.iopub_for(mid)
+    finally:
+        raw.sock.disable_monitor()
+        mon.close(0)
+        raw.close()
+
+
+def test_reused_identity_gets_each_reply_once(k):
+    ident = b"same-" + uuid.uuid4().hex.encode()
+    a = _dealer(k, identity=ident)
+    b = _dealer(k, identity=ident)
+    try:
+        a.sock.connect(_url(a.info, "shell_port"))
+        mid = a.send_valid("kernel_info_request")
+        assert a.recv()["parent_header"]["msg_id"] == mid
+        k.iopub_for(mid)
+        # A second connection with the same identity (a client that
+        # reconnected): replies go to one of them, once.
+        b.sock.connect(_url(b.info, "shell_port"))
+        for _ in range(3):
+            mid = b.send_valid("kernel_info_request")
+            got = b.recv()
+            assert got["parent_header"]["msg_id"] == mid, "a reply arrived twice or out of order"
+            k.iopub_for(mid)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_second_client_sees_iopub(k):
+    """A second frontend (its own session, as `jupyter console --existing`
+    would be) sees the iopub traffic of the first one's requests."""
+    from jupyter_client import BlockingKernelClient
+
+    other = BlockingKernelClient()
+    other.load_connection_info(k.km.get_connection_info())
+    assert other.session.session != k.kc.session.session
+    other.start_channels()
+    try:
+        other.wait_for_ready(timeout=harness.START_TIMEOUT)
+        while True:
+            try:
+                other.get_iopub_msg(timeout=0.3)
+            except Exception:
+                break
+        r = k.ok("print('to everyone')")
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = other.get_iopub_msg(timeout=60)
+            if m["parent_header"].get("msg_id") != r.msg_id:
+                continue
+            seen.append(m)
+            if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+                break
+        assert [m["msg_type"] for m in seen] == [m["msg_type"] for m in r.iopub], seen
+        assert any(m["msg_type"] == "stream" and m["content"]["text"] == "to everyone\n" for m in seen)
+    finally:
+        other.stop_channels()
+
+
+def test_stalled_subscriber_does_not_starve_others(k):
+    """A subscriber that never reads must not block iopub for everyone else
+    for good: 35 MB of output (more than socket buffers hold) still reaches
+    the reading client, complete."""
+    ctx = zmq.Context.instance()
+    stalled = ctx.socket(zmq.SUB)
+    stalled.setsockopt(zmq.LINGER, 0)
+    stalled.setsockopt(zmq.RCVHWM, 1)
+    stalled.setsockopt(zmq.RCVBUF, 4096)
+    stalled.setsockopt(zmq.SUBSCRIBE, b"")
+    stalled.connect(_url(_conn(k), "iopub_port"))
+    try:
+        k.ok("'subscribed'")
+        code = "import sys\nfor i in range(70):\n    sys.stdout.write(str(i % 10) * 500000 + '\\n')"
+        t0 = time.monotonic()
+        r = k.ok(code, timeout=240)
+        took = time.monotonic() - t0
+        assert r.stdout == "".join(str(i % 10) * 500000 + "\n" for i in range(70))
+        assert took < 60, f"a stalled subscriber held up the other client's output for {took:.1f}s"
+        assert k.ok("'still flowing'").result_text() == "'still flowing'"
+    finally:
+        stalled.close(0)
+
+
+def test_stray_stdin_message_is_ignored(k):
+    msg = k.kc.session.msg("input_reply", {"value": "nobody asked"})
+    k.kc.stdin_channel.send(msg)
+    assert k.value("1 + 1") == "2"
