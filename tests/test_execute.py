@@ -375,18 +375,34 @@ def test_environment_is_minimal(k):
         assert host_var not in env, host_var
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/hostname", "/proc/self/environ", "/usr/bin/env",
-                                  "/root", "/tmp"])
+HOST_PATHS = ["/etc/passwd", "/etc/hostname", "/proc/self/environ", "/usr/bin/env",
+              os.path.join(harness.REPO, "tests", "harness.py"), "python.wasm", "kernel binary"]
+
+
+@pytest.mark.parametrize("path", HOST_PATHS)
 def test_host_files_are_not_visible(k, path):
+    env = harness.setup_env()
+    path = {"python.wasm": env["python_wasm"], "kernel binary": env["kernel"]}.get(path, path)
     if not os.path.exists(path):
         pytest.skip(f"{path} does not exist on this host")
-    if k.cwd.startswith(path.rstrip("/") + "/"):
-        pytest.skip(f"{path} holds the kernel's working directory")
+    assert not path.startswith(k.cwd + "/")
     r = k.ok(f"import os\nprint(os.path.exists({path!r}))\ntry:\n    open({path!r}, 'rb').read(1)\n"
              f"except OSError as e:\n    print(type(e).__name__)\nelse:\n    print('READ')")
     exists, outcome = r.stdout.split()
     assert exists == "False", r.stdout
     assert outcome != "READ", r.stdout
+
+
+def test_ancestors_of_the_working_directory_show_nothing_else(k):
+    """The working directory is mounted at its host path; its ancestors show
+    at most the way down to it, never the host's other files."""
+    parts = k.cwd.strip("/").split("/")
+    for depth in range(len(parts)):
+        ancestor = "/" + "/".join(parts[:depth])
+        allowed = {parts[depth], ".wasipy"}
+        r = k.ok(f"import os\ntry:\n    print(sorted(os.listdir({ancestor!r})))\nexcept OSError as e:\n    print([])")
+        listed = set(eval(r.stdout))
+        assert listed <= allowed, f"the guest lists {sorted(listed - allowed)} in {ancestor}"
 
 
 def test_outside_the_working_directory_is_not_visible(kernel):
