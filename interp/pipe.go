@@ -61,8 +61,8 @@ type outputPipe struct {
 	pendKind byte
 	pend     []byte
 	err      error
-	stop     chan struct{}
-	stopOnce sync.Once
+	timer    *time.Timer // armed while output waits to be flushed
+	armed    bool
 }
 
 const (
@@ -71,23 +71,23 @@ const (
 )
 
 func newOutputPipe(w io.Writer) *outputPipe {
-	p := &outputPipe{w: bufio.NewWriterSize(w, 128<<10), stop: make(chan struct{})}
-	go p.flushLoop()
+	p := &outputPipe{w: bufio.NewWriterSize(w, 128<<10)}
+	// The flusher runs only when output waits: an idle worker costs no CPU.
+	p.timer = time.AfterFunc(time.Hour, func() {
+		p.mu.Lock()
+		p.armed = false
+		p.flushLocked()
+		p.mu.Unlock()
+	})
+	p.timer.Stop()
 	return p
 }
 
-func (p *outputPipe) flushLoop() {
-	t := time.NewTicker(streamLatency)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			p.mu.Lock()
-			p.flushLocked()
-			p.mu.Unlock()
-		}
+// armLocked makes sure buffered output goes out within streamLatency.
+func (p *outputPipe) armLocked() {
+	if !p.armed {
+		p.armed = true
+		p.timer.Reset(streamLatency)
 	}
 }
 
@@ -118,6 +118,7 @@ func (p *outputPipe) stream(kind byte, b []byte) error {
 	if len(p.pend) >= streamMaxBatch {
 		p.emitPendingLocked()
 	}
+	p.armLocked()
 	return p.err
 }
 
@@ -134,7 +135,7 @@ func (p *outputPipe) message(kind byte, payload []byte) error {
 }
 
 func (p *outputPipe) close() {
-	p.stopOnce.Do(func() { close(p.stop) })
+	p.timer.Stop()
 	p.mu.Lock()
 	p.flushLocked()
 	p.mu.Unlock()
