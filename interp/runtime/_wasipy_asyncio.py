@@ -16,112 +16,147 @@ asyncio.run() and loop.run_until_complete() also work there: they drive
 the session's loop until their coroutine is done.
 """
 
-import asyncio
-import asyncio.events as events
 import sys
 
-
-class _ChannelSelector:
-    """The one piece of a selector that BaseEventLoop._run_once uses."""
-
-    def __init__(self, runtime):
-        self._runtime = runtime
-
-    def select(self, timeout=None):
-        # None: wait until a message; 0: just look.
-        self._runtime.poll(timeout)
-        return []
-
-    def close(self):
-        pass
-
-
-class WasiEventLoop(asyncio.BaseEventLoop):
-    def __init__(self, runtime):
-        super().__init__()
-        self._selector = _ChannelSelector(runtime)
-        self._runtime = runtime
-
-    def _process_events(self, event_list):
-        pass
-
-    def _write_to_self(self):
-        # call_soon_threadsafe wakes the loop; there are no threads to wake from.
-        pass
-
-    def _driven_from_sync_code(self):
-        """True when a synchronous cell (or code it calls) wants to run the
-        loop: the loop is marked running for create_task's sake, but nothing
-        is driving it."""
-        return events._get_running_loop() is self and not self.is_running()
-
-    def run_until_complete(self, future):
-        if self._driven_from_sync_code():
-            events._set_running_loop(None)
-            try:
-                return super().run_until_complete(future)
-            finally:
-                events._set_running_loop(self)
-        return super().run_until_complete(future)
-
-    def run_forever(self):
-        if self._driven_from_sync_code():
-            events._set_running_loop(None)
-            try:
-                return super().run_forever()
-            finally:
-                events._set_running_loop(self)
-        return super().run_forever()
-
-    def close(self):
-        # The session's loop lives as long as the interpreter: a cell that
-        # calls loop.close() (asyncio.run's habit) must not end it.
-        if self is _session_loop:
-            return
-        super().close()
-
-
-class _Policy(asyncio.DefaultEventLoopPolicy):
-    def new_event_loop(self):
-        return WasiEventLoop(_runtime)
-
-
+# The session's loop, made when asyncio is first imported (by a cell or by
+# the kernel for a cell with top-level await): importing asyncio costs a
+# sixth of a second on this interpreter, so sessions that never use it
+# never pay for it.
+_loop = None
 _runtime = None
-_session_loop = None
-_original_run = asyncio.run
+# True while a cell's synchronous code runs: a loop made then is marked
+# running at once, so `import asyncio; asyncio.create_task(...)` works in
+# the same cell.
+_in_sync_cell = False
 
 
-def _run(main, *, debug=None):
-    """asyncio.run that also works inside a cell (see the module doc)."""
-    loop = events._get_running_loop()
-    if loop is _session_loop and loop is not None and not loop.is_running():
-        if debug is not None:
-            loop.set_debug(debug)
-        return loop.run_until_complete(main)
-    return _original_run(main, debug=debug)
+def current_loop():
+    """The session's loop, or None while asyncio has not been imported."""
+    return _loop
 
 
-def install(runtime):
-    """Make WasiEventLoop the default loop and return the session's loop."""
-    global _runtime, _session_loop
+def session_loop():
+    """The session's loop, importing asyncio if needed."""
+    if _loop is None:
+        import asyncio  # noqa: F401  (the import hook calls install)
+        if _loop is None:
+            install()
+    return _loop
+
+
+def setup(runtime):
+    global _runtime
     _runtime = runtime
+
+
+def install():
+    """Make WasiEventLoop the default loop and create the session's loop.
+    Called when asyncio has just been imported."""
+    global _loop
+    if _loop is not None:
+        return _loop
+    import asyncio
+    import asyncio.events as events
+
+    class _ChannelSelector:
+        """The one piece of a selector that BaseEventLoop._run_once uses."""
+
+        def __init__(self, runtime):
+            self._runtime = runtime
+
+        def select(self, timeout=None):
+            # None: wait until a message; 0: just look.
+            self._runtime.poll(timeout)
+            return []
+
+        def close(self):
+            pass
+
+    class WasiEventLoop(asyncio.BaseEventLoop):
+        def __init__(self, runtime):
+            super().__init__()
+            self._selector = _ChannelSelector(runtime)
+
+        def _process_events(self, event_list):
+            pass
+
+        def _write_to_self(self):
+            # call_soon_threadsafe wakes the loop; there are no threads to wake from.
+            pass
+
+        def _driven_from_sync_code(self):
+            """True when a synchronous cell (or code it calls) wants to run
+            the loop: the loop is marked running for create_task's sake, but
+            nothing is driving it."""
+            return events._get_running_loop() is self and not self.is_running()
+
+        def run_until_complete(self, future):
+            if self._driven_from_sync_code():
+                events._set_running_loop(None)
+                try:
+                    return super().run_until_complete(future)
+                finally:
+                    events._set_running_loop(self)
+            return super().run_until_complete(future)
+
+        def run_forever(self):
+            if self._driven_from_sync_code():
+                events._set_running_loop(None)
+                try:
+                    return super().run_forever()
+                finally:
+                    events._set_running_loop(self)
+            return super().run_forever()
+
+        def close(self):
+            # The session's loop lives as long as the interpreter: a cell
+            # that calls loop.close() (asyncio.run's habit) must not end it.
+            if self is _loop:
+                return
+            super().close()
+
+    class _Policy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self):
+            return WasiEventLoop(_runtime)
+
+    original_run = asyncio.run
+
+    def run(main, *, debug=None):
+        """asyncio.run that also works inside a cell (see the module doc)."""
+        loop = events._get_running_loop()
+        if loop is _loop and loop is not None and not loop.is_running():
+            if debug is not None:
+                loop.set_debug(debug)
+            return loop.run_until_complete(main)
+        return original_run(main, debug=debug)
+
     asyncio.set_event_loop_policy(_Policy())
-    _session_loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(_session_loop)
-    asyncio.run = _run
-    return _session_loop
+    _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
+    asyncio.run = run
+    module = sys.modules[__name__]
+    module.WasiEventLoop = WasiEventLoop
+    if _in_sync_cell:
+        events._set_running_loop(_loop)
+    return _loop
 
 
-def run_ready(loop):
+def run_ready():
     """Run the callbacks that are ready and the timers that are due, once."""
+    loop = _loop
+    if loop is None:
+        return
     if not loop._ready and not (loop._scheduled and loop._scheduled[0]._when <= loop.time()):
         return
     loop.call_soon(loop.stop)
     loop.run_forever()
 
 
-def next_timeout(loop):
+def next_timeout():
     """Seconds until the loop has something to do; None when nothing is planned."""
+    loop = _loop
+    if loop is None:
+        return None
     if loop._ready:
         return 0
     if loop._scheduled:
@@ -133,12 +168,19 @@ class running_as_session:
     """Context in which a cell's synchronous code sees the session's loop as
     the running loop (asyncio.create_task, get_running_loop work)."""
 
-    def __init__(self, loop):
-        self._loop = loop
-
     def __enter__(self):
-        self._saved = events._get_running_loop()
-        events._set_running_loop(self._loop)
+        global _in_sync_cell
+        self._was_in_sync = _in_sync_cell
+        _in_sync_cell = True
+        self._saved = None
+        if _loop is not None:
+            import asyncio.events as events
+            self._saved = events._get_running_loop()
+            events._set_running_loop(_loop)
 
     def __exit__(self, *exc):
-        events._set_running_loop(self._saved)
+        global _in_sync_cell
+        _in_sync_cell = self._was_in_sync
+        if _loop is not None:
+            import asyncio.events as events
+            events._set_running_loop(self._saved)

@@ -10,7 +10,6 @@ import ast
 import builtins
 import codeop
 import contextvars
-import inspect
 import io
 import linecache
 import re
@@ -34,6 +33,7 @@ current_cell = contextvars.ContextVar("wasipy_cell", default=None)
 shell = None
 
 RUNTIME_DIR = "/.wasipy/runtime/"
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 _STDLIB_BUILD_PATH = re.compile(r"^/wlr/build-staging/.*?/Lib/")
 
 # ANSI colours as in IPython's default (Linux) scheme.
@@ -43,11 +43,10 @@ _RED, _GREEN, _CYAN, _YELLOW, _BOLD, _RESET = (
 
 
 class Shell:
-    def __init__(self, send, loop):
+    def __init__(self, send):
         global shell
         shell = self
         self._send = send
-        self.loop = loop
         self.active_cell = None  # parent_id of the execute_request being run
         # Hooks other runtime modules install: each takes the cell's source
         # and returns the Python source to run (IPython's input transformers:
@@ -142,22 +141,23 @@ class Shell:
         return None
 
     def _run_block(self, block):
-        if not block.co_flags & inspect.CO_COROUTINE:
+        if not block.co_flags & _CO_COROUTINE:
             # Plain code sees the session's loop as running, so
             # asyncio.create_task() works as in ipykernel.
-            with _wasipy_asyncio.running_as_session(self.loop):
+            with _wasipy_asyncio.running_as_session():
                 exec(block, self.user_ns)
             return
         # Top-level await: the cell is a coroutine; run it as a task of the
         # session's loop (other tasks keep running meanwhile).
-        task = self.loop.create_task(eval(block, self.user_ns))
+        loop = _wasipy_asyncio.session_loop()
+        task = loop.create_task(eval(block, self.user_ns))
         try:
-            self.loop.run_until_complete(task)
+            loop.run_until_complete(task)
         except BaseException:
             if not task.done():
                 task.cancel()
                 try:
-                    self.loop.run_until_complete(task)
+                    loop.run_until_complete(task)
                 except BaseException:
                     pass
             raise
@@ -206,7 +206,7 @@ class Shell:
         def run():
             current_cell.set(None)
             try:
-                with interruptible(), _wasipy_asyncio.running_as_session(self.loop):
+                with interruptible(), _wasipy_asyncio.running_as_session():
                     return fn()
             except Exception as e:
                 print("".join(self.format_traceback(e)), file=sys.stderr)

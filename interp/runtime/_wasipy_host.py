@@ -55,47 +55,63 @@ def getpass(prompt="Password: ", stream=None):
     return _ask(prompt, True)
 
 
-class _PatchUrllibOnImport:
-    """Once urllib.request is imported, route its http(s) through the host
-    (wasipy.http). Done on import, not at start-up: urllib is costly to
-    import on this interpreter."""
+def _after_urllib_request(module):
+    # Route urllib's http(s) through the host (wasipy.http).
+    try:
+        import wasipy.http
+    except ImportError:
+        return  # the host has no HTTP module
+    wasipy.http.install_urllib(module)
+
+
+def _after_asyncio(module):
+    # The host-driven event loop becomes the default.
+    import _wasipy_asyncio
+    _wasipy_asyncio.install()
+
+
+_AFTER_IMPORT = {"urllib.request": _after_urllib_request, "asyncio": _after_asyncio}
+
+
+class _PatchOnImport:
+    """Adapts modules right after their first import instead of at
+    start-up: asyncio and urllib are costly to import on this
+    interpreter, and most sessions never use them."""
 
     def find_spec(self, name, path, target=None):
-        if name != "urllib.request":
+        after = _AFTER_IMPORT.get(name)
+        if after is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(name, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)
+                spec.loader = _PatchingLoader(spec.loader, after)
                 return spec
         return None
 
 
 class _PatchingLoader:
-    """Runs the real loader, then routes urllib through the host."""
+    """Runs the real loader, then the module's after-import step."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, after):
         self._loader = loader
+        self._after = after
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        try:
-            import wasipy.http
-        except ImportError:
-            return  # the host has no HTTP module
-        wasipy.http.install_urllib(module)
+        self._after(module)
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
 
 
 def install(shell):
-    sys.meta_path.insert(0, _PatchUrllibOnImport())
+    sys.meta_path.insert(0, _PatchOnImport())
     builtins.input = input
     import getpass as _getpass
     _getpass.getpass = getpass

@@ -278,8 +278,8 @@ def main():
     runtime = Runtime(channel)
     import _wasipy_asyncio
     import _wasipy_exec
-    loop = _wasipy_asyncio.install(runtime)
-    shell = _wasipy_exec.Shell(channel.send, loop)
+    _wasipy_asyncio.setup(runtime)
+    shell = _wasipy_exec.Shell(channel.send)
     runtime.handlers.update({
         "execute": shell.execute,
         "is_complete": lambda c: _wasipy_exec.is_complete(c.get("code", "")),
@@ -295,6 +295,8 @@ def main():
         except ModuleNotFoundError as e:
             if e.name != name:
                 raise
+    if "asyncio" in sys.modules:  # imported by the runtime after all: no hook saw it
+        _wasipy_asyncio.install()
     channel.send({"type": "hello", "content": language_info()})
 
     while True:
@@ -303,10 +305,10 @@ def main():
                 runtime.serve(runtime.inbox.pop(0))
             # Run what the loop has ready, then wait for the next message or
             # the loop's next timer, whichever comes first.
-            _wasipy_asyncio.run_ready(loop)
+            _wasipy_asyncio.run_ready()
             _flush_std()  # a background task's partial line
             if not runtime.inbox:
-                runtime.poll(_wasipy_asyncio.next_timeout(loop))
+                runtime.poll(_wasipy_asyncio.next_timeout())
         except EOFError:
             return
         except KeyboardInterrupt:
