@@ -49,7 +49,15 @@ type Config struct {
 	Executable string `json:"-"`
 	// Stderr receives the worker's own diagnostics. Nil discards them.
 	Stderr io.Writer `json:"-"`
+
+	// prepareInto, set by Prepare, makes the worker compile the runtime's
+	// bytecode into this host folder and exit, running no user code.
+	prepareInto string
+	// PrepareInto carries prepareInto to the worker.
+	PrepareInto string `json:"prepare_into,omitempty"`
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
 
 // LanguageInfo describes the interpreter, as the guest reports it at start.
 type LanguageInfo struct {
@@ -209,6 +217,14 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	if _, err := os.Stat(cfg.PythonWasm); err != nil {
 		return nil, fmt.Errorf("python.wasm: %w", err)
+	}
+	cfg.PrepareInto = cfg.prepareInto
+	if cfg.PrepareInto == "" && cfg.CacheDir != "" && !pycacheReady(pycacheDir(cfg.CacheDir)) {
+		// Once per runtime version: compile the runtime's bytecode (and
+		// warm the module cache) in a worker of its own.
+		if err := Prepare(ctx, cfg); err != nil && cfg.Stderr != nil {
+			fmt.Fprintln(cfg.Stderr, "wasipy: runtime bytecode not cached:", err)
+		}
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {

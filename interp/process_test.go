@@ -114,7 +114,7 @@ func TestWorkDirIsMountedAndCurrent(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(cwd, "made-in-guest.txt"))
 	require.NoError(t, err)
 	require.Equal(t, "x", string(b))
-	require.Equal(t, "['HOME', 'LANG', 'PYTHONDONTWRITEBYTECODE', 'PYTHONUNBUFFERED', 'WASIPY_WORKDIR']", lines[1])
+	require.Equal(t, "['HOME', 'LANG', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPYCACHEPREFIX', 'PYTHONUNBUFFERED', 'WASIPY_WORKDIR']", lines[1])
 }
 
 func TestSleepAndClock(t *testing.T) {

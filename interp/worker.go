@@ -152,9 +152,20 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 		fsc = fsc.WithReadOnlyDirMount(dir, dir)
 	}
 
+	args := []string{"python", "-u", "-s", "-c", bootstrap}
+	env := guestEnv(cfg)
+	if cfg.PrepareInto != "" {
+		fsc = fsc.WithDirMount(cfg.PrepareInto, pycacheGuestDir)
+		args = []string{"python", "-s", "-c", compileScript}
+		delete(env, "PYTHONDONTWRITEBYTECODE")
+	} else if dir := pycacheDir(cfg.CacheDir); pycacheReady(dir) {
+		fsc = fsc.WithReadOnlyDirMount(dir, pycacheGuestDir)
+	} else {
+		delete(env, "PYTHONPYCACHEPREFIX")
+	}
 	mc := wazero.NewModuleConfig().
 		WithName("python").
-		WithArgs("python", "-u", "-s", "-c", bootstrap).
+		WithArgs(args...).
 		WithStdin(bytes.NewReader(nil)).
 		WithStdout(streamWriter{pipe, frameStdout}).
 		WithStderr(streamWriter{pipe, frameStderr}).
@@ -163,7 +174,7 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 		WithNanosleep(func(ns int64) { time.Sleep(time.Duration(ns)) }).
 		WithRandSource(rand.Reader).
 		WithFSConfig(fsc)
-	for k, v := range guestEnv(cfg) {
+	for k, v := range env {
 		mc = mc.WithEnv(k, v)
 	}
 	_, err = r.InstantiateModule(ctx, compiled, mc)
@@ -177,6 +188,7 @@ func guestEnv(cfg Config) map[string]string {
 		"LANG":                    "C.UTF-8",
 		"PYTHONUNBUFFERED":        "1",
 		"PYTHONDONTWRITEBYTECODE": "1", // never litter the user's folder with __pycache__
+		"PYTHONPYCACHEPREFIX":     pycacheGuestDir, // the runtime's bytecode, read-only (pycache.go)
 		"HOME":                    cfg.WorkDir,
 		"WASIPY_WORKDIR":          cfg.WorkDir,
 	}

@@ -37,6 +37,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "kernelspec" {
 		os.Exit(runKernelspec(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "prepare" {
+		os.Exit(runPrepare(os.Args[2:], os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
@@ -229,4 +232,38 @@ func openHistory(dir string, visible []string, log *slog.Logger) *history.Sessio
 		return nil
 	}
 	return sess
+}
+
+// runPrepare is `wasipy-kernel prepare`: compile python.wasm into the cache
+// and the runtime's bytecode, so that the first kernel starts fast (and its
+// worker does not keep the compiler's memory for its whole life).
+func runPrepare(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wasipy-kernel prepare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wasm := fs.String("python-wasm", os.Getenv("WASIPY_PYTHON_WASM"), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the installed one)")
+	cacheDir := fs.String("cache-dir", interp.DefaultCacheDir(), "where compiled code is cached")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *wasm == "" {
+		*wasm = interp.DefaultPythonWasm()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	started := time.Now()
+	cfg := interp.Config{PythonWasm: *wasm, CacheDir: *cacheDir, WorkDir: os.TempDir(), Stderr: stderr}
+	if err := interp.Prepare(ctx, cfg); err != nil {
+		fmt.Fprintln(stderr, "wasipy-kernel prepare:", err)
+		return 1
+	}
+	// A first start compiles the module (when Prepare found the bytecode
+	// cached already) and checks that the interpreter serves.
+	p, err := interp.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "wasipy-kernel prepare:", err)
+		return 1
+	}
+	p.Close()
+	fmt.Fprintf(stderr, "prepared Python %s in %s (cache: %s)\n", p.Info().Version, time.Since(started).Round(time.Millisecond), *cacheDir)
+	return 0
 }

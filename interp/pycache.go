@@ -1,0 +1,93 @@
+package interp
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// The runtime's Python files are embedded and mounted read-only, so CPython
+// cannot cache their bytecode beside them, and compiling them from source
+// costs about a tenth of a second on every start. Instead, a short-lived
+// worker that runs no user code compiles them once into a host folder
+// (keyed by a hash of the runtime files), and every later guest gets that
+// folder read-only as its PYTHONPYCACHEPREFIX. Guests that run user code
+// never see a writable cache, so a notebook cannot plant bytecode that a
+// later session would run.
+const pycacheGuestDir = "/.wasipy/pycache"
+
+var runtimeHash = sync.OnceValue(func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(runtimeFiles, "runtime", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := runtimeFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16]
+})
+
+// pycacheDir is where the runtime's bytecode is kept; "" without a cache.
+func pycacheDir(cacheDir string) string {
+	if cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(cacheDir, "pycache-"+runtimeHash())
+}
+
+func pycacheReady(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "complete"))
+	return err == nil
+}
+
+// compileScript compiles the runtime into the pycache prefix and exits.
+const compileScript = "import sys, compileall; sys.exit(0 if compileall.compile_dir('" + runtimeGuestDir + "', quiet=1) else 1)"
+
+// Prepare warms the caches for cfg.PythonWasm: the stripped module and
+// wazero's compiled code, and the runtime's bytecode. Start does it when
+// needed; install.sh does it ahead so that the first notebook starts fast.
+func Prepare(ctx context.Context, cfg Config) error {
+	dir := pycacheDir(cfg.CacheDir)
+	if dir == "" || pycacheReady(dir) {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(cfg.CacheDir, ".pycache-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	cfg.prepareInto = tmp
+	p, err := Start(ctx, cfg)
+	if err == nil {
+		p.Close()
+		return fmt.Errorf("prepare: the interpreter did not exit")
+	}
+	var exit *ExitError
+	if !errorsAs(err, &exit) || exit.Code != 0 {
+		return fmt.Errorf("compiling the runtime: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(runtimeHash()+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil && !pycacheReady(dir) {
+		return err
+	}
+	return nil
+}
