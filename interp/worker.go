@@ -187,7 +187,7 @@ func guestEnv(cfg Config) map[string]string {
 	env := map[string]string{
 		"LANG":                    "C.UTF-8",
 		"PYTHONUNBUFFERED":        "1",
-		"PYTHONDONTWRITEBYTECODE": "1", // never litter the user's folder with __pycache__
+		"PYTHONDONTWRITEBYTECODE": "1",             // never litter the user's folder with __pycache__
 		"PYTHONPYCACHEPREFIX":     pycacheGuestDir, // the runtime's bytecode, read-only (pycache.go)
 		"HOME":                    cfg.WorkDir,
 		"WASIPY_WORKDIR":          cfg.WorkDir,
