@@ -231,6 +231,7 @@ func TestKernelspecJupyterReadsIt(t *testing.T) {
 	}
 	data := t.TempDir()
 	t.Setenv("JUPYTER_DATA_DIR", data)
+	t.Setenv("JUPYTER_PATH", "") // it would be searched before the data dir
 	if code, _, stderr := ksRun(t, "--install"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
