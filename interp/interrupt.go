@@ -92,32 +92,13 @@ func findInterruptTargets(module []byte) (*interruptTargets, error) {
 // customSections returns the payloads of custom sections whose name starts
 // with prefix.
 func customSections(module []byte, prefix string) (map[string][]byte, error) {
-	if len(module) < len(wasmMagic) || string(module[:len(wasmMagic)]) != string(wasmMagic) {
-		return nil, errors.New("not a WebAssembly 1.0 binary")
-	}
 	out := map[string][]byte{}
-	rest := module[len(wasmMagic):]
-	for len(rest) > 0 {
-		id := rest[0]
-		size, n := binary.Uvarint(rest[1:])
-		if n <= 0 || size > uint64(len(rest)-1-n) {
-			return nil, errors.New("truncated WebAssembly section")
+	err := sections(module, func(id byte, name string, payload, _ []byte) {
+		if id == 0 && strings.HasPrefix(name, prefix) {
+			out[name] = payload
 		}
-		payload := rest[1+n : 1+n+int(size)]
-		rest = rest[1+n+int(size):]
-		if id != 0 {
-			continue
-		}
-		nameLen, m := binary.Uvarint(payload)
-		if m <= 0 || nameLen > uint64(len(payload)-m) {
-			continue
-		}
-		name := string(payload[m : m+int(nameLen)])
-		if strings.HasPrefix(name, prefix) {
-			out[name] = payload[m+int(nameLen):]
-		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 func findVariable(d *dwarf.Data, name string) (uint32, dwarf.Type, error) {

@@ -15,42 +15,48 @@ import (
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 
-// stripDebugSections returns the module without its ".debug_*" custom
-// sections. The default python.wasm carries ~14 MB of DWARF; wazero still
-// reads and caches it, so compiling a stripped copy is ~7x faster from the
-// cache (DESIGN.md, "Measured facts").
-func stripDebugSections(module []byte) ([]byte, error) {
+// sections walks the sections of a WebAssembly 1.0 binary, calling fn with
+// each section's id, its payload, and the whole section as it is encoded.
+// For custom sections (id 0) name is the section's name.
+func sections(module []byte, fn func(id byte, name string, payload, encoded []byte)) error {
 	if len(module) < len(wasmMagic) || !bytes.Equal(module[:len(wasmMagic)], wasmMagic) {
-		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic or version)")
+		return errors.New("not a WebAssembly 1.0 binary (bad magic or version)")
 	}
-	out := make([]byte, 0, len(module))
-	out = append(out, wasmMagic...)
 	rest := module[len(wasmMagic):]
 	for len(rest) > 0 {
 		id := rest[0]
 		size, n := binary.Uvarint(rest[1:])
 		if n <= 0 || size > uint64(len(rest)-1-n) {
-			return nil, errors.New("truncated WebAssembly section")
+			return errors.New("truncated WebAssembly section")
 		}
 		end := 1 + n + int(size)
-		section := rest[:end]
-		if id == 0 && isDebugSection(rest[1+n:end]) {
-			rest = rest[end:]
-			continue
+		payload := rest[1+n : end]
+		name := ""
+		if id == 0 {
+			if nameLen, m := binary.Uvarint(payload); m > 0 && nameLen <= uint64(len(payload)-m) {
+				name = string(payload[m : m+int(nameLen)])
+				payload = payload[m+int(nameLen):]
+			}
 		}
-		out = append(out, section...)
+		fn(id, name, payload, rest[:end])
 		rest = rest[end:]
 	}
-	return out, nil
+	return nil
 }
 
-// isDebugSection reports whether a custom section payload is named ".debug_*".
-func isDebugSection(payload []byte) bool {
-	nameLen, n := binary.Uvarint(payload)
-	if n <= 0 || nameLen > uint64(len(payload)-n) {
-		return false
-	}
-	return strings.HasPrefix(string(payload[n:n+int(nameLen)]), ".debug_")
+// stripDebugSections returns the module without its ".debug_*" custom
+// sections. The default python.wasm carries ~14 MB of DWARF; wazero still
+// reads and caches it, so compiling a stripped copy is ~7x faster from the
+// cache (DESIGN.md, "Measured facts").
+func stripDebugSections(module []byte) ([]byte, error) {
+	out := make([]byte, 0, len(module))
+	out = append(out, wasmMagic...)
+	err := sections(module, func(id byte, name string, _, encoded []byte) {
+		if id != 0 || !strings.HasPrefix(name, ".debug_") {
+			out = append(out, encoded...)
+		}
+	})
+	return out, err
 }
 
 // preparedModule is what the worker needs of a python.wasm.
