@@ -34,7 +34,7 @@ SESSION_MARK_VAR = "WASIPY_TEST_SESSION"
 # A host variable that must never be visible inside the sandbox.
 HOST_MARKER_VAR = "WASIPY_TEST_HOST_SECRET"
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def strip_ansi(text):

@@ -105,3 +105,80 @@ def test_console_shows_errors():
     assert code == 0, out
     assert "ZeroDivisionError" in out, out
     assert "after 4" in out, out
+
+
+# ---- a real terminal ----------------------------------------------------------------
+
+ANSI = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"  # prompt_toolkit colours the prompt
+
+
+def _loose(text):
+    """A regex for text as a terminal shows it: colour codes may come
+    between any two characters."""
+    import re
+
+    return ANSI.join(re.escape(ch) for ch in text)
+
+
+def _prompt(n):
+    return _loose(f"In [{n}]:")
+
+
+def _expect(c, pattern, what, timeout=-1):
+    import pexpect
+
+    try:
+        c.expect(pattern, timeout=timeout)
+    except (pexpect.TIMEOUT, pexpect.EOF) as e:
+        screen = harness.strip_ansi((c.before or "") if isinstance(c.before, str) else "")
+        raise AssertionError(f"{what} ({type(e).__name__}); the terminal showed:\n{screen[-1500:]}") from None
+
+
+def test_console_interactive_terminal(kernel_name="wasipy"):
+    """jupyter console on a pseudo-terminal with its full prompt_toolkit UI:
+    run a line, type a multi-line block (the console asks the kernel
+    is_complete and auto-indents), finish it with an empty line, and leave
+    with Ctrl-D."""
+    try:
+        import pexpect
+    except ImportError:
+        pytest.fail("pexpect is missing: install Debian's python3-pexpect")
+    if not os.path.exists(CONSOLE):
+        pytest.fail(f"{CONSOLE} is missing: install Debian's jupyter-console (tests/run.sh does)")
+    env = dict(os.environ, TERM="xterm")
+    c = pexpect.spawn(CONSOLE, ["--kernel", kernel_name], env=env, cwd=harness.new_workdir("console-pty-"),
+                      encoding="utf-8", timeout=30, dimensions=(40, 120))
+    tree = []
+    try:
+        _expect(c, _prompt(1), "no first prompt", timeout=120)
+        tree = harness.process_tree(c.pid)
+        c.send("print(6*7)\r")
+        _expect(c, "42", "print(6*7) showed no 42")
+        _expect(c, _prompt(2), "no second prompt")
+        # A block: Enter after the header continues, Enter on the
+        # auto-indented empty line ends it.
+        c.send("for i in range(2):\r")
+        _expect(c, _loose("...:"), "no continuation prompt after a block header")
+        c.send("print('loop', i * 10)\r")
+        c.send("\r")
+        _expect(c, "loop 10", "an empty line did not end the block: the console kept asking for more lines "
+                "(is_complete_reply for a block whose last line holds only the auto-indent must be "
+                "'complete', as ipykernel answers)")
+        _expect(c, _prompt(3), "no third prompt")
+        c.send("6 * 7\r")
+        _expect(c, _loose("Out[3]: 42"), "no Out[3]: 42")
+        _expect(c, _prompt(4), "no fourth prompt")
+        c.sendcontrol("d")
+        _expect(c, "exit", "Ctrl-D did not ask to exit")
+        c.send("y\r")
+        _expect(c, pexpect.EOF, "the console did not end after confirming exit")
+        c.close()
+        assert c.exitstatus == 0
+    finally:
+        tree = tree or harness.process_tree(c.pid)
+        if c.isalive():
+            c.terminate(force=True)
+        _, left = psutil.wait_procs(harness.alive(tree), timeout=15)
+        for p in harness.alive(left):
+            p.kill()
+    assert not harness.alive(tree), f"left running after the console ended: {harness.describe(harness.alive(tree))}"

@@ -193,6 +193,28 @@ def test_is_complete_reply_indent(k):
     assert k.request("is_complete_request", {"code": "x = 1"}).reply["status"] == "complete"
 
 
+# What ipykernel answers (measured with Debian's python3-ipykernel): a line
+# holding only indentation ends a block, which is what terminal frontends
+# send when Enter is pressed on the auto-indented empty line.
+IS_COMPLETE_LIKE_IPYTHON = [
+    ("for i in range(2):\n    print(i)\n    ", "complete"),
+    ("def f():\n    return 1\n  ", "complete"),
+    ("class A:\n    def f(self):\n        pass\n    ", "complete"),
+    ("x = 1\n   ", "complete"),
+    ("for i in range(2):\n    print(i)\n", "complete"),
+    ("if True:\n    pass\n\n", "complete"),
+    ("for i in range(2):\n    ", "incomplete"),
+    ("for i in range(2):\n    print(i)", "incomplete"),
+    ("x = (1,\n", "incomplete"),
+]
+
+
+@pytest.mark.parametrize("code,status", IS_COMPLETE_LIKE_IPYTHON, ids=[repr(c) for c, _ in IS_COMPLETE_LIKE_IPYTHON])
+def test_is_complete_like_ipython(k, code, status):
+    r = k.request("is_complete_request", {"code": code})
+    assert r.reply["status"] == status, r.reply
+
+
 def test_comm_info_empty(k):
     r = k.request("comm_info_request", {})
     assert r.reply["status"] == "ok"
