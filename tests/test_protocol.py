@@ -4,11 +4,14 @@ comm_info, signature checks, malformed messages and the heartbeat."""
 
 import hashlib
 import os
+import socket
+import struct
 import hmac
 import json
 import time
 import uuid
 
+import psutil
 import pytest
 import zmq
 from jupyter_client.session import Session
@@ -296,11 +299,16 @@ def _bad_json_cases(raw):
         "msg_type is a number": [header.replace(b'"msg_type": "kernel_info_request"', b'"msg_type": 7'),
                                  parent, metadata, content],
         "parent is a number": [header, b"12", metadata, content],
+        "header without msg_type": [json.dumps({k: v for k, v in json.loads(header).items() if k != "msg_type"}).encode(),
+                                    parent, metadata, content],
+        "msg_id is a number": [json.dumps(dict(json.loads(header), msg_id=12345)).encode(), parent, metadata, content],
+        "metadata is a list": [header, parent, b"[]", content],
     }
 
 
 @pytest.mark.parametrize("case", ["header not JSON", "content not JSON", "header is a list",
-                                  "content is a string", "msg_type is a number", "parent is a number"])
+                                  "content is a string", "msg_type is a number", "parent is a number",
+                                  "header without msg_type", "msg_id is a number", "metadata is a list"])
 def test_bad_json_is_dropped(k, case):
     raw = Raw(k, "shell")
     try:
@@ -557,3 +565,63 @@ def test_stray_stdin_message_is_ignored(k):
     msg = k.kc.session.msg("input_reply", {"value": "nobody asked"})
     k.kc.stdin_channel.send(msg)
     assert k.value("1 + 1") == "2"
+
+
+# ---- raw TCP: the ZMTP layer under the messages --------------------------------------
+
+
+def _zmtp_greeting():
+    # ZMTP 3.0: signature, version 3.0, NULL mechanism, as-server 0, filler.
+    return b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
+
+
+def _zmtp_ready(socket_type=b"DEALER"):
+    body = b"\x05READY" + bytes([11]) + b"Socket-Type" + struct.pack(">I", len(socket_type)) + socket_type
+    return bytes([0x04, len(body)]) + body
+
+
+def _tcp(k, port="shell_port"):
+    info = _conn(k)
+    if info["transport"] != "tcp":
+        pytest.skip("needs the tcp transport")
+    s = socket.create_connection((info["ip"], info[port]), timeout=30)
+    return s
+
+
+def test_silent_tcp_connections_do_not_block(k):
+    """Peers that connect and never finish the ZMTP handshake must not hold
+    up anyone else."""
+    silent = [_tcp(k) for _ in range(3)] + [_tcp(k, "control_port"), _tcp(k, "iopub_port"), _tcp(k, "hb_port")]
+    half = _tcp(k)
+    half.sendall(_zmtp_greeting()[:10])
+    try:
+        assert k.request("kernel_info_request").reply["status"] == "ok"
+        assert k.request("kernel_info_request", channel="control").reply["status"] == "ok"
+        assert k.ok("print('served')").stdout == "served\n"
+        assert k.kc.is_alive()
+    finally:
+        for s in silent + [half]:
+            s.close()
+
+
+@pytest.mark.parametrize("size", [1 << 62, 1 << 31], ids=["2^62", "2GiB"])
+def test_huge_frame_length_is_refused(k, size):
+    """A frame that announces an enormous length must not make the kernel
+    allocate it (or die): the connection is dropped, others are served."""
+    s = _tcp(k)
+    try:
+        s.sendall(_zmtp_greeting())
+        got = b""
+        while len(got) < 64:
+            chunk = s.recv(64 - len(got))
+            assert chunk, "the kernel closed the connection during the greeting"
+            got += chunk
+        assert got[0] == 0xFF and got[10] == 3, got
+        s.sendall(_zmtp_ready())
+        s.sendall(b"\x02" + struct.pack(">Q", size) + b"x" * 1000)
+        assert k.request("kernel_info_request").reply["status"] == "ok"
+        assert k.ok("1 + 1").result_text() == "2"
+        rss = psutil.Process(k.pid).memory_info().rss
+        assert rss < 1 << 30, f"the kernel process grew to {rss >> 20} MiB"
+    finally:
+        s.close()
