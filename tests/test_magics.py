@@ -382,6 +382,18 @@ def test_cell_magic_must_be_first(k):
     assert (ename, evalue) == ("UsageError", "Cell magic `%%time` must be on the first line of the cell.")
 
 
+def test_builtin_magics_registered_lazily_are_all_defined(kernel):
+    """Start-up registers wasipy's magics by name; the module that defines
+    them, loaded on first use, defines exactly those."""
+    r = kernel.ok("import _wasipy_magics as m\n"
+                  "lazy = ({n for n, x in m.line_magics.items() if x.func is None},\n"
+                  "        {n for n, x in m.cell_magics.items() if x.func is None})\n"
+                  "import _wasipy_magiclib\n"
+                  "print(lazy == (set(m._BUILTIN_LINE), set(m._BUILTIN_CELL)),\n"
+                  "      [n for n, x in {**m.line_magics, **m.cell_magics}.items() if x.func is None])")
+    assert r.stdout == "True []\n"
+
+
 def test_lsmagic_and_settings(k):
     text = k.value("%lsmagic")
     assert text.startswith("Available line magics:\n")

@@ -3,7 +3,7 @@ get_ipython().display_formatter.formatters."""
 
 from _wasipy_display import Formatter as BaseFormatter  # noqa: F401
 from _wasipy_display import PlainTextFormatter, formatters  # noqa: F401
-from _wasipy_magics import DisplayFormatter  # noqa: F401
+from _wasipy_ipshell import DisplayFormatter  # noqa: F401
 
 
 class FormatterWarning(UserWarning):

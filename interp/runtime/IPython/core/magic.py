@@ -2,7 +2,7 @@
 Magics base class with @magics_class and @line_magic / @cell_magic /
 @line_cell_magic for classes (register with ip.register_magics)."""
 
-import _wasipy_magics
+import _wasipy_ipshell
 from _wasipy_magics import UsageError  # noqa: F401
 
 __all__ = ["Magics", "magics_class", "line_magic", "cell_magic", "line_cell_magic",
@@ -92,7 +92,7 @@ class Magics:
             opts, args = getopt.getopt(argv, opt_str, list(long_opts))
         except getopt.GetoptError as e:
             raise UsageError(f'{e.msg} ( allowed: "{opt_str}" {" ".join(long_opts)})') from None
-        found = _wasipy_magics._Struct()
+        found = _wasipy_ipshell._Struct()
         for name, value in opts:
             name = name.lstrip("-")
             if list_all:

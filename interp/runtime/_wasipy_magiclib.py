@@ -1,0 +1,929 @@
+"""The magics wasipy ships (%time, %timeit, %who, %run, %%capture, ...).
+
+_wasipy_magics registers their names at start-up and imports this module
+the first time one of them runs: compiling it costs the -O0 interpreter
+more than a hundred milliseconds, which a kernel start should not pay.
+"""
+
+import builtins
+import os
+import re
+import sys
+
+import _wasipy_display
+import _wasipy_magics
+from _wasipy_magics import UsageError, _Ctx, _find, cell_magics, get_ipython, line_magics
+
+
+def _line_magic(*names):
+    def deco(f):
+        for n in names:
+            line_magics[n] = _wasipy_magics.Magic("line", n, f, internal=True)
+        return f
+    return deco
+
+
+def _cell_magic(*names):
+    def deco(f):
+        for n in names:
+            cell_magics[n] = _wasipy_magics.Magic("cell", n, f, internal=True)
+        return f
+    return deco
+
+
+# ---- running code for magics ------------------------------------------------
+
+
+def _ends_with_semicolon(src):
+    import io
+    import tokenize
+    skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+            tokenize.DEDENT, tokenize.ENDMARKER)
+    try:
+        toks = [t for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type not in skip]
+    except (tokenize.TokenError, SyntaxError):
+        return src.rstrip().endswith(";")
+    return bool(toks) and toks[-1].string == ";"
+
+
+def _transform_all(src):
+    core = _wasipy_magics._core
+    if core is not None:
+        for t in core.input_transformers:
+            src = t(src)
+    else:
+        src = _wasipy_magics.transform(src)
+    return src
+
+
+def _compile(src, filename, lineno, value=True, transform=True):
+    """Compile src as lines lineno... of filename. Returns (body, last):
+    code objects, last (an 'eval' code) for a final expression whose value
+    is wanted, else None."""
+    import ast
+    raw = src
+    if transform:
+        src = _transform_all(src)
+    padded = "\n" * (max(lineno, 1) - 1) + src
+    tree = ast.parse(padded, filename, "exec")
+    last = None
+    if value and tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(raw):
+        last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+    return compile(tree, filename, "exec"), last
+
+
+def _run(body, last, ns, local_ns=None):
+    exec(body, ns, local_ns)
+    if last is not None:
+        return eval(last, ns, local_ns)
+    return None
+
+
+# ---- time ----------------------------------------------------------------------
+
+
+def format_time(seconds, precision=3):
+    """A duration as IPython prints it: 1.23 µs, 45.6 ms, 2.5 s, 1min 3s."""
+    import math
+    if seconds >= 60.0:
+        parts = []
+        left = seconds
+        for suffix, length in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+            value = int(left // length)
+            if value > 0:
+                left -= value * length
+                parts.append(f"{value}{suffix}")
+            if left < 1:
+                break
+        return " ".join(parts)
+    units = ("s", "ms", "\u00b5s", "ns")
+    order = 3 if seconds <= 0 else min(max(-int(math.floor(math.log10(seconds)) // 3), 0), 3)
+    return "%.*g %s" % (precision, seconds * 1000 ** order, units[order])
+
+
+def _lines_of(ctx):
+    """(code, first line number) of a line or cell magic's statement."""
+    if ctx.cell is None:
+        return ctx.line, ctx.lineno
+    return ctx.cell, ctx.lineno
+
+
+@_line_magic("time")
+@_cell_magic("time")
+def _time(ctx):
+    """Time the execution of a statement or expression (the cell with %%time).
+
+    Prints the wall-clock time (the sandbox has no CPU-time clock) and returns
+    the value of a final expression."""
+    import time
+    if ctx.cell is not None and ctx.line.strip():
+        raise UsageError("Can't use statement directly after '%%time'!")
+    src, lineno = _lines_of(ctx)
+    t0 = time.perf_counter()
+    body, last = _compile(src, ctx.filename, lineno)
+    tc = time.perf_counter() - t0
+    ns = ctx.ns
+    w0 = time.perf_counter()
+    value = _run(body, last, ns, ctx.local_ns)
+    wall = time.perf_counter() - w0
+    print(f"Wall time: {format_time(wall)}")
+    if tc > 0.1:
+        print(f"Compiler : {format_time(tc)}")
+    return value
+
+
+class TimeitResult:
+    """What %timeit -o returns: timings per loop of each run."""
+
+    def __init__(self, loops, repeat, best, worst, all_runs, compile_time, precision):
+        self.loops = loops
+        self.repeat = repeat
+        self.best = best
+        self.worst = worst
+        self.all_runs = all_runs
+        self.compile_time = compile_time
+        self._precision = precision
+        self.timings = [dt / loops for dt in all_runs]
+
+    @property
+    def average(self):
+        return sum(self.timings) / len(self.timings)
+
+    @property
+    def stdev(self):
+        mean = self.average
+        return (sum((x - mean) ** 2 for x in self.timings) / len(self.timings)) ** 0.5
+
+    def __str__(self):
+        p = self._precision
+        runs = "run" if self.repeat == 1 else "runs"
+        loops = "loop" if self.loops == 1 else "loops"
+        return (f"{format_time(self.average, p)} \u00b1 {format_time(self.stdev, p)} per loop "
+                f"(mean \u00b1 std. dev. of {self.repeat} {runs}, {self.loops:,} {loops} each)")
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(f"<TimeitResult : {self}>")
+
+    def __repr__(self):
+        return f"<TimeitResult : {self}>"
+
+
+def _parse_timeit_options(line):
+    """Leading -n N -r R -p P -q -o -t -c options, then the statement."""
+    opts = {}
+    rest = line.lstrip()
+    while rest.startswith("-"):
+        m = re.match(r"-([nrp])\s*(\d+)\s*|-([qotc]+)(?:\s+|$)", rest)
+        if not m:
+            break
+        if m.group(1):
+            opts[m.group(1)] = int(m.group(2))
+        else:
+            for flag in m.group(3):
+                opts[flag] = True
+        rest = rest[m.end():]
+    return opts, rest
+
+
+_TIMEIT_TEMPLATE = """
+def _wasipy_timeit_inner(_it, _timer):
+    pass
+    _t0 = _timer()
+    for _i in _it:
+        pass
+    _t1 = _timer()
+    return _t1 - _t0
+"""
+
+
+def _timeit_function(setup, stmt, filename, setup_line, stmt_line, ns, local_ns):
+    """The timing function, with setup and stmt keeping their line numbers."""
+    import ast
+    tmpl = ast.parse(_TIMEIT_TEMPLATE)
+    fn = tmpl.body[0]
+    setup_nodes = ast.parse("\n" * (setup_line - 1) + _transform_all(setup), filename).body if setup.strip() else []
+    stmt_nodes = ast.parse("\n" * (stmt_line - 1) + _transform_all(stmt), filename).body
+    if not stmt_nodes:
+        stmt_nodes = [ast.Pass()]
+    line = stmt_line
+    for node in ast.walk(tmpl):
+        if hasattr(node, "lineno"):
+            node.lineno = node.end_lineno = line
+    fn.body[0:1] = setup_nodes or [ast.Pass(lineno=line, col_offset=0, end_lineno=line, end_col_offset=0)]
+    loop = fn.body[-3]
+    loop.body = stmt_nodes
+    ast.fix_missing_locations(tmpl)
+    code = compile(tmpl, filename, "exec")
+    scope = dict(local_ns) if local_ns else {}
+    if local_ns:
+        # Names of the function's scope: make them reachable as globals.
+        glob = dict(ns)
+        glob.update(local_ns)
+        ns = glob
+    exec(code, ns, scope)
+    return scope["_wasipy_timeit_inner"]
+
+
+@_line_magic("timeit")
+@_cell_magic("timeit")
+def _timeit(ctx):
+    """Time a statement (the cell with %%timeit, whose line is setup code).
+
+    %timeit [-n<N> -r<R> [-t|-c] -q -p<P> -o] statement
+
+    The loop count is chosen so that a run takes at least 0.2 s (powers of
+    ten), unless -n is given; -r sets the number of runs (default 7); -q
+    prints nothing; -o returns a TimeitResult; -p sets the digits shown."""
+    import gc
+    import itertools
+    import time
+    opts, rest = _parse_timeit_options(ctx.line)
+    if ctx.cell is None:
+        setup, stmt, setup_line, stmt_line = "", rest, ctx.lineno, ctx.lineno
+    else:
+        setup, stmt, setup_line, stmt_line = rest, ctx.cell, ctx.lineno - 1, ctx.lineno
+    if not stmt.strip():
+        raise UsageError("%timeit needs a statement to time")
+    precision = opts.get("p", 3)
+    repeat = opts.get("r", 7)
+    number = opts.get("n", 0)
+    t0 = time.perf_counter()
+    inner = _timeit_function(setup, stmt, ctx.filename, setup_line, stmt_line, ctx.ns, ctx.local_ns)
+    tc = time.perf_counter() - t0
+
+    def run(n):
+        it = itertools.repeat(None, n)
+        gcold = gc.isenabled()
+        gc.disable()
+        try:
+            return inner(it, time.perf_counter)
+        finally:
+            if gcold:
+                gc.enable()
+
+    if number <= 0:
+        for index in range(10):
+            number = 10 ** index
+            if run(number) >= 0.2:
+                break
+    all_runs = [run(number) for _ in range(max(repeat, 1))]
+    best = min(all_runs) / number
+    worst = max(all_runs) / number
+    result = TimeitResult(number, max(repeat, 1), best, worst, all_runs, tc, precision)
+    if not opts.get("q"):
+        if worst > 4 * best and best > 0 and worst > 1e-6:
+            print(f"The slowest run took {worst / best:.2f} times longer than the fastest. "
+                  "This could mean that an intermediate result is being cached.")
+        print(result)
+        if tc > 0.1:
+            print(f"Compiler time: {tc:.2f} s")
+    if opts.get("o"):
+        return result
+    return None
+
+
+# ---- namespace -----------------------------------------------------------------
+
+def _user_names(ctx, types=()):
+    ns = ctx.ns
+    out = []
+    for name in sorted(ns):
+        if name.startswith("_") or name in _wasipy_magics._hidden:
+            continue
+        if types and type(ns[name]).__name__ not in types:
+            continue
+        out.append(name)
+    return out
+
+
+@_line_magic("who_ls")
+def _who_ls(ctx):
+    """A sorted list of the interactive variables (optionally of given types)."""
+    return _user_names(ctx, ctx.line.split())
+
+
+@_line_magic("who")
+def _who(ctx):
+    """Print the interactive variables, optionally only those of the given
+    types (%who int function)."""
+    names = _user_names(ctx, ctx.line.split())
+    if not names:
+        print("No variables match your requested type." if ctx.line.strip() else "Interactive namespace is empty.")
+        return
+    for i in range(0, len(names), 9):
+        print("\t ".join(names[i:i + 9]) + "\t ")
+
+
+@_line_magic("whos")
+def _whos(ctx):
+    """Like %who, as a table with each variable's type and data."""
+    names = _user_names(ctx, ctx.line.split())
+    if not names:
+        print("No variables match your requested type." if ctx.line.strip() else "Interactive namespace is empty.")
+        return
+    ns = ctx.ns
+    types = [type(ns[n]).__name__ for n in names]
+    vw = max(max(map(len, names)), len("Variable")) + 3
+    tw = max(max(map(len, types)), len("Type")) + 3
+    print("Variable".ljust(vw) + "Type".ljust(tw) + "Data/Info")
+    print("-" * (vw + tw + len("Data/Info")))
+    for name, tname in zip(names, types):
+        value = ns[name]
+        if tname in ("dict", "list", "tuple", "set"):
+            info = f"n={len(value)}"
+        else:
+            try:
+                info = str(value).replace("\n", "\\n")
+            except Exception:
+                info = "<unprintable>"
+            if len(info) > 50:
+                info = info[:25] + "<...>" + info[-25:]
+        print(name.ljust(vw) + tname.ljust(tw) + info)
+
+
+@_line_magic("reset")
+def _reset(ctx):
+    """Delete every variable the user defined, and the output history.
+
+    %reset -f does it without asking."""
+    args = ctx.line.split()
+    if "-f" not in args:
+        answer = input("Once deleted, variables cannot be recovered. Proceed (y/[n])? ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing done.")
+            return
+    ns = ctx.ns
+    for name in list(ns):
+        if name not in _wasipy_magics._hidden:
+            del ns[name]
+    if isinstance(ns.get("Out"), dict):
+        ns["Out"].clear()
+    ns["_"] = ns["__"] = ns["___"] = ""
+    builtins._ = ""
+
+
+@_line_magic("env")
+def _env(ctx):
+    """%env: all environment variables; %env NAME: one; %env NAME=value
+    (or %env NAME value): set one."""
+    line = ctx.line.strip()
+    if not line:
+        return dict(os.environ)
+    if "=" not in line and " " not in line:
+        try:
+            return os.environ[line]
+        except KeyError:
+            raise UsageError(f"Environment does not have key: {line}") from None
+    return _set_env(ctx)
+
+
+@_line_magic("set_env")
+def _set_env(ctx):
+    """%set_env NAME=value or %set_env NAME value."""
+    line = ctx.line.strip()
+    sep = "=" if "=" in line else None
+    parts = line.split(sep, 1)
+    if len(parts) != 2 or not parts[0].strip():
+        raise UsageError("usage is 'set_env var=value' or 'set_env var value'")
+    name, value = parts[0].strip(), parts[1].strip()
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    os.environ[name] = value
+    print(f"env: {name}={value}")
+
+
+def _unquote(s):
+    s = s.strip()
+    if len(s) > 1 and s[0] == s[-1] and s[0] in "'\"":
+        return s[1:-1]
+    return s
+
+
+@_line_magic("cd")
+def _cd(ctx):
+    """Change the working directory (within the folders the sandbox sees).
+
+    %cd: home; %cd -: the previous directory; %cd -q dir: quietly."""
+    arg = ctx.line.strip()
+    quiet = False
+    if arg.startswith("-q"):
+        quiet, arg = True, arg[2:].strip()
+    dh = ctx.ns.setdefault("_dh", [os.getcwd()])
+    if not arg:
+        target = os.path.expanduser("~")
+    elif arg == "-":
+        if len(dh) < 2:
+            print("cd: no previous directory")
+            return
+        target = dh[-2]
+    else:
+        target = os.path.expanduser(_unquote(arg))
+    try:
+        os.chdir(target)
+    except OSError as e:
+        print(e)
+        return
+    cwd = os.getcwd()
+    dh.append(cwd)
+    if not quiet:
+        print(cwd)
+
+
+@_line_magic("pwd")
+def _pwd(ctx):
+    """The working directory."""
+    return os.getcwd()
+
+
+# ---- running files ---------------------------------------------------------
+
+
+@_line_magic("run")
+def _run_file(ctx):
+    """Run a Python file (or a notebook) and copy its variables into the
+    namespace.
+
+    %run [-i] [-e] [-n] [-t] file.py [args]   (sys.argv is [file, args...])
+    %run -m module [args]
+      -i: run in the notebook's namespace; -e: ignore sys.exit();
+      -n: __name__ is not '__main__'; -t: print the time taken."""
+    import shlex
+    import time
+    try:
+        words = shlex.split(ctx.line)
+    except ValueError as e:
+        raise UsageError(f"%run: {e}") from None
+    flags = set()
+    module = None
+    while words and words[0].startswith("-") and words[0] != "-":
+        w = words.pop(0)
+        if w == "-m":
+            if not words:
+                raise UsageError("%run -m needs a module name")
+            module = words.pop(0)
+            break
+        if w == "--":
+            break
+        flags.update(w[1:])
+    unknown = flags - set("ientpdGg")
+    if unknown:
+        raise UsageError(f"%run: unknown option -{''.join(sorted(unknown))}")
+    if "d" in flags or "p" in flags:
+        raise UsageError("%run -d and -p (debugger, profiler) are not available in wasipy")
+    if module is None and not words:
+        raise UsageError("%run needs a file name")
+    ns = ctx.ns
+    saved_argv = sys.argv
+    start = time.perf_counter()
+    try:
+        if module is not None:
+            import runpy
+            sys.argv = [module] + words
+            result = runpy.run_module(module, run_name="__main__" if "n" not in flags else module,
+                                      alter_sys=True)
+            ns.update({k: v for k, v in result.items() if k not in ("__name__", "__builtins__")})
+            return None
+        path = os.path.expanduser(words[0])
+        if not os.path.isfile(path) and os.path.isfile(path + ".py"):
+            path += ".py"
+        if not os.path.isfile(path):
+            raise UsageError(f"File `{words[0]!r}` not found.")
+        sys.argv = [path] + words[1:]
+        if "i" in flags:
+            run_ns = ns
+        else:
+            import types
+            mod = types.ModuleType("__main__" if "n" not in flags else os.path.splitext(os.path.basename(path))[0])
+            run_ns = mod.__dict__
+            run_ns["__builtins__"] = builtins
+        run_ns["__file__"] = os.path.abspath(path)
+        saved_path = list(sys.path)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+        saved_main = sys.modules.get("__main__")
+        if "i" not in flags and "n" not in flags:
+            sys.modules["__main__"] = mod
+        try:
+            _exec_file(path, run_ns)
+        except SystemExit as e:
+            if "e" not in flags and e.code not in (0, None):
+                raise
+        finally:
+            sys.modules["__main__"] = saved_main
+            sys.path[:] = saved_path
+        if run_ns is not ns:
+            ns.update({k: v for k, v in run_ns.items() if k not in ("__name__", "__builtins__")})
+    finally:
+        sys.argv = saved_argv
+        if "t" in flags:
+            print(f"\nWall time: {format_time(time.perf_counter() - start)}")
+    return None
+
+
+def _exec_file(path, ns):
+    import linecache
+    if path.endswith(".ipynb"):
+        import json
+        with open(path, encoding="utf-8") as f:
+            nb = json.load(f)
+        cells = nb.get("cells", [])
+        for i, cell in enumerate(cells):
+            if cell.get("cell_type") != "code":
+                continue
+            src = cell.get("source", "")
+            if isinstance(src, list):
+                src = "".join(src)
+            name = f"{os.path.abspath(path)} (cell {i + 1})"
+            linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+            body, last = _compile(src, name, 1, value=False)
+            exec(body, ns)
+        return
+    import tokenize
+    with tokenize.open(path) as f:
+        src = f.read()
+    filename = os.path.abspath(path)
+    if path.endswith(".ipy"):
+        body, _ = _compile(src, filename, 1, value=False)
+    else:
+        body = compile(src, filename, "exec")
+    exec(body, ns)
+
+
+# ---- output -------------------------------------------------------------------
+
+
+@_cell_magic("capture")
+def _capture(ctx):
+    """Capture the cell's stdout, stderr and displayed outputs.
+
+    %%capture [--no-stdout] [--no-stderr] [--no-display] [name]
+    With a name, the CapturedIO is stored there: name.show() replays it,
+    name.stdout / name.stderr / name.outputs hold what was captured."""
+    args = ctx.line.split()
+    opts = {a for a in args if a.startswith("--")}
+    names = [a for a in args if not a.startswith("-")]
+    unknown = opts - {"--no-stdout", "--no-stderr", "--no-display"}
+    if unknown or len(names) > 1:
+        raise UsageError("usage: %%capture [--no-stdout] [--no-stderr] [--no-display] [output]")
+    body, last = _compile(ctx.cell, ctx.filename, ctx.lineno)
+    cap = _wasipy_display.capture_output("--no-stdout" not in opts, "--no-stderr" not in opts,
+                                         "--no-display" not in opts)
+    with cap as io:
+        if names:
+            ctx.ns[names[0]] = io
+        value = _run(body, last, ctx.ns, ctx.local_ns)
+        if value is not None and cap.display:
+            data, md = _wasipy_display.format(value)
+            if data:
+                _wasipy_display.publish_display_data(data, md)
+    return None
+
+
+def _display_cell(mime, text, metadata=None, plain=None):
+    data = {mime: text}
+    if plain:
+        data["text/plain"] = plain
+    _wasipy_display.publish_display_data(data, metadata or {})
+
+
+@_cell_magic("html", "HTML")
+def _html(ctx):
+    """Render the cell as HTML (%%html --isolated: in an iframe)."""
+    md = {"text/html": {"isolated": True}} if "--isolated" in ctx.line.split() else {}
+    _display_cell("text/html", ctx.cell, md, "<IPython.core.display.HTML object>")
+
+
+@_cell_magic("markdown")
+def _markdown(ctx):
+    """Render the cell as Markdown."""
+    _display_cell("text/markdown", ctx.cell, None, "<IPython.core.display.Markdown object>")
+
+
+@_cell_magic("javascript", "js")
+def _javascript(ctx):
+    """Run the cell as JavaScript in the frontend."""
+    _display_cell("application/javascript", ctx.cell, None, "<IPython.core.display.Javascript object>")
+
+
+@_cell_magic("latex")
+def _latex(ctx):
+    """Render the cell as LaTeX (what MathJax understands)."""
+    _display_cell("text/latex", ctx.cell, None, "<IPython.core.display.Latex object>")
+
+
+@_cell_magic("svg")
+def _svg(ctx):
+    """Render the cell as SVG."""
+    _display_cell("image/svg+xml", ctx.cell, None, "<IPython.core.display.SVG object>")
+
+
+@_cell_magic("writefile", "file")
+def _writefile(ctx):
+    """Write the cell to a file: %%writefile [-a] filename (-a appends)."""
+    import shlex
+    try:
+        words = shlex.split(ctx.line)
+    except ValueError as e:
+        raise UsageError(f"%%writefile: {e}") from None
+    append = False
+    if words and words[0] in ("-a", "--append"):
+        append = True
+        words = words[1:]
+    if len(words) != 1:
+        raise UsageError("usage: %%writefile [-a] filename")
+    path = os.path.expanduser(words[0])
+    exists = os.path.exists(path)
+    if append:
+        print(f"Appending to {words[0]}")
+    elif exists:
+        print(f"Overwriting {words[0]}")
+    else:
+        print(f"Writing {words[0]}")
+    with open(path, "a" if append else "w", encoding="utf-8") as f:
+        f.write(ctx.cell)
+
+
+# ---- extensions ---------------------------------------------------------------
+
+_loaded_extensions = set()
+
+
+def _import_extension(name):
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        try:
+            return importlib.import_module(f"IPython.extensions.{name}")
+        except ModuleNotFoundError:
+            raise e from None
+
+
+def load_extension(name):
+    """Load an IPython extension: import it and call its
+    load_ipython_extension(ip). Returns 'already loaded', 'no load function'
+    or None, as IPython's extension manager does."""
+    if name in _loaded_extensions:
+        return "already loaded"
+    mod = _import_extension(name)
+    fn = getattr(mod, "load_ipython_extension", None)
+    if fn is None:
+        return "no load function"
+    fn(get_ipython())
+    _loaded_extensions.add(name)
+    return None
+
+
+def unload_extension(name):
+    if name not in _loaded_extensions:
+        return "not loaded"
+    mod = sys.modules.get(name) or sys.modules.get(f"IPython.extensions.{name}")
+    fn = getattr(mod, "unload_ipython_extension", None)
+    if fn is None:
+        return "no unload function"
+    fn(get_ipython())
+    _loaded_extensions.discard(name)
+    return None
+
+
+@_line_magic("load_ext")
+def _load_ext(ctx):
+    """Load an IPython extension by module name."""
+    name = ctx.line.strip()
+    if not name:
+        raise UsageError("Missing module name.")
+    res = load_extension(name)
+    if res == "already loaded":
+        print(f"The {name} extension is already loaded. To reload it, use:\n  %reload_ext {name}")
+    elif res == "no load function":
+        print(f"The {name} module is not an IPython extension.")
+
+
+@_line_magic("unload_ext")
+def _unload_ext(ctx):
+    """Unload an IPython extension (calls its unload_ipython_extension)."""
+    name = ctx.line.strip()
+    if not name:
+        raise UsageError("Missing module name.")
+    res = unload_extension(name)
+    if res == "not loaded":
+        print(f"The {name} extension is not loaded.")
+    elif res == "no unload function":
+        print(f"The {name} extension doesn't define how to unload it.")
+
+
+@_line_magic("reload_ext")
+def _reload_ext(ctx):
+    """Reload an IPython extension (unload, re-import, load)."""
+    import importlib
+    name = ctx.line.strip()
+    if not name:
+        raise UsageError("Missing module name.")
+    if name in _loaded_extensions:
+        unload_extension(name)
+        _loaded_extensions.discard(name)
+        mod = sys.modules.get(name) or sys.modules.get(f"IPython.extensions.{name}")
+        if mod is not None:
+            importlib.reload(mod)
+    load_extension(name)
+
+
+# ---- help ------------------------------------------------------------------------
+
+
+class _Listing:
+    def __init__(self, text):
+        self._text = text
+
+    def __repr__(self):
+        return self._text
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(self._text)
+
+
+@_line_magic("lsmagic")
+def _lsmagic(ctx):
+    """List the magics."""
+    line = "  ".join("%" + n for n in sorted(line_magics, key=str.lower))
+    cell = "  ".join("%%" + n for n in sorted(cell_magics, key=str.lower))
+    return _Listing(
+        f"Available line magics:\n{line}\n\nAvailable cell magics:\n{cell}\n\n"
+        "Automagic is OFF, % prefix IS needed for line magics."
+    )
+
+
+def _magic_doc(kind, name):
+    m = _find(kind, name)
+    prefix = "%%" if kind == "cell" else "%"
+    doc = m.__doc__ or "<no docstring>"
+    import inspect
+    doc = inspect.cleandoc(doc)
+    red, reset = "\x1b[0;31m", "\x1b[0m"
+    return f"{red}Docstring:{reset}\n{doc}\n{red}Magic:{reset}     {prefix}{name}"
+
+
+def _help(target, level, frame=None):
+    """`obj?` (level 0) and `obj??` (level 1): the inspection as output."""
+    if target.startswith("%"):
+        kind = "cell" if target.startswith("%%") else "line"
+        name = target.lstrip("%")
+        if kind == "line" and name not in line_magics and name in cell_magics:
+            kind = "cell"
+        text = _magic_doc(kind, name)
+    else:
+        text = _inspect_text(target, level, frame)
+        if text is None:
+            print(f"Object `{target}` not found.")
+            return None
+    _wasipy_display.publish_display_data({"text/plain": text}, {})
+    return None
+
+
+def _inspect_text(target, level, frame=None):
+    try:
+        import _wasipy_complete
+        fn = getattr(_wasipy_complete, "inspect_text", None)
+    except ImportError:
+        fn = None
+    core = _wasipy_magics._core
+    if fn is not None and core is not None:
+        return fn(core, target, level)
+    return _simple_inspect(target, level, frame)
+
+
+def _simple_inspect(target, level, frame):
+    """A small `obj?` for when the completion module is absent."""
+    import inspect
+    parts = target.split(".")
+    ns = dict(builtins.__dict__)
+    core = _wasipy_magics._core
+    ns.update(core.user_ns if core is not None else {})
+    if frame is not None and frame.f_locals is not frame.f_globals:
+        ns.update(frame.f_locals)
+    if parts[0] not in ns:
+        return None
+    obj = ns[parts[0]]
+    for p in parts[1:]:
+        try:
+            obj = getattr(obj, p)
+        except Exception:
+            return None
+    red, reset = "\x1b[0;31m", "\x1b[0m"
+    fields = []
+    if callable(obj):
+        try:
+            fields.append(("Signature", target + str(inspect.signature(obj))))
+        except (TypeError, ValueError):
+            pass
+    else:
+        fields.append(("String form", _wasipy_display.plain(obj)[:200]))
+    source = None
+    if level:
+        try:
+            source = inspect.getsource(obj)
+        except Exception:
+            source = None
+    if source:
+        fields.append(("Source", source.rstrip("\n")))
+    else:
+        fields.append(("Docstring", inspect.getdoc(obj) or "<no docstring>"))
+    fields.append(("Type", type(obj).__name__))
+    width = max(len(t) for t, _ in fields) + 2
+    out = []
+    for title, value in fields:
+        if "\n" in value:
+            out.append(f"{red}{title}:{reset}\n{value}")
+        else:
+            out.append(f"{red}{title}:{reset}" + " " * (width - len(title) - 1) + value)
+    return "\n".join(out)
+
+
+@_line_magic("pinfo")
+def _pinfo(ctx):
+    """Details about an object (like `obj?`)."""
+    return _help(ctx.line.strip(), 0)
+
+
+@_line_magic("pinfo2")
+def _pinfo2(ctx):
+    """Details about an object with its source (like `obj??`)."""
+    return _help(ctx.line.strip(), 1)
+
+
+# ---- settings -------------------------------------------------------------------
+
+
+@_line_magic("config")
+def _config(ctx):
+    """Set a configuration value: %config Class.trait = value.
+
+    wasipy has no traitlets configuration: values are recorded in
+    get_ipython().config and otherwise ignored."""
+    line = ctx.line.strip()
+    if not line:
+        print("Available objects for config: none (wasipy records %config values but has no "
+              "configurable objects).")
+        return
+    m = re.match(r"([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*=\s*(.+)$", line)
+    if not m:
+        raise UsageError(f"Invalid config statement: {line!r}, should be `Class.trait = value`.")
+    cls, trait, expr = m.groups()
+    value = eval(expr, ctx.ns, ctx.local_ns)
+    getattr(get_ipython().config, cls)[trait] = value
+
+
+@_line_magic("precision")
+def _precision(ctx):
+    """Floating point precision of the pretty printer: %precision 3,
+    %precision %.2e, or %precision alone to reset. Returns the format."""
+    arg = ctx.line.strip()
+    plain = _wasipy_display.formatters["text/plain"]
+    if not arg:
+        plain.float_format = ""
+        plain.float_precision = ""
+        return "%r"
+    if "%" in arg:
+        fmt = arg
+        try:
+            fmt % 3.14159
+        except Exception:
+            raise ValueError(f"Precision must be int or format string, not {arg!r}") from None
+    else:
+        try:
+            digits = int(arg)
+        except ValueError:
+            raise ValueError(f"Precision must be int or format string, not {arg!r}") from None
+        if digits < 0:
+            raise ValueError("Precision must be non-negative")
+        fmt = f"%.{digits}f"
+    plain.float_format = fmt
+    plain.float_precision = arg
+    return fmt
+
+
+@_line_magic("xmode")
+def _xmode(ctx):
+    """Choose the exception reporting mode (accepted; wasipy has one mode)."""
+    modes = {"plain": "Plain", "context": "Context", "verbose": "Verbose", "minimal": "Minimal", "docs": "Docs"}
+    arg = ctx.line.strip().lower()
+    if arg and arg not in modes:
+        raise UsageError(f"Error changing exception modes.\nUnrecognized mode in FormattedTB: <{ctx.line.strip()}>")
+    print(f"Exception reporting mode: {modes.get(arg, 'Context')}")
+
+
+@_line_magic("matplotlib")
+def _matplotlib(ctx):
+    """Use matplotlib with inline figures (needs matplotlib importable)."""
+    import importlib
+    matplotlib = importlib.import_module("matplotlib")
+    backend = ctx.line.strip() or "inline"
+    if backend == "inline":
+        try:
+            importlib.import_module("matplotlib_inline.backend_inline")
+            matplotlib.use("module://matplotlib_inline.backend_inline")
+        except ImportError:
+            matplotlib.use("agg")
+    else:
+        matplotlib.use(backend)
