@@ -407,3 +407,28 @@ def test_lsmagic_and_settings(k):
     assert k.ok("%xmode Minimal").stdout == "Exception reporting mode: Minimal\n"
     ename, evalue, _ = error_of(k.execute("%matplotlib inline"))
     assert (ename, evalue) == ("ModuleNotFoundError", "No module named 'matplotlib'")
+
+
+def test_autoreload(kernel):
+    """%load_ext autoreload / %autoreload 2, as notebooks written for
+    IPython use them: a module edited on disk is reloaded before the next
+    cell, and functions and classes update in place."""
+    path = os.path.join(kernel.cwd, "mymod.py")
+
+    def write(body, bump):
+        with open(path, "w") as f:
+            f.write(body)
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + bump * 1_000_000_000))
+
+    write("def f():\n    return 1\n\nclass C:\n    def m(self):\n        return 'old'\n", 0)
+    kernel.ok("%load_ext autoreload\n%autoreload 2")
+    kernel.ok("import mymod\nfrom mymod import f\nobj = mymod.C()")
+    assert kernel.value("mymod.f(), f(), obj.m()") == "(1, 1, 'old')"
+    write("def f():\n    return 2\n\nclass C:\n    def m(self):\n        return 'new'\n", 10)
+    assert kernel.value("mymod.f(), f(), obj.m()") == "(2, 2, 'new')"
+    kernel.ok("%autoreload 0")
+    write("def f():\n    return 3\n", 20)
+    assert kernel.value("mymod.f()") == "2"
+    kernel.ok("%autoreload")  # now
+    assert kernel.value("mymod.f()") == "3"
