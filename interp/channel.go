@@ -75,13 +75,12 @@ func (c *channel) push(payload []byte) bool {
 	}
 }
 
-// interrupt wakes a guest that sleeps, and tells one that waits on the
-// channel (for input or a host call) with an in-band message, so that it
-// raises KeyboardInterrupt at a point where no frame can be torn. It
-// reports whether the guest was waiting on the channel; if not, it is
-// running code, which the caller stops by tripping the interrupt flags.
-func (c *channel) interrupt() (waiting bool) {
-	c.wake.fire()
+// interruptWaiting tells a guest that waits on the channel (for input, a
+// host call, or its event loop's next timer) with an in-band message, so
+// that it raises KeyboardInterrupt at a point where no frame can be torn.
+// It reports whether the guest was waiting; if not, it is running code (or
+// sleeping), which the caller stops with the interrupt flags and wake.
+func (c *channel) interruptWaiting() bool {
 	if !c.reading.Load() {
 		return false
 	}

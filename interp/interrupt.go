@@ -193,6 +193,7 @@ func underlying(t dwarf.Type) dwarf.Type {
 type interrupter struct {
 	targets *interruptTargets
 	mem     func() []byte // the guest's memory, or nil before it exists
+	wake    func()        // ends a sleep in poll_oneoff
 }
 
 // available reports whether running Python code can be interrupted.
@@ -224,8 +225,13 @@ func (in *interrupter) trip() {
 	atomic.StoreInt32(breaker, 1)
 	go func() {
 		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) && atomic.LoadInt32(tripped) != 0 {
+		for i := 0; time.Now().Before(deadline) && atomic.LoadInt32(tripped) != 0; i++ {
 			atomic.StoreInt32(breaker, 1)
+			// A sleep that began just after the interrupt (before Python
+			// saw the flag) is woken too.
+			if in.wake != nil && i%50 == 49 {
+				in.wake()
+			}
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()

@@ -11,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -59,7 +61,7 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 	ch := newChannel(func(payload []byte) {
 		_ = pipe.message(frameMessage, payload)
 	}, gc.maybeCollect)
-	intr := &interrupter{}
+	intr := &interrupter{wake: func() { ch.wake.fire() }}
 
 	go func() {
 		// Kernel → guest. When the kernel goes away, so does the worker.
@@ -76,8 +78,11 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 					return
 				}
 			case frameInterrupt:
-				if !ch.interrupt() {
+				if !ch.interruptWaiting() {
+					// Flags first, then wake a sleep: a woken sleep must
+					// find the interrupt already pending.
 					intr.trip()
+					ch.wake.fire()
 				}
 			}
 		}
@@ -232,6 +237,9 @@ func WorkerMain() bool {
 	if !ok {
 		return false
 	}
+	// Interrupts come from the kernel as frames; a Ctrl-C sent to the
+	// process group (a terminal, jupyter console) must not kill the worker.
+	signal.Ignore(syscall.SIGINT)
 	var cfg Config
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "wasipy interpreter worker: bad configuration:", err)

@@ -399,7 +399,9 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		return err
 	}
 	reply["execution_count"] = count
-	reply["payload"] = []any{}
+	if _, ok := reply["payload"].([]any); !ok {
+		reply["payload"] = []any{}
+	}
 	if _, ok := reply["user_expressions"]; !ok {
 		reply["user_expressions"] = map[string]any{}
 	}

@@ -289,13 +289,20 @@ def test_name_error(k):
 def test_system_exit_does_not_end_kernel(kernel):
     before = kernel.ok("keep_me = 'still here'")
     pid_tree = {p.pid for p in kernel.tree()}
-    for code in ("raise SystemExit", "raise SystemExit(3)", "import sys; sys.exit('bye')", "exit()"):
+    for code in ("raise SystemExit", "raise SystemExit(3)", "import sys; sys.exit('bye')"):
         r = kernel.execute(code)
         assert r.status == "error", r
         assert r.reply["ename"] == "SystemExit"
+    # exit() asks the frontend to end the session, as in ipykernel; the
+    # kernel itself stays.
+    for code in ("exit()", "exit", "quit(keep_kernel=True)"):
+        r = kernel.ok(code)
+        keep = "keep_kernel" in code
+        assert r.reply["payload"] == [{"source": "ask_exit", "keepkernel": keep}], r
+        assert not r.results, r
     r = kernel.ok("keep_me")
     assert r.result_text() == "'still here'"
-    assert r.count == before.count + 5
+    assert r.count == before.count + 7
     assert {p.pid for p in kernel.tree()} == pid_tree, "the interpreter was replaced"
 
 
@@ -367,7 +374,7 @@ def test_relative_write_appears_on_host(kernel):
 
 def test_environment_is_minimal(k):
     env = k.eval("dict(__import__('os').environ)")
-    allowed = {"HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "WASIPY_WORKDIR"}
+    allowed = {"HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONUNBUFFERED", "WASIPY_WORKDIR"}
     assert set(env) <= allowed, set(env) - allowed
     assert harness.HOST_MARKER_VAR not in env
     assert os.environ[harness.HOST_MARKER_VAR] not in repr(env)

@@ -55,6 +55,7 @@ class Shell:
         self._seq = 0
         self._labels = {}  # cell file name -> "Cell In[N]"
         self._count = 0
+        self.payload = []  # execute_reply payloads of the running cell (ask_exit)
         self._silent = False
         self._store = True
         main = types.ModuleType("__main__", doc="Automatically created module for the wasipy kernel")
@@ -86,6 +87,7 @@ class Shell:
 
     def _execute(self, code, req):
         import _wasipy_host
+        self.payload = []
         _wasipy_host.stdin.allowed = bool(req.get("allow_stdin", True))
         self._count = req.get("execution_count", 0)
         self._silent = bool(req.get("silent", False))
@@ -106,6 +108,7 @@ class Shell:
             return reply
         status = self._run(code, filename)
         reply = {"status": "ok"} if status is None else status
+        reply["payload"] = self.payload
         if reply["status"] == "ok":
             reply["user_expressions"] = self.user_expressions(req.get("user_expressions") or {})
         else:
@@ -151,21 +154,37 @@ class Shell:
         # session's loop (other tasks keep running meanwhile).
         loop = _wasipy_asyncio.session_loop()
         task = loop.create_task(eval(block, self.user_ns))
+        interrupted = []
+
+        def interrupt():
+            # Cancel the cell's task where it waits: the traceback then
+            # shows the user's line, not the event loop's.
+            interrupted.append(True)
+            task.cancel()
+
+        state = _wasipy_kernel.state
+        saved, state.on_interrupt = state.on_interrupt, interrupt
         try:
             loop.run_until_complete(task)
-        except BaseException:
+        except BaseException as e:
             if not task.done():
                 task.cancel()
                 try:
                     loop.run_until_complete(task)
                 except BaseException:
                     pass
+            if interrupted and isinstance(e, _cancelled_error()):
+                raise _as_keyboard_interrupt(e) from None
             raise
+        finally:
+            state.on_interrupt = saved
 
     def _store_input(self, code):
+        # As in IPython: while cell N runs, _i is cell N-1's input, _ii
+        # cell N-2's, _iii cell N-3's; _iN and In[N] are this cell's.
         ns = self.user_ns
+        ns["_iii"], ns["_ii"], ns["_i"] = ns["_ii"], ns["_i"], ns["In"][-1]
         ns["In"].append(code)
-        ns["_iii"], ns["_ii"], ns["_i"] = ns["_ii"], ns["_i"], code
         ns[f"_i{self._count}"] = code
 
     @property
@@ -186,6 +205,9 @@ class Shell:
 
     def displayhook(self, value):
         if value is None:
+            return
+        if isinstance(value, _Exiter):
+            value()  # `exit` alone acts like exit(), as IPython's autocall does
             return
         ns = self.user_ns
         if self._store:
@@ -302,12 +324,33 @@ class Shell:
         return (head + "\n" + last) if sep else last
 
 
+def _cancelled_error():
+    import asyncio
+    return asyncio.CancelledError
+
+
+def _as_keyboard_interrupt(cancelled):
+    """A KeyboardInterrupt carrying the traceback of the CancelledError that
+    was raised inside the cell's coroutine (the one with the user's frames)."""
+    exc, seen = cancelled, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
+                return KeyboardInterrupt().with_traceback(exc.__traceback__)
+            tb = tb.tb_next
+        exc = exc.__context__
+    return KeyboardInterrupt()
+
+
 class interruptible:
     """Marks user code: an interrupt raises KeyboardInterrupt only inside."""
 
     def __enter__(self):
         self._saved = _wasipy_kernel.state.interruptible
         _wasipy_kernel.state.interruptible = True
+        _wasipy_kernel.raise_pending()
 
     def __exit__(self, *exc):
         _wasipy_kernel.state.interruptible = self._saved
@@ -375,13 +418,17 @@ class _AttributedStream(io.TextIOBase):
 
 
 class _Exiter:
-    """`exit` and `quit` in a cell: tell the user how the kernel ends."""
+    """`exit` and `quit` in a cell, as in ipykernel: `exit` alone or
+    `exit()` asks the frontend to end the session (a terminal console
+    quits; a notebook ignores it). `exit(keep_kernel=True)` keeps the
+    kernel running."""
 
     def __repr__(self):
-        return "Use the notebook's kernel menu (Shut Down or Restart) to end the kernel."
+        return "Use exit() or the notebook's kernel menu to end the session."
 
-    def __call__(self, *args):
-        raise SystemExit(*args)
+    def __call__(self, keep_kernel=False):
+        if shell is not None:
+            shell.payload.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
 
 
 def _ends_with_semicolon(code):
@@ -414,7 +461,8 @@ def is_complete(code):
             return {"status": "invalid"}
     if compiled is None:
         return {"status": "incomplete", "indent": indent}
-    # Inside an indented block the user may still be typing: a blank line ends it.
-    if not code.endswith("\n") and last[:1] in (" ", "\t"):
+    # Inside an indented block the user may still be typing; an empty line
+    # (or one holding only the auto-indent) ends the block, as in IPython.
+    if not code.endswith("\n") and last[:1] in (" ", "\t") and last.strip():
         return {"status": "incomplete", "indent": indent}
     return {"status": "complete"}

@@ -35,10 +35,17 @@ class _State:
     The host trips CPython's SIGINT flags while code runs (see
     interp/interrupt.go). The handler below raises only inside user code;
     the kernel's own code (framing a message, sending a reply) is never
-    torn by an interrupt.
+    torn by an interrupt: an interrupt that comes then is kept pending and
+    raised as soon as user code goes on (or before the guest would block
+    waiting on the channel). Pending interrupts are dropped when a request
+    ends, so none leaks into the next cell.
     """
 
     interruptible = False
+    pending = False
+    # While a cell with top-level await runs, how to interrupt it: cancel
+    # its task, so the traceback shows the line the cell was waiting at.
+    on_interrupt = None
 
 
 state = _State()
@@ -46,6 +53,15 @@ state = _State()
 
 def _on_sigint(signum, frame):
     if state.interruptible:
+        state.pending = False
+        raise KeyboardInterrupt
+    state.pending = True
+
+
+def raise_pending():
+    """Raise a pending interrupt, if user code is what runs."""
+    if state.pending and state.interruptible:
+        state.pending = False
         raise KeyboardInterrupt
 
 
@@ -76,11 +92,16 @@ class Channel:
                 view = view[n:]
         finally:
             state.interruptible = saved
+        raise_pending()  # the message is out whole: now it is safe
 
     def recv(self, timeout=None):
         """The next message, or None when timeout (seconds) passes first."""
         saved, state.interruptible = state.interruptible, False
         try:
+            if saved and state.pending and not self._buf:
+                # Interrupted on the way here: do not block first.
+                state.pending = False
+                raise KeyboardInterrupt
             if not self._fill(4, timeout):
                 return None
             (size,) = struct.unpack(">I", self._buf[:4])
@@ -203,7 +224,9 @@ class Runtime:
             # waiting on (synchronously or by await): serve it now.
             self.serve(msg)
         elif kind == "interrupt":
-            if state.interruptible or wait_for_reply:
+            if state.interruptible and state.on_interrupt is not None:
+                state.on_interrupt()
+            elif state.interruptible or wait_for_reply:
                 raise KeyboardInterrupt
         elif wait_for_reply:
             self.serve(msg)
@@ -229,6 +252,7 @@ class Runtime:
             import traceback
             reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
                      "traceback": traceback.format_exception(e)}
+        state.pending = False  # an interrupt that came too late for this request
         self.channel.send({"type": "reply", "id": msg.get("id"), "content": reply}, buffers)
 
 

@@ -927,3 +927,111 @@ def _matplotlib(ctx):
             matplotlib.use("agg")
     else:
         matplotlib.use(backend)
+
+
+@_line_magic("pprint")
+def _pprint(ctx):
+    """Toggle pretty printing of values (text/plain) on and off."""
+    plain = _wasipy_display.formatters["text/plain"]
+    plain.pprint = not plain.pprint
+    print(f"Pretty printing has been turned {'ON' if plain.pprint else 'OFF'}")
+
+
+@_line_magic("history", "hist")
+def _history(ctx):
+    """Print this session's input history.
+
+    %history [-n] [-o] [range...]   ranges: 4, 2-5, 3:6 (end excluded), ~2/ (last 2)
+    -n: with numbers; -o: with the outputs."""
+    words = ctx.line.split()
+    numbers = "-n" in words
+    outputs = "-o" in words
+    ns = ctx.ns
+    inputs = ns.get("In") or [""]
+    outs = ns.get("Out") or {}
+    chosen = []
+    for w in words:
+        if w.startswith("-"):
+            continue
+        m = re.fullmatch(r"(\d+)(?:([-:])(\d+))?", w)
+        if not m:
+            raise UsageError(f"%history: cannot read the range {w!r}")
+        a = int(m.group(1))
+        b = a if m.group(3) is None else int(m.group(3)) - (m.group(2) == ":")
+        chosen.extend(range(a, b + 1))
+    if not chosen:
+        chosen = range(1, len(inputs))
+    for n in chosen:
+        if not 0 < n < len(inputs):
+            continue
+        text = inputs[n].rstrip("\n")
+        if numbers:
+            text = f"{n:>3}: " + text.replace("\n", "\n     ")
+        print(text)
+        if outputs and n in outs:
+            print(("     " if numbers else "") + "Out: " + _wasipy_display.plain(outs[n]))
+
+
+@_line_magic("prun")
+@_cell_magic("prun")
+def _prun(ctx):
+    """Run a statement (or the cell) under the profiler and print the
+    statistics: %prun [-s key]... [-l limit] [-q] [-r] [-D file] [-T file] stmt
+
+    -s: sort key (default: time); -l: lines (or a regex) to print; -q: print
+    nothing; -r: return the pstats.Stats; -D: dump the stats to a file; -T:
+    write the printed report to a file."""
+    import cProfile
+    import io
+    import pstats
+    import shlex
+    opts = {"s": [], "l": [], "q": False, "r": False, "D": None, "T": None}
+    rest = ctx.line.lstrip()
+    while rest.startswith("-"):
+        m = re.match(r"-([slDT])\s*(\S+)\s*|-([qr]+)(?:\s+|$)", rest)
+        if not m:
+            break
+        if m.group(1) in ("s", "l"):
+            opts[m.group(1)].append(m.group(2))
+        elif m.group(1):
+            opts[m.group(1)] = shlex.split(m.group(2))[0]
+        else:
+            for flag in m.group(3):
+                opts[flag] = True
+        rest = rest[m.end():]
+    if ctx.cell is None:
+        src, lineno = rest, ctx.lineno
+    else:
+        src, lineno = ctx.cell, ctx.lineno
+    body, last = _compile(src, ctx.filename, lineno, value=False)
+    prof = cProfile.Profile()
+    try:
+        prof.runctx(body, ctx.ns, ctx.local_ns if ctx.local_ns is not None else ctx.ns)
+    except SystemExit:
+        pass
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.strip_dirs().sort_stats(*(opts["s"] or ["time"]))
+    limits = []
+    for lim in opts["l"]:
+        try:
+            limits.append(int(lim))
+        except ValueError:
+            try:
+                limits.append(float(lim))
+            except ValueError:
+                limits.append(lim)
+    stats.print_stats(*limits)
+    report = out.getvalue().rstrip("\n")
+    if not opts["q"]:
+        _wasipy_display.publish_display_data({"text/plain": report}, {})
+    if opts["D"]:
+        stats.dump_stats(opts["D"])
+        print(f"\n*** Profile stats marshalled to file {opts['D']!r}.")
+    if opts["T"]:
+        with open(opts["T"], "w", encoding="utf-8") as f:
+            f.write(report + "\n")
+        print(f"\n*** Profile printout saved to text file {opts['T']!r}.")
+    if opts["r"]:
+        return stats
+    return None
