@@ -432,3 +432,18 @@ def test_autoreload(kernel):
     assert kernel.value("mymod.f()") == "2"
     kernel.ok("%autoreload")  # now
     assert kernel.value("mymod.f()") == "3"
+
+
+def test_prun_history_pprint(kernel):
+    kernel.ok("def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)")
+    r = kernel.ok("%prun -l 3 fib(12)")
+    [data] = data_of(r)
+    text = data["text/plain"]
+    assert re.search(r"\d+ function calls \(\d+ primitive calls\) in [\d.]+ seconds", text), text
+    assert "Ordered by: internal time" in text and "(fib)" in text
+    assert kernel.value("st = %prun -q -r -s cumulative fib(5)\ntype(st).__name__") == "'Stats'"
+    r = kernel.ok("%history -n 1-2")
+    assert r.stdout == "  1: def fib(n):\n         return n if n < 2 else fib(n - 1) + fib(n - 2)\n  2: %prun -l 3 fib(12)\n"
+    assert kernel.ok("%pprint").stdout == "Pretty printing has been turned OFF\n"
+    assert kernel.value("list(range(30))") == repr(list(range(30)))
+    assert kernel.ok("%pprint").stdout == "Pretty printing has been turned ON\n"
