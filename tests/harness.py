@@ -119,6 +119,8 @@ def setup_env():
     os.environ[SESSION_MARK_VAR] = uuid.uuid4().hex
     os.environ[HOST_MARKER_VAR] = "host-secret-" + uuid.uuid4().hex
     os.environ["WASIPY_PYTHON_WASM"] = wasm
+    # This run's kernels share one history, never the user's or another run's.
+    os.environ.setdefault("WASIPY_HISTORY_DIR", os.path.join(root, "history"))
     for d in ("jupyter-data", "jupyter-runtime", "jupyter-config", "ipython"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     _env = {"kernel": kernel, "python_wasm": wasm, "jupyter_path": jupyter_path, "root": root}

@@ -1,8 +1,8 @@
 """Jupyter's own kernel conformance suite (Debian's python3-jupyter-kernel-test)
 run against the wasipy kernel.
 
-Samples that belong to later issues (completion, inspection, history,
-display_data, pager, clear_output) are left unset, so those tests skip.
+The pager test stays unset: `obj?` shows the inspection as output in the
+cell (issue 4), not as a pager payload.
 """
 
 import jupyter_kernel_test
@@ -28,6 +28,26 @@ class WasipyKernelTests(jupyter_kernel_test.KernelTests):
         {"code": "[1, 2, 3]", "result": "[1, 2, 3]"},
     ]
     code_generate_error = "raise ValueError('boom')"
+
+    completion_samples = [
+        {"text": "pri", "matches": {"print"}},
+        {"text": "impo", "matches": {"import"}},
+        {"text": "ValueE", "matches": {"ValueError"}},
+        {"text": "import jso", "matches": {"json"}},
+        {"text": "from json import dum", "matches": {"dump", "dumps"}},
+        {"text": "'hello'.upp", "matches": {"upper"}},
+        {"text": "%pw", "matches": {"%pwd"}},
+    ]
+    code_inspect_sample = "print"
+
+    code_display_data = [
+        {"code": "from IPython.display import HTML, display; display(HTML('<b>hi</b>'))", "mime": "text/html"},
+        {"code": "display('plain')", "mime": "text/plain"},
+    ]
+    code_clear_output = "from IPython.display import clear_output; clear_output()"
+
+    supported_history_operations = ("tail", "range", "search")
+    code_history_pattern = "1+2*"
 
     @classmethod
     def setUpClass(cls):
