@@ -2,7 +2,7 @@
 
 _wasipy_magics registers their names at start-up and imports this module
 the first time one of them runs: compiling it costs the -O0 interpreter
-more than a hundred milliseconds, which a kernel start should not pay.
+about 25 ms, which a kernel start should not pay.
 """
 
 import builtins

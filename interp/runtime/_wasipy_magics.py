@@ -185,10 +185,12 @@ def _cell(name, line, cell, lineno):
 def _system(cmd):
     raise _no_shell(f"!{cmd}")
 
+
 def _help(target, level):
     """`obj?` (level 0) and `obj??` (level 1): the inspection as output."""
     import _wasipy_magiclib
     return _wasipy_magiclib._help(target, level, sys._getframe(1))
+
 
 # Names in the namespace at start-up: %who does not list them.
 _hidden = set()
