@@ -35,6 +35,9 @@ type Policy struct {
 // Allows reports whether u may be fetched.
 func (p Policy) Allows(u *url.URL) bool {
 	host, port := u.Hostname(), u.Port()
+	if port == "" { // the scheme's own port: "example.org:443" allows https://example.org/
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
 	for _, a := range p.Allow {
 		a = strings.ToLower(strings.TrimSpace(a))
 		if a == "*" {

@@ -32,6 +32,9 @@ func TestPolicy(t *testing.T) {
 	require.True(t, Policy{Allow: []string{"Example.org"}}.Allows(u("https://example.org:8443/x")))
 	require.True(t, Policy{Allow: []string{"127.0.0.1:8080"}}.Allows(u("http://127.0.0.1:8080/")))
 	require.False(t, Policy{Allow: []string{"127.0.0.1:8080"}}.Allows(u("http://127.0.0.1:9090/")))
+	require.True(t, Policy{Allow: []string{"example.org:443"}}.Allows(u("https://example.org/")))
+	require.True(t, Policy{Allow: []string{"example.org:80"}}.Allows(u("http://example.org/")))
+	require.False(t, Policy{Allow: []string{"example.org:80"}}.Allows(u("https://example.org/")))
 	require.False(t, Policy{Allow: []string{"example.org"}}.Allows(u("http://evil.example.org.attacker/")))
 }
 

@@ -132,8 +132,9 @@ class CommManager:
         comm = Comm(comm_id=comm_id, primary=False, target_name=target_name)
         self.register_comm(comm)
         if f is None:
+            # As ipykernel: refuse with a comm_close, print nothing.
             comm.close()
-            raise KeyError(f"no comm target {target_name!r}")
+            return False
         try:
             f(comm, msg)
         except Exception:
@@ -193,5 +194,6 @@ def handle_request(kind, request):
         "content": request.get("content") or {},
         "buffers": [memoryview(b) for b in request.get("buffers", [])],
     }
-    getattr(get_comm_manager(), kind)(None, None, msg)
+    if getattr(get_comm_manager(), kind)(None, None, msg) is False:
+        return {"status": "error", "ename": "KeyError", "evalue": "no such comm target", "traceback": []}
     return {"status": "ok"}
