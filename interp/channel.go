@@ -27,6 +27,7 @@ const (
 	channelGuestDir = "/.wasipy/host"
 	channelName     = "channel"
 	deadlineName    = "deadline"
+	cputimeName     = "cputime" // read: the worker's CPU time in ns (see clock.go)
 	maxGuestFrame   = 256 << 20
 )
 
@@ -172,6 +173,8 @@ func (f *channelFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.Fi
 		return &channelFile{ch: f.ch}, 0
 	case deadlineName:
 		return &deadlineFile{ch: f.ch}, 0
+	case cputimeName:
+		return &cputimeFile{}, 0
 	}
 	return nil, experimentalsys.ENOENT
 }
@@ -180,7 +183,7 @@ func (f *channelFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
 	switch path {
 	case "", ".":
 		return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
-	case channelName, deadlineName:
+	case channelName, deadlineName, cputimeName:
 		return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
 	}
 	return sys.Stat_t{}, experimentalsys.ENOENT
@@ -197,7 +200,7 @@ func (*channelDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
 }
 func (*channelDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
-	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}, {Name: deadlineName, Type: fs.ModeNamedPipe}}, 0
+	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}, {Name: deadlineName, Type: fs.ModeNamedPipe}, {Name: cputimeName, Type: fs.ModeNamedPipe}}, 0
 }
 
 type channelFile struct {
@@ -256,3 +259,23 @@ func (f *deadlineFile) Write(buf []byte) (int, experimentalsys.Errno) {
 	}
 	return len(buf), 0
 }
+
+// cputimeFile reads as the worker's CPU time in nanoseconds, in decimal,
+// afresh at every pread at offset 0. wasi-libc has no CPU clock (its
+// times() is the monotonic clock), so time.process_time() reads this.
+type cputimeFile struct {
+	experimentalsys.UnimplementedFile
+}
+
+func (*cputimeFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*cputimeFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o400, Nlink: 1}, 0
+}
+func (*cputimeFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
+	s := strconv.FormatInt(processCPUTime(), 10)
+	if off >= int64(len(s)) {
+		return 0, 0
+	}
+	return copy(buf, s[off:]), 0
+}
+func (f *cputimeFile) Read(buf []byte) (int, experimentalsys.Errno) { return f.Pread(buf, 0) }

@@ -153,3 +153,18 @@ func TestInterruptStopsRunningCode(t *testing.T) {
 		})
 	}
 }
+
+func TestCPUClockIsCPUTime(t *testing.T) {
+	p := startTest(t)
+	reply, rec := execute(t, p, `import time
+c0, w0 = time.process_time(), time.perf_counter()
+time.sleep(0.3)
+c1, w1 = time.process_time(), time.perf_counter()
+x = 0
+for i in range(300000):
+    x += i
+c2, w2 = time.process_time(), time.perf_counter()
+print(c1 - c0 < 0.1, 0 < c2 - c1 < 5 * (w2 - w1), w1 - w0 >= 0.29)`)
+	require.Equal(t, "ok", reply["status"], reply)
+	require.Equal(t, "True True True\n", rec.stream("stdout"))
+}

@@ -150,11 +150,14 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	if cfg.WorkDir != "" {
 		fsc = fsc.WithDirMount(cfg.WorkDir, cfg.WorkDir)
 	}
+	readOnly := func(fsc wazero.FSConfig, host, guest string) wazero.FSConfig {
+		return fsc.(sysfs.FSConfig).WithSysFSMount(newReadOnlyDir(host), guest)
+	}
 	for _, m := range cfg.ReadOnlyMounts {
-		fsc = fsc.WithReadOnlyDirMount(m.Host, m.Guest)
+		fsc = readOnly(fsc, m.Host, m.Guest)
 	}
 	for _, dir := range cfg.ImportPaths {
-		fsc = fsc.WithReadOnlyDirMount(dir, dir)
+		fsc = readOnly(fsc, dir, dir)
 	}
 
 	args := []string{"python", "-u", "-s", "-c", bootstrap}
@@ -164,7 +167,7 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 		args = []string{"python", "-s", "-c", compileScript}
 		delete(env, "PYTHONDONTWRITEBYTECODE")
 	} else if dir := pycacheDir(cfg.CacheDir); pycacheReady(dir) {
-		fsc = fsc.WithReadOnlyDirMount(dir, pycacheGuestDir)
+		fsc = readOnly(fsc, dir, pycacheGuestDir)
 	} else {
 		delete(env, "PYTHONPYCACHEPREFIX")
 	}

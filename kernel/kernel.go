@@ -390,6 +390,7 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		"execution_count":  count,
 		"allow_stdin":      orDefault(req.AllowStdin, true),
 		"parent_id":        r.msg.Header.MsgID,
+		"parent_header":    r.msg.Header,
 	}, events)
 
 	var reply map[string]any

@@ -478,11 +478,11 @@ def check_display_notebook(nb):
     assert _stdout(cells["display-10"]) == "only this remains\n"
     assert _stdout(cells["display-11"]) == "tick 4\n"
 
-    assert re.fullmatch(r"Wall time: \d+(\.\d+)? (s|ms|µs|ns)\n", _stdout(cells["display-13"]))
+    assert re.fullmatch(r"CPU times: user .+, sys: .+, total: .+\nWall time: \d+(\.\d+)? (s|ms|µs|ns)\n", _stdout(cells["display-13"]))
     assert re.fullmatch(r"\d+(\.\d+)? (ms|µs|ns) ± \d+(\.\d+)? (ms|µs|ns) per loop "
                         r"\(mean ± std\. dev\. of 7 runs, \d{1,3}(,\d{3})* loops? each\)\n",
                         _stdout(cells["display-14"])), _stdout(cells["display-14"])
-    assert re.fullmatch(r"Wall time: .+\n", _stdout(cells["display-15"]))
+    assert re.fullmatch(r"CPU times: .+\nWall time: .+\n", _stdout(cells["display-15"]))
     [res] = _outputs(cells["display-15"], "execute_result")
     assert res["data"] == {"text/plain": "10000"}
 

@@ -39,19 +39,19 @@ def arrows(tb):
 
 def test_time_line_returns_value(k):
     r = k.ok("%time sum(range(1000))")
-    assert re.fullmatch(rf"Wall time: ({TIME})\n", r.stdout), r.stdout
+    assert re.fullmatch(rf"CPU times: user ({TIME}), sys: ({TIME}), total: ({TIME})\nWall time: ({TIME})\n", r.stdout), r.stdout
     assert r.result_text() == "499500"
 
 
 def test_time_assignment_form(k):
     r = k.ok("t_val = %time 6 * 7\nt_val")
-    assert r.stdout.startswith("Wall time: ")
+    assert r.stdout.startswith("CPU times: user ") and "\nWall time: " in r.stdout
     assert r.result_text() == "42"
 
 
 def test_time_cell(k):
     r = k.ok("%%time\nt_a = 20\nprint('inside')\nt_a + 1")
-    assert re.fullmatch(rf"inside\nWall time: ({TIME})\n", r.stdout), r.stdout
+    assert re.fullmatch(rf"inside\nCPU times: user ({TIME}), sys: ({TIME}), total: ({TIME})\nWall time: ({TIME})\n", r.stdout), r.stdout
     assert r.result_text() == "21"
     r = k.ok("%%time\nt_b = 1\nt_b;")
     assert r.results == []

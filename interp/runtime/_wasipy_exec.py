@@ -48,6 +48,7 @@ class Shell:
         shell = self
         self._send = send
         self.active_cell = None  # parent_id of the execute_request being run
+        self.parent_header = {}  # that request's header
         # Hooks other runtime modules install: each takes the cell's source
         # and returns the Python source to run (IPython's input transformers:
         # magics, `obj?`, `!cmd`). Applied in order.
@@ -79,11 +80,13 @@ class Shell:
     def execute(self, req):
         code = req.get("code", "")
         self.active_cell = req.get("parent_id")
+        self.parent_header = req.get("parent_header") or {}
         current_cell.set(self.active_cell)
         try:
             return self._execute(code, req)
         finally:
             self.active_cell = None
+            self.parent_header = {}
 
     def _execute(self, code, req):
         import _wasipy_host
@@ -218,6 +221,8 @@ class Shell:
         if self._silent:
             return
         data, metadata = _wasipy_display.format(value)
+        if not data:  # it displayed itself (_ipython_display_)
+            return
         self._send({"type": "execute_result", "content": {
             "execution_count": self._count, "data": data, "metadata": metadata}})
 
@@ -281,6 +286,8 @@ class Shell:
                     continue
                 frames.append(self._format_frame(fs))
         name = type(exc).__name__
+        if name == "UsageError":  # as IPython: a magic's usage, no frames
+            return [f"{_RED}UsageError{_RESET}: {exc}"]
         lines = []
         if frames:
             lines.append(_RED + "-" * 75 + _RESET)

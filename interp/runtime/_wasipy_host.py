@@ -110,7 +110,37 @@ class _PatchingLoader:
         return getattr(self._loader, name)
 
 
+def _install_cpu_clock():
+    """time.process_time() and os.times() from the host's CPU clock:
+    wasi-libc has none (its times() is the monotonic clock, so CPython's
+    process_time ran during sleeps and in the wrong unit)."""
+    import os
+    import time
+
+    try:
+        fd = os.open("/.wasipy/host/cputime", os.O_RDONLY)
+    except OSError:
+        return
+
+    def process_time_ns():
+        return int(os.pread(fd, 32, 0))
+
+    def process_time():
+        return process_time_ns() / 1e9
+
+    start = time.monotonic()
+
+    def times():
+        cpu = process_time()
+        return os.times_result((cpu, 0.0, 0.0, 0.0, time.monotonic() - start))
+
+    time.process_time_ns = time.thread_time_ns = process_time_ns
+    time.process_time = time.thread_time = process_time
+    os.times = times
+
+
 def install(shell):
+    _install_cpu_clock()
     sys.meta_path.insert(0, _PatchOnImport())
     builtins.input = input
     import getpass as _getpass

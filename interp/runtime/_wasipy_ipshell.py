@@ -236,11 +236,14 @@ class _Kernel:
         return self.shell.execution_count
 
     def get_parent(self, channel=None):
-        return {}
+        """The Jupyter message being answered: {"header": ...} of the
+        execute_request running now (ipywidgets' Output widget uses it)."""
+        header = self.shell.parent_header
+        return {"header": dict(header)} if header else {}
 
     @property
     def _parent_header(self):
-        return {}
+        return self.get_parent()
 
     def do_one_iteration(self):
         pass

@@ -113,7 +113,8 @@ def _lines_of(ctx):
 def _time(ctx):
     """Time the execution of a statement or expression (the cell with %%time).
 
-    Prints the wall-clock time (the sandbox has no CPU-time clock) and returns
+    Prints CPU and wall-clock times as IPython does (the CPU clock is the
+    interpreter's own; the sandbox has no separate system time), and returns
     the value of a final expression."""
     import time
     if ctx.cell is not None and ctx.line.strip():
@@ -123,9 +124,11 @@ def _time(ctx):
     body, last = _compile(src, ctx.filename, lineno)
     tc = time.perf_counter() - t0
     ns = ctx.ns
-    w0 = time.perf_counter()
+    c0, w0 = time.process_time(), time.perf_counter()
     value = _run(body, last, ns, ctx.local_ns)
     wall = time.perf_counter() - w0
+    cpu = time.process_time() - c0
+    print(f"CPU times: user {format_time(cpu)}, sys: {format_time(0.0)}, total: {format_time(cpu)}")
     print(f"Wall time: {format_time(wall)}")
     if tc > 0.1:
         print(f"Compiler : {format_time(tc)}")
