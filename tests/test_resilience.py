@@ -17,7 +17,7 @@ from harness import strip_ansi
 SPIN = "while True:\n    pass"
 # Python code that swallows KeyboardInterrupt: only replacing the
 # interpreter can end it.
-STUBBORN = ("while True:\n    try:\n        while True:\n            pass\n"
+STUBBORN = ("while True:\n    try:\n        print('inside the try')\n        while True:\n            pass\n"
             "    except KeyboardInterrupt:\n        print('swallowed an interrupt')")
 
 
@@ -50,6 +50,17 @@ def wait_until_running(k, msg_id, timeout=60):
     deadline = time.monotonic() + timeout
     while not any(m["msg_type"] == "execute_input" for m in k._iopub[msg_id]):
         assert time.monotonic() < deadline, "the cell never started"
+        try:
+            k._pump_iopub(timeout=0.5)
+        except Exception:
+            pass
+
+
+def wait_for_output(k, msg_id, text, timeout=60):
+    """Wait until the cell has printed `text` (it got that far)."""
+    deadline = time.monotonic() + timeout
+    while text not in "".join(m["content"].get("text", "") for m in k._iopub[msg_id] if m["msg_type"] == "stream"):
+        assert time.monotonic() < deadline, f"the cell never printed {text!r}"
         try:
             k._pump_iopub(timeout=0.5)
         except Exception:
@@ -118,7 +129,9 @@ def test_spinning_cell_does_not_freeze_kernel(kernel):
 def test_stuck_cell_is_replaced_after_second_interrupt(kernel):
     before = kernel.ok("defined_before = 123")
     msg_id = kernel.execute_async(STUBBORN)
-    wait_until_running(kernel, msg_id)
+    # Interrupt only once the cell is inside its try: an interrupt that
+    # lands before it may rightly end the cell.
+    wait_for_output(kernel, msg_id, "inside the try")
     t0 = time.monotonic()
     r = kernel.request("interrupt_request", channel="control", timeout=10)
     assert r.reply["status"] == "ok"
