@@ -429,3 +429,16 @@ def test_outside_the_working_directory_is_not_visible(kernel):
         assert r.stdout == "denied\n", r.stdout
     finally:
         os.unlink(secret)
+
+
+def test_deep_recursion_traceback_is_collapsed(shared_kernel):
+    """RecursionError shows one round of the cycle and a note, as IPython
+    does, not a thousand frames (also for a -> b -> a cycles)."""
+    for code in ("def rec_f(n):\n    return rec_f(n + 1)\nrec_f(0)",
+                 "def rec_a(n):\n    return rec_b(n)\ndef rec_b(n):\n    return rec_a(n)\nrec_a(0)"):
+        r = shared_kernel.execute(code)
+        assert r.reply["ename"] == "RecursionError"
+        text = harness.strip_ansi("\n".join(r.reply["traceback"]))
+        assert "skipping similar frames" in text, text
+        assert len(text) < 5000, len(text)
+        assert "Cell In[" in text

@@ -281,10 +281,20 @@ class Shell:
         """A traceback as a list of (ANSI-coloured) strings, IPython style."""
         frames = []
         if not syntax:
-            for fs in traceback.extract_tb(exc.__traceback__):
-                if fs.filename.startswith(RUNTIME_DIR):
-                    continue
-                frames.append(self._format_frame(fs))
+            shown = [fs for fs in traceback.extract_tb(exc.__traceback__)
+                     if not fs.filename.startswith(RUNTIME_DIR)]
+            key = [(fs.filename, fs.lineno, fs.name) for fs in shown]
+            i = 0
+            while i < len(shown):
+                # Deep recursion (f -> f, or a -> b -> a) shows one round of
+                # the cycle and a note, as IPython does, not a thousand frames.
+                period, repeats = _repeating(key, i)
+                for fs in shown[i:i + period]:
+                    frames.append(self._format_frame(fs))
+                if repeats > 1:
+                    names = ", ".join(f"{fs.name} at line {fs.lineno}" for fs in shown[i:i + period])
+                    frames.append(f"    [... skipping similar frames: {names} ({repeats - 1} times)]")
+                i += period * repeats
         name = type(exc).__name__
         if name == "UsageError":  # as IPython: a magic's usage, no frames
             return [f"{_RED}UsageError{_RESET}: {exc}"]
@@ -436,6 +446,22 @@ class _Exiter:
     def __call__(self, keep_kernel=False):
         if shell is not None:
             shell.payload.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
+
+
+def _repeating(key, i, longest=6, least=3):
+    """(period, repeats) of the cycle of frames starting at key[i]: how many
+    times a run of `period` frames repeats back to back; (1, 1) if none
+    repeats at least `least` times."""
+    for period in range(1, longest + 1):
+        block = key[i:i + period]
+        if len(block) < period:
+            break
+        repeats = 1
+        while key[i + repeats * period:i + (repeats + 1) * period] == block:
+            repeats += 1
+        if repeats >= least:
+            return period, repeats
+    return 1, 1
 
 
 def _ends_with_semicolon(code):
