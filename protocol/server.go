@@ -295,7 +295,7 @@ func (s *Server) Flush(ctx context.Context) error {
 		q.mu.Lock()
 	}
 	q.mu.Unlock()
-	return nil
+	return s.iopub.drained(ctx)
 }
 
 // writeIOPub is the iopub writer: it takes messages off the queue, signs
@@ -325,6 +325,7 @@ func (s *Server) writeIOPub() {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.queue.close()
+		deadline := time.Now().Add(closeDrainTimeout)
 		select {
 		case <-s.writerDone:
 		case <-time.After(closeDrainTimeout):
@@ -332,6 +333,9 @@ func (s *Server) Close() error {
 				s.log.Warn("closing with unwritten iopub messages", "count", n)
 			}
 		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_ = s.iopub.drained(ctx) // subscribers' outboxes
+		cancel()
 		close(s.done)
 		for _, sk := range s.sockets {
 			sk.close()

@@ -671,7 +671,7 @@ func TestPublishAfterClose(t *testing.T) {
 func TestStalledSubscriberIsDropped(t *testing.T) {
 	ts, _ := startEcho(t, "tcp")
 	for _, sk := range ts.sockets {
-		sk.stall = time.Second
+		sk.stall = 5 * time.Second
 	}
 	// A subscriber that never reads.
 	stalled := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.IOPubPort), zmq4.Sub)
@@ -680,6 +680,7 @@ func TestStalledSubscriberIsDropped(t *testing.T) {
 	sub := subscribe(t, ts)
 
 	big := strings.Repeat("x", 256<<10)
+	start := time.Now()
 	for i := range 64 {
 		m, err := NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": big}, "i": i})
 		require.NoError(t, err)
@@ -697,9 +698,11 @@ func TestStalledSubscriberIsDropped(t *testing.T) {
 		}
 		done <- got
 	}()
-	require.NoError(t, ts.Flush(context.Background()))
 	select {
 	case got := <-done:
+		// Well before the stalled subscriber's 5 s deadline: it never
+		// delayed the reading one (each subscriber has its own writer).
+		require.Less(t, time.Since(start), 4*time.Second)
 		require.Len(t, got, 64, "the reading subscriber got everything")
 		for i, m := range got {
 			var c struct{ I int }
@@ -709,6 +712,7 @@ func TestStalledSubscriberIsDropped(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stalled subscriber starved the other")
 	}
+	require.NoError(t, ts.Flush(context.Background()))
 	assert.Contains(t, ts.logs.String(), "disconnecting subscriber")
 }
 

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -257,18 +258,25 @@ func (r *router) send(frames [][]byte) error {
 }
 
 // pub is a PUB socket (iopub). It tracks each subscriber's topics and
-// writes every message to each matching subscriber under a deadline; a
-// subscriber that cannot keep up within it is disconnected (its client
-// reconnects) instead of stalling the others.
+// gives each subscriber its own outbox and writer goroutine, so that a
+// subscriber that reads slowly or not at all never delays the others. A
+// subscriber whose outbox fills up, or that takes longer than the stall
+// deadline to take one message, is disconnected (its client reconnects).
 type pub struct {
 	*socket
-	mu   sync.Mutex
-	subs map[*zconn]*subscription
+	mu      sync.Mutex
+	subs    map[*zconn]*subscription
+	pending atomic.Int64 // messages in every outbox, not yet written
 }
+
+// subscriberOutbox bounds how far one subscriber may fall behind.
+const subscriberOutbox = 4096
 
 type subscription struct {
 	mu     sync.Mutex
 	topics map[string]int
+	out    chan [][]byte
+	done   chan struct{} // the connection ended
 }
 
 func (s *subscription) matches(topic []byte) bool {
@@ -304,14 +312,16 @@ func newPub(sk *socket) *pub {
 }
 
 func (p *pub) serve(c *zconn, _ zmq4.Metadata) {
-	sub := &subscription{topics: make(map[string]int)}
+	sub := &subscription{topics: make(map[string]int), out: make(chan [][]byte, subscriberOutbox), done: make(chan struct{})}
 	p.mu.Lock()
 	p.subs[c] = sub
 	p.mu.Unlock()
+	go p.writeTo(c, sub)
 	defer func() {
 		p.mu.Lock()
 		delete(p.subs, c)
 		p.mu.Unlock()
+		close(sub.done)
 	}()
 	p.readLoop(c, func(frames [][]byte) bool {
 		// ZMTP 3.0 subscriptions: one frame, \x01topic or \x00topic.
@@ -347,25 +357,68 @@ func (p *pub) subscribed() int {
 	return n
 }
 
-// send writes frames to every subscriber whose topics match frames[0].
+// send queues frames for every subscriber whose topics match frames[0].
 func (p *pub) send(frames [][]byte) {
 	p.mu.Lock()
-	var targets []*zconn
+	defer p.mu.Unlock()
 	for c, s := range p.subs {
-		if s.matches(frames[0]) {
-			targets = append(targets, c)
+		if !s.matches(frames[0]) {
+			continue
 		}
-	}
-	p.mu.Unlock()
-	timeout := writeTimeout(p.stall, frames)
-	for _, c := range targets {
-		if err := c.write(frames, false, timeout); err != nil {
+		p.pending.Add(1)
+		select {
+		case s.out <- frames:
+		default:
+			p.pending.Add(-1)
 			if !p.closing.Load() {
-				p.log.Warn("disconnecting subscriber that cannot keep up", "peer", c.peer, "err", err)
+				p.log.Warn("disconnecting subscriber that cannot keep up", "peer", c.peer, "err", "outbox full")
 			}
 			c.close()
 		}
 	}
+}
+
+// writeTo is one subscriber's writer.
+func (p *pub) writeTo(c *zconn, sub *subscription) {
+	failed := false
+	for {
+		select {
+		case frames := <-sub.out:
+			if !failed {
+				if err := c.write(frames, false, writeTimeout(p.stall, frames)); err != nil {
+					failed = true
+					if !p.closing.Load() {
+						p.log.Warn("disconnecting subscriber that cannot keep up", "peer", c.peer, "err", err)
+					}
+					c.close()
+				}
+			}
+			p.pending.Add(-1)
+		case <-sub.done:
+			// The connection is gone: what is left in the outbox is dropped.
+			for {
+				select {
+				case <-sub.out:
+					p.pending.Add(-1)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// drained waits until every queued message has been written to (or
+// dropped with) its subscriber, or ctx ends.
+func (p *pub) drained(ctx context.Context) error {
+	for p.pending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // serveHeartbeat echoes every message back on the connection it came from,
