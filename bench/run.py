@@ -811,7 +811,7 @@ def write_specs(args, tmp):
         spec = json.load(f)
     # A private compilation cache: the warm-up start fills it, so every run
     # measures the same thing whatever ~/.cache holds.
-    spec["argv"][1:1] = ["--cache-dir", os.path.join(tmp, "wasipy-cache")]
+    spec["argv"][1:1] = ["--cache-dir", os.path.join(tmp, "wasipy-cache"), "--log-level", "info"]
     with open(path, "w") as f:
         json.dump(spec, f, indent=2)
 

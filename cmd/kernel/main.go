@@ -63,7 +63,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(connFile, "f", "", "short for --connection-file")
 	wasm := fs.String("python-wasm", os.Getenv("WASIPY_PYTHON_WASM"), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the one install.sh fetched)")
 	cacheDir := fs.String("cache-dir", interp.DefaultCacheDir(), "where compiled code is cached")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (warn: only what needs attention, like ipykernel)")
 	env := envList{}
 	fs.Var(env, "env", "NAME=VALUE added to the sandbox's environment (repeatable)")
 	defaultHistory := history.DefaultDir()
