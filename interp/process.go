@@ -414,7 +414,12 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 			}
 			switch m.Type {
 			case "hello":
-				hello <- m.Content
+				// Once, at start. (User code can reach the channel file too:
+				// nothing it writes may block this loop.)
+				select {
+				case hello <- m.Content:
+				default:
+				}
 			case "reply":
 				p.mu.Lock()
 				c := p.calls[m.ID]

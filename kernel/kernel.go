@@ -255,10 +255,30 @@ func (k *Kernel) closeInterpreter() {
 	}
 }
 
-func (k *Kernel) interpreter() Interpreter {
+// interpreter is the running interpreter. When there is none (a restart
+// failed), it tries once more to start one.
+func (k *Kernel) interpreter(ctx context.Context) (Interpreter, error) {
+	k.mu.Lock()
+	in := k.interp
+	k.mu.Unlock()
+	if in != nil {
+		return in, nil
+	}
+	if err := k.restartInterpreter(ctx); err != nil {
+		return nil, fmt.Errorf("the interpreter could not be started: %w", err)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.interp
+	return k.interp, nil
+}
+
+// call runs a request in the interpreter, starting one if needed.
+func (k *Kernel) call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error) {
+	in, err := k.interpreter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return in.Call(ctx, typ, content, events)
 }
 
 // publishEvent turns an interpreter event into an iopub message.
@@ -340,8 +360,11 @@ func orDefault(b *bool, def bool) bool {
 func (k *Kernel) execute(ctx context.Context, r request) error {
 	var req executeRequest
 	if err := r.msg.DecodeContent(&req); err != nil {
+		k.mu.Lock()
+		count := k.count
+		k.mu.Unlock()
 		return k.reply(r, "execute_reply", map[string]any{
-			"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}, "execution_count": k.count,
+			"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}, "execution_count": count,
 		})
 	}
 	store := orDefault(req.StoreHistory, !req.Silent) && !req.Silent
@@ -368,7 +391,6 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	if req.UserExpressions == nil {
 		req.UserExpressions = map[string]string{}
 	}
-	in := k.interpreter()
 	var output *string
 	events := func(e interp.Event) {
 		if e.Type == "execute_result" && e.ParentID == "" {
@@ -382,7 +404,7 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		k.recordHistory(count, req.Code, nil)
 		defer func() { k.recordHistory(count, req.Code, output) }()
 	}
-	raw, err := in.Call(ctx, "execute", map[string]any{
+	raw, err := k.call(ctx, "execute", map[string]any{
 		"code":             req.Code,
 		"silent":           req.Silent,
 		"store_history":    store,
@@ -396,8 +418,9 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	var reply map[string]any
 	if err != nil {
 		reply = k.interpreterLost(ctx, r.msg, err)
-	} else if err := json.Unmarshal(raw, &reply); err != nil {
-		return err
+	} else if json.Unmarshal(raw, &reply) != nil || reply == nil {
+		reply = map[string]any{"status": "error", "ename": "KernelError",
+			"evalue": "the interpreter sent a malformed reply", "traceback": []string{}}
 	}
 	reply["execution_count"] = count
 	if _, ok := reply["payload"].([]any); !ok {
@@ -423,12 +446,13 @@ func (k *Kernel) interpreterLost(ctx context.Context, parent *protocol.Message, 
 	if forced {
 		ename, evalue = "KeyboardInterrupt", "the cell did not stop when interrupted"
 	}
-	msg := fmt.Sprintf("%s: %s\nThe interpreter was restarted: variables and imports are gone; the kernel and its execution count are kept.", ename, evalue)
-	content := map[string]any{"ename": ename, "evalue": evalue, "traceback": []string{msg}}
-	k.publish(parent, "error", content)
+	note := "The interpreter was restarted: variables and imports are gone; the kernel and its execution count are kept."
 	if err := k.restartInterpreter(ctx); err != nil {
 		k.log.Error("cannot restart the interpreter", "err", err)
+		note = fmt.Sprintf("A new interpreter could not be started (%v); the next cell tries again.", err)
 	}
+	content := map[string]any{"ename": ename, "evalue": evalue, "traceback": []string{fmt.Sprintf("%s: %s\n%s", ename, evalue, note)}}
+	k.publish(parent, "error", content)
 	return map[string]any{"status": "error", "ename": ename, "evalue": evalue, "traceback": content["traceback"]}
 }
 
@@ -441,8 +465,11 @@ func (k *Kernel) abortQueued() {
 		select {
 		case r := <-k.shell:
 			if r.msg.Header.MsgType == "execute_request" {
+				k.mu.Lock()
+				count := k.count
+				k.mu.Unlock()
 				k.publishStatus(r.msg, "busy")
-				_ = k.reply(r, "execute_reply", map[string]any{"status": "aborted", "execution_count": k.count})
+				_ = k.reply(r, "execute_reply", map[string]any{"status": "aborted", "execution_count": count})
 				k.publishStatus(r.msg, "idle")
 			} else {
 				keep = append(keep, r)
@@ -463,7 +490,7 @@ func (k *Kernel) isComplete(ctx context.Context, r request) error {
 	if err := r.msg.DecodeContent(&req); err != nil {
 		return k.reply(r, "is_complete_reply", map[string]any{"status": "unknown"})
 	}
-	raw, err := k.interpreter().Call(ctx, "is_complete", map[string]string{"code": req.Code}, nil)
+	raw, err := k.call(ctx, "is_complete", map[string]string{"code": req.Code}, nil)
 	if err != nil {
 		return k.reply(r, "is_complete_reply", map[string]any{"status": "unknown"})
 	}
@@ -481,7 +508,7 @@ func (k *Kernel) complete(ctx context.Context, r request) error {
 	if err := r.msg.DecodeContent(&req); err != nil {
 		return k.reply(r, "complete_reply", map[string]any{"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}})
 	}
-	raw, err := k.interpreter().Call(ctx, "complete", req, nil)
+	raw, err := k.call(ctx, "complete", req, nil)
 	if err != nil {
 		return k.reply(r, "complete_reply", map[string]any{
 			"status": "ok", "matches": []string{}, "cursor_start": req.CursorPos, "cursor_end": req.CursorPos, "metadata": map[string]any{},
@@ -499,7 +526,7 @@ func (k *Kernel) inspect(ctx context.Context, r request) error {
 	if err := r.msg.DecodeContent(&req); err != nil {
 		return k.reply(r, "inspect_reply", map[string]any{"status": "error", "ename": "BadRequest", "evalue": err.Error(), "traceback": []string{}})
 	}
-	raw, err := k.interpreter().Call(ctx, "inspect", req, nil)
+	raw, err := k.call(ctx, "inspect", req, nil)
 	if err != nil {
 		return k.reply(r, "inspect_reply", map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
 	}
@@ -558,7 +585,7 @@ func (k *Kernel) commFromFrontend(ctx context.Context, r request) error {
 	if metadata == nil {
 		metadata = map[string]any{}
 	}
-	raw, err := k.interpreter().Call(ctx, r.msg.Header.MsgType, &interp.Payload{
+	raw, err := k.call(ctx, r.msg.Header.MsgType, &interp.Payload{
 		Content: map[string]any{
 			"content":  r.msg.Content,
 			"metadata": metadata,

@@ -342,3 +342,46 @@ func TestHistoryRecordsStoredExecutions(t *testing.T) {
 		[]any{n, 2.0, []any{"x", nil}},
 	}, r["history"])
 }
+
+func TestFailedRestartIsRetriedByTheNextCell(t *testing.T) {
+	tr := newFakeTransport()
+	var mu sync.Mutex
+	fail := false
+	starts := 0
+	start := func(ctx context.Context) (Interpreter, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		starts++
+		if fail {
+			return nil, errors.New("no python.wasm")
+		}
+		f := newFakeInterp()
+		f.block = make(chan struct{})
+		return f, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	k, err := New(ctx, tr, start, Options{Implementation: "wasipy", Version: "test"})
+	require.NoError(t, err)
+	defer k.Close()
+	go k.Run(ctx)
+	send := func(code string) map[string]any {
+		m, err := protocol.NewMessage(nil, "s", "execute_request", map[string]any{"code": code})
+		require.NoError(t, err)
+		k.HandleMessage(protocol.Shell, m)
+		return tr.waitReply(t, m.Header.MsgID)
+	}
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	r := send("crash") // the interpreter dies and cannot be replaced
+	require.Equal(t, "InterpreterExited", r["ename"])
+	require.Contains(t, r["traceback"].([]any)[0], "could not be started")
+	r = send("x") // still no interpreter: a clear error, no panic
+	require.Equal(t, "error", r["status"])
+	require.Contains(t, r["evalue"], "could not be started")
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	require.Equal(t, "ok", send("x")["status"])
+}
