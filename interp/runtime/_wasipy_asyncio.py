@@ -108,6 +108,14 @@ def install():
                     events._set_running_loop(self)
             return super().run_forever()
 
+        # Every callback (a task's step, a timer) runs with the streams of the
+        # cell it belongs to (its context's cell).
+        def _call_soon(self, callback, args, context):
+            return super()._call_soon(_with_cell_streams(callback), args, context)
+
+        def call_at(self, when, callback, *args, context=None):
+            return super().call_at(when, _with_cell_streams(callback), *args, context=context)
+
         def close(self):
             # The session's loop lives as long as the interpreter: a cell
             # that calls loop.close() (asyncio.run's habit) must not end it.
@@ -139,6 +147,20 @@ def install():
     if _in_sync_cell:
         events._set_running_loop(_loop)
     return _loop
+
+
+def _with_cell_streams(callback):
+    import _wasipy_exec
+
+    def run(*args):
+        shell = _wasipy_exec.shell
+        restore = shell.streams_for_context() if shell is not None else None
+        try:
+            return callback(*args)
+        finally:
+            if restore is not None:
+                restore()
+    return run
 
 
 def run_ready():

@@ -72,8 +72,11 @@ class Shell:
         self.user_ns["_ih"] = self.user_ns["In"]
         self.user_ns["_oh"] = self.user_ns["Out"]
         self.user_ns["exit"] = self.user_ns["quit"] = _Exiter()
-        sys.stdout = _AttributedStream(sys.stdout, "stdout", self)
-        sys.stderr = _AttributedStream(sys.stderr, "stderr", self)
+        # Output of asyncio tasks that earlier cells started goes through
+        # these while such a task runs (see streams_for_context); the rest of
+        # the time sys.stdout is CPython's own fast stream.
+        self._task_streams = (_AttributedStream(sys.stdout, "stdout", self),
+                              _AttributedStream(sys.stderr, "stderr", self))
 
     # ---- execute -----------------------------------------------------
 
@@ -189,6 +192,26 @@ class Shell:
         ns["_iii"], ns["_ii"], ns["_i"] = ns["_ii"], ns["_i"], ns["In"][-1]
         ns["In"].append(code)
         ns[f"_i{self._count}"] = code
+
+    def streams_for_context(self):
+        """Called as an asyncio callback starts: when it belongs to a cell
+        other than the running one, point sys.stdout/sys.stderr at streams
+        that tag its output with that cell. Returns how to undo it, or None."""
+        cell = current_cell.get()
+        if cell is None or cell == self.active_cell:
+            return None
+        out, err = self._task_streams
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+
+        def restore():
+            out.flush()
+            err.flush()
+            if sys.stdout is out:
+                sys.stdout = saved[0]
+            if sys.stderr is err:
+                sys.stderr = saved[1]
+        return restore
 
     @property
     def execution_count(self):
