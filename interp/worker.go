@@ -69,7 +69,10 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 		for {
 			kind, payload, err := readFrame(r)
 			if err != nil {
+				// The kernel is gone. A guest waiting on the channel ends
+				// now; one that is running code is not waited for long.
 				ch.close()
+				time.AfterFunc(2*time.Second, func() { os.Exit(0) })
 				return
 			}
 			switch kind {
