@@ -23,7 +23,7 @@ func TestUTF8StreamKeepsSplitCharacters(t *testing.T) {
 	u = utf8Stream{}
 	require.Equal(t, "a\uFFFDb", u.decode([]byte{'a', 0xff, 'b'}))
 	require.Equal(t, "", u.decode([]byte{0xe2, 0x82})) // held back
-	require.Equal(t, "\uFFFD", u.flush())               // never completed
+	require.Equal(t, "\uFFFD", u.flush())              // never completed
 }
 
 func TestOutputPipeKeepsOrderAndMerges(t *testing.T) {
