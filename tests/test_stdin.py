@@ -139,3 +139,18 @@ def test_interrupt_while_waiting_for_input(k):
     assert next_input_request(k, mid)["prompt"] == "fresh: "
     k.kc.input("fresh answer")
     assert k.collect(mid).result_text() == "'fresh answer'"
+
+
+def test_interrupt_while_a_coroutine_waits_for_input(k):
+    """input() called (synchronously) inside an awaited coroutine: the
+    interrupt ends the wait at once, with the input() line in the
+    traceback, instead of waiting for an answer."""
+    mid = k.execute_async(
+        "import asyncio\nasync def ask_inside():\n    await asyncio.sleep(0)\n    return input('inside: ')\n"
+        "await ask_inside()", allow_stdin=True)
+    assert next_input_request(k, mid)["prompt"] == "inside: "
+    k.send("interrupt_request", channel="control")
+    r = harness.Result(mid, k.reply_for(mid, timeout=10), k.iopub_for(mid))
+    assert r.status == "error" and r.reply["ename"] == "KeyboardInterrupt", r
+    assert "return input('inside: ')" in strip_ansi("\n".join(r.reply["traceback"]))
+    assert k.value("6 * 7") == "42"

@@ -153,7 +153,6 @@ class Runtime:
         self._next_rid = 0
         self._replies = {}  # rid -> reply message, for synchronous waits
         self._futures = {}  # rid -> asyncio future, for async host requests
-        self.interrupt_pending = False
 
     # ---- guest -> host requests ---------------------------------------
 
@@ -224,9 +223,13 @@ class Runtime:
             # waiting on (synchronously or by await): serve it now.
             self.serve(msg)
         elif kind == "interrupt":
+            if wait_for_reply:
+                # A synchronous wait (input(), a Go call) ends here, even
+                # inside a coroutine: the traceback shows the waiting line.
+                raise KeyboardInterrupt
             if state.interruptible and state.on_interrupt is not None:
-                state.on_interrupt()
-            elif state.interruptible or wait_for_reply:
+                state.on_interrupt()  # an awaiting cell: cancel its task
+            elif state.interruptible:
                 raise KeyboardInterrupt
         elif wait_for_reply:
             self.serve(msg)
@@ -234,7 +237,9 @@ class Runtime:
             self.inbox.append(msg)
         return True
 
-    def serve(self, msg):
+    def serve(self, msg, outermost=False):
+        """Run one host request and send its reply. outermost: a request
+        from the main loop (not one nested in a wait of a running request)."""
         handler = self.handlers.get(msg.get("type"))
         buffers = None
         try:
@@ -252,7 +257,8 @@ class Runtime:
             import traceback
             reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
                      "traceback": traceback.format_exception(e)}
-        state.pending = False  # an interrupt that came too late for this request
+        if outermost:
+            state.pending = False  # an interrupt that came too late for this request
         self.channel.send({"type": "reply", "id": msg.get("id"), "content": reply}, buffers)
 
 
@@ -326,7 +332,7 @@ def main():
     while True:
         try:
             while runtime.inbox:
-                runtime.serve(runtime.inbox.pop(0))
+                runtime.serve(runtime.inbox.pop(0), outermost=True)
             # Run what the loop has ready, then wait for the next message or
             # the loop's next timer, whichever comes first.
             _wasipy_asyncio.run_ready()
