@@ -120,25 +120,18 @@ is_wasm() {
 	[[ $(head -c 4 -- "$1" | od -An -tx1 | tr -d ' \n') == 0061736d ]]
 }
 
-# sha256_hex FILE, sha512_hex FILE: hex digests, from coreutils or shasum.
-sha256_hex() {
-	if have sha256sum; then
-		sha256sum <"$1" | cut -d' ' -f1
+# sha_hex BITS FILE: the hex SHA-BITS digest of FILE, from coreutils or shasum.
+sha_hex() {
+	if have "sha$1sum"; then
+		"sha$1sum" <"$2" | cut -d' ' -f1
 	elif have shasum; then
-		shasum -a 256 <"$1" | cut -d' ' -f1
+		shasum -a "$1" <"$2" | cut -d' ' -f1
 	else
-		die "neither sha256sum nor shasum found; install coreutils"
+		die "neither sha$1sum nor shasum found; install coreutils"
 	fi
 }
-sha512_hex() {
-	if have sha512sum; then
-		sha512sum <"$1" | cut -d' ' -f1
-	elif have shasum; then
-		shasum -a 512 <"$1" | cut -d' ' -f1
-	else
-		die "neither sha512sum nor shasum found; install coreutils"
-	fi
-}
+sha256_hex() { sha_hex 256 "$1"; }
+sha512_hex() { sha_hex 512 "$1"; }
 
 # sri_sha512 FILE: the npm integrity string of FILE, "sha512-" and the
 # base64 of the binary digest. The hex digest is turned into bytes with

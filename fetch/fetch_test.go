@@ -39,10 +39,7 @@ func TestPolicy(t *testing.T) {
 }
 
 func wasm(t *testing.T) string {
-	p := os.Getenv("WASIPY_PYTHON_WASM")
-	if p == "" {
-		p = interp.DefaultPythonWasm()
-	}
+	p := interp.PythonWasm()
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("WASIPY_REQUIRE_WASM") != "" {
 			t.Fatalf("python.wasm not found at %s", p)

@@ -14,10 +14,7 @@ import (
 // and Python called back from Go. (The test binary starts its own worker
 // processes: see TestMain in this package, which calls interp.WorkerMain.)
 func Example() {
-	wasm := os.Getenv("WASIPY_PYTHON_WASM")
-	if wasm == "" {
-		wasm = interp.DefaultPythonWasm()
-	}
+	wasm := interp.PythonWasm()
 	greeter := &interp.Module{
 		Name: "greeter",
 		Funcs: map[string]interp.Func{

@@ -5,6 +5,15 @@ import (
 	"path/filepath"
 )
 
+// PythonWasm is the interpreter to use when none is given:
+// $WASIPY_PYTHON_WASM, else DefaultPythonWasm.
+func PythonWasm() string {
+	if p := os.Getenv("WASIPY_PYTHON_WASM"); p != "" {
+		return p
+	}
+	return DefaultPythonWasm()
+}
+
 // DefaultPythonWasm is where install.sh keeps the default interpreter:
 // $WASIPY_DATA_DIR, else $XDG_DATA_HOME/wasipy, else ~/.local/share/wasipy.
 func DefaultPythonWasm() string {

@@ -19,12 +19,6 @@ import (
 // workerEnv marks a process as an interpreter worker and carries its Config.
 const workerEnv = "WASIPY_INTERP_WORKER"
 
-// Mount is a host folder the guest sees read-only at Guest.
-type Mount struct {
-	Host  string `json:"host"`
-	Guest string `json:"guest"`
-}
-
 // Config says which interpreter to run and what the sandbox holds.
 type Config struct {
 	// PythonWasm is the WASI CPython command module to run.
@@ -35,8 +29,6 @@ type Config struct {
 	// WorkDir is mounted read-write at the same path in the guest and made
 	// its working directory, so relative paths agree with the host's.
 	WorkDir string `json:"work_dir"`
-	// ReadOnlyMounts are further host folders the guest may read.
-	ReadOnlyMounts []Mount `json:"read_only_mounts,omitempty"`
 	// ImportPaths are host folders of pure-Python packages, mounted
 	// read-only at the same paths and added to the guest's sys.path.
 	ImportPaths []string `json:"import_paths,omitempty"`
@@ -56,8 +48,6 @@ type Config struct {
 	// PrepareInto carries prepareInto to the worker.
 	PrepareInto string `json:"prepare_into,omitempty"`
 }
-
-func errorsAs(err error, target any) bool { return errors.As(err, target) }
 
 // LanguageInfo describes the interpreter, as the guest reports it at start.
 type LanguageInfo struct {

@@ -25,10 +25,7 @@ func TestMain(m *testing.M) {
 // WASIPY_REQUIRE_WASM is set (as tests/run.sh does), where they fail.
 func testWasm(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("WASIPY_PYTHON_WASM")
-	if p == "" {
-		p = DefaultPythonWasm()
-	}
+	p := PythonWasm()
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("WASIPY_REQUIRE_WASM") != "" {
 			t.Fatalf("python.wasm not found at %s", p)

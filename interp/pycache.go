@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -80,7 +81,7 @@ func Prepare(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("prepare: the interpreter did not exit")
 	}
 	var exit *ExitError
-	if !errorsAs(err, &exit) || exit.Code != 0 {
+	if !errors.As(err, &exit) || exit.Code != 0 {
 		return fmt.Errorf("compiling the runtime: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(runtimeHash()+"\n"), 0o644); err != nil {

@@ -156,9 +156,6 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	readOnly := func(fsc wazero.FSConfig, host, guest string) wazero.FSConfig {
 		return fsc.(sysfs.FSConfig).WithSysFSMount(newReadOnlyDir(host), guest)
 	}
-	for _, m := range cfg.ReadOnlyMounts {
-		fsc = readOnly(fsc, m.Host, m.Guest)
-	}
 	for _, dir := range cfg.ImportPaths {
 		fsc = readOnly(fsc, dir, dir)
 	}

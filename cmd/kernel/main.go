@@ -61,7 +61,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	connFile := fs.String("connection-file", "", "Jupyter connection file (required)")
 	fs.StringVar(connFile, "f", "", "short for --connection-file")
-	wasm := fs.String("python-wasm", os.Getenv("WASIPY_PYTHON_WASM"), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the one install.sh fetched)")
+	wasm := fs.String("python-wasm", interp.PythonWasm(), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the one install.sh fetched)")
 	cacheDir := fs.String("cache-dir", interp.DefaultCacheDir(), "where compiled code is cached")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (warn: only what needs attention, like ipykernel)")
 	env := envList{}
@@ -92,9 +92,6 @@ func run(args []string, stderr io.Writer) int {
 	if *connFile == "" {
 		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
 		return 2
-	}
-	if *wasm == "" {
-		*wasm = interp.DefaultPythonWasm()
 	}
 	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, log); err != nil {
 		log.Error("kernel stopped", "err", err)
@@ -240,13 +237,10 @@ func openHistory(dir string, visible []string, log *slog.Logger) *history.Sessio
 func runPrepare(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wasipy-kernel prepare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	wasm := fs.String("python-wasm", os.Getenv("WASIPY_PYTHON_WASM"), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the installed one)")
+	wasm := fs.String("python-wasm", interp.PythonWasm(), "WASI CPython command module (default $WASIPY_PYTHON_WASM, else the installed one)")
 	cacheDir := fs.String("cache-dir", interp.DefaultCacheDir(), "where compiled code is cached")
 	if err := fs.Parse(args); err != nil {
 		return 2
-	}
-	if *wasm == "" {
-		*wasm = interp.DefaultPythonWasm()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
