@@ -71,9 +71,10 @@ type Kernel struct {
 	session string
 	comms   comm.Registry
 
-	shell chan request
-	quit  chan struct{} // closed on shutdown_request
-	once  sync.Once
+	shell    chan request
+	quit     chan struct{} // closed on shutdown_request
+	dispatch map[string]handlerFunc
+	once     sync.Once
 
 	mu        sync.Mutex
 	interp    Interpreter
@@ -109,6 +110,7 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 		shell:   make(chan request, 1024),
 		quit:    make(chan struct{}),
 	}
+	k.dispatch = k.handlers()
 	if err := k.restartInterpreter(ctx); err != nil {
 		return nil, err
 	}
@@ -174,7 +176,7 @@ func (k *Kernel) handlers() map[string]handlerFunc {
 
 // serve runs one request between busy and idle status messages.
 func (k *Kernel) serve(ctx context.Context, r request) {
-	h, ok := k.handlers()[r.msg.Header.MsgType]
+	h, ok := k.dispatch[r.msg.Header.MsgType]
 	if !ok {
 		k.log.Warn("unknown message type", "channel", r.ch.String(), "msg_type", r.msg.Header.MsgType)
 		return
