@@ -492,21 +492,6 @@ func TestDefaultDir(t *testing.T) {
 	assert.Equal(t, "/data/history", DefaultDir())
 }
 
-func TestWithin(t *testing.T) {
-	root := t.TempDir()
-	nb := filepath.Join(root, "notebooks")
-	require.NoError(t, os.Mkdir(nb, 0o700))
-	require.NoError(t, os.Symlink(nb, filepath.Join(root, "link")))
-	assert.True(t, Within(nb, nb))
-	assert.True(t, Within(filepath.Join(nb, "x", "history"), nb))
-	assert.True(t, Within(filepath.Join(root, "link", "history"), nb))
-	assert.True(t, Within(filepath.Join(nb, "history"), filepath.Join(root, "link")))
-	assert.False(t, Within(filepath.Join(root, "notebooks2"), nb))
-	assert.False(t, Within(filepath.Join(root, "history"), nb))
-	assert.False(t, Within(root, nb))
-	assert.True(t, Within(filepath.Join(root, "..", filepath.Base(root), "notebooks", "h"), nb))
-}
-
 func TestResultText(t *testing.T) {
 	assert.Equal(t, str("2"), ResultText([]byte(`{"execution_count":1,"data":{"text/plain":"2","text/html":"<b>2</b>"},"metadata":{}}`)))
 	assert.Equal(t, str("a\nb"), ResultText([]byte(`{"data":{"text/plain":["a\n","b"]}}`)))

@@ -17,10 +17,12 @@ func PythonWasm() string {
 // DefaultPythonWasm is where install.sh keeps the default interpreter:
 // $WASIPY_DATA_DIR, else $XDG_DATA_HOME/wasipy, else ~/.local/share/wasipy.
 func DefaultPythonWasm() string {
-	return filepath.Join(dataDir(), "python.wasm")
+	return filepath.Join(DataDir(), "python.wasm")
 }
 
-func dataDir() string {
+// DataDir is where install.sh keeps the interpreter and the kernel binary:
+// $WASIPY_DATA_DIR, else $XDG_DATA_HOME/wasipy, else ~/.local/share/wasipy.
+func DataDir() string {
 	if d := os.Getenv("WASIPY_DATA_DIR"); d != "" {
 		return d
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wasipy/wasipy/interp/sandboxfs"
 )
 
 // workerEnv marks a process as an interpreter worker and carries its Config.
@@ -32,6 +34,20 @@ type Config struct {
 	// ImportPaths are host folders of pure-Python packages, mounted
 	// read-only at the same paths and added to the guest's sys.path.
 	ImportPaths []string `json:"import_paths,omitempty"`
+	// Hidden are host paths the guest must never reach through any mount:
+	// the kernel's own folders (caches, data, history, Jupyter's runtime
+	// folder with connection files), which may lie inside WorkDir.
+	// CacheDir and the folder of PythonWasm are always hidden.
+	Hidden []string `json:"hidden,omitempty"`
+	// DiskQuota caps what the guest may add beneath WorkDir. Its counters
+	// are shared with every worker started with this Config, so a restart
+	// does not reset them. Nil: no cap.
+	DiskQuota *sandboxfs.Quota `json:"-"`
+	// DiskQuotaBytes, DiskQuotaFiles and QuotaFD carry DiskQuota to the
+	// worker (the counters travel as an inherited descriptor).
+	DiskQuotaBytes int64 `json:"disk_quota_bytes,omitempty"`
+	DiskQuotaFiles int64 `json:"disk_quota_files,omitempty"`
+	QuotaFD        int   `json:"quota_fd,omitempty"`
 	// Env adds variables to the guest's environment.
 	Env map[string]string `json:"env,omitempty"`
 	// Modules are Python modules implemented in Go (see Module).
@@ -209,6 +225,13 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
 	cfg.PrepareInto = cfg.prepareInto
+	var extraFiles []*os.File
+	if cfg.DiskQuota != nil {
+		// ExtraFiles[0] is the child's fd 3.
+		extraFiles = append(extraFiles, cfg.DiskQuota.File())
+		cfg.QuotaFD = 3
+		cfg.DiskQuotaBytes, cfg.DiskQuotaFiles = cfg.DiskQuota.MaxBytes, cfg.DiskQuota.MaxFiles
+	}
 	if cfg.PrepareInto == "" && cfg.CacheDir != "" && !pycacheReady(pycacheDir(cfg.CacheDir)) {
 		// Once per runtime version: compile the runtime's bytecode (and
 		// warm the module cache) in a worker of its own.
@@ -222,6 +245,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
+	cmd.ExtraFiles = extraFiles
 	if cfg.Stderr != nil {
 		cmd.Stderr = cfg.Stderr
 	}

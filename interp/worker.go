@@ -150,14 +150,12 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	}
 	fsc := wazero.NewFSConfig().WithFSMount(runtimeFS, runtimeGuestDir)
 	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(&channelFS{ch: ch}, channelGuestDir)
-	if cfg.WorkDir != "" {
-		fsc = fsc.WithDirMount(cfg.WorkDir, cfg.WorkDir)
+	fsc, err = mountHostFolders(fsc, cfg)
+	if err != nil {
+		return err
 	}
 	readOnly := func(fsc wazero.FSConfig, host, guest string) wazero.FSConfig {
 		return fsc.(sysfs.FSConfig).WithSysFSMount(newReadOnlyDir(host), guest)
-	}
-	for _, dir := range cfg.ImportPaths {
-		fsc = readOnly(fsc, dir, dir)
 	}
 
 	args := []string{"python", "-u", "-s", "-c", bootstrap}

@@ -42,7 +42,10 @@ export WASIPY_REQUIRE_WASM=1
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$unformatted" ] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
-go vet ./...
+# experimental/sys.File's Seek returns an Errno, not an error, which vet's
+# stdmethods check cannot know: the sandbox's file type is checked without it.
+go vet $(go list ./... | grep -v /interp/sandboxfs)
+go vet -stdmethods=false ./interp/sandboxfs/
 
 step "go test -race"
 go test -race -count=1 ./...

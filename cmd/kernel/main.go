@@ -23,7 +23,9 @@ import (
 	"github.com/wasipy/wasipy/fetch"
 	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/interp/sandboxfs"
 	"github.com/wasipy/wasipy/kernel"
+	"github.com/wasipy/wasipy/kernelspec"
 	"github.com/wasipy/wasipy/protocol"
 )
 
@@ -75,6 +77,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.Var(&allowNet, "allow-net", "hosts (name or name:port, comma-separated, repeatable; * for any) that wasipy.http and urllib may reach through the kernel; none by default")
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
+	quota := diskQuota{bytes: defaultQuotaBytes, files: defaultQuotaFiles}
+	fs.Var(&quota, "disk-quota", "what cell code may add beneath the notebook folder in one session: SIZE[,FILES] (e.g. 2G,20000), or off")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -93,7 +97,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
 		return 2
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, log); err != nil {
+	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, quota, log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
@@ -129,7 +133,7 @@ func (h *hostList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, log *slog.Logger) error {
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, quota diskQuota, log *slog.Logger) error {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -150,6 +154,14 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	}
 	defer srv.Close()
 
+	var dq *sandboxfs.Quota
+	if quota.bytes > 0 || quota.files > 0 {
+		// One quota for the session: every interpreter it starts shares it.
+		if dq, err = sandboxfs.NewQuota(quota.bytes, quota.files); err != nil {
+			return err
+		}
+	}
+	hidden := privatePaths(connFile, cacheDir, historyDir)
 	start := func(ctx context.Context) (kernel.Interpreter, error) {
 		started := time.Now()
 		p, err := interp.Start(ctx, interp.Config{
@@ -158,6 +170,8 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 			WorkDir:     workDir,
 			Env:         env,
 			ImportPaths: paths,
+			Hidden:      hidden,
+			DiskQuota:   dq,
 			Modules:     []*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)},
 			Stderr:      os.Stderr,
 		})
@@ -167,7 +181,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 		log.Info("interpreter started", "python", p.Info().Version, "took", time.Since(started).Round(time.Millisecond))
 		return p, nil
 	}
-	hist := openHistory(historyDir, append([]string{workDir}, paths...), log)
+	hist := openHistory(historyDir, log)
 	if hist != nil {
 		defer hist.Store().Close()
 	}
@@ -205,17 +219,11 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 }
 
 // openHistory starts this kernel's session in the history store. History
-// is optional: a store that cannot be opened, or that user code could
-// write to (it lies inside a folder the sandbox sees), is not used.
-func openHistory(dir string, visible []string, log *slog.Logger) *history.Session {
+// is optional: a store that cannot be opened is not used. The guest never
+// reaches it, wherever it is: its folder is among the hidden paths.
+func openHistory(dir string, log *slog.Logger) *history.Session {
 	if dir == "" {
 		return nil
-	}
-	for _, v := range visible {
-		if history.Within(dir, v) {
-			log.Warn("history disabled: its folder is visible to the sandbox", "history_dir", dir, "visible", v)
-			return nil
-		}
 	}
 	store, err := history.Open(dir)
 	if err != nil {
@@ -260,4 +268,19 @@ func runPrepare(args []string, stderr io.Writer) int {
 	p.Close()
 	fmt.Fprintf(stderr, "prepared Python %s in %s (cache: %s)\n", p.Info().Version, time.Since(started).Round(time.Millisecond), *cacheDir)
 	return 0
+}
+
+// privatePaths are the host folders and files the guest must never reach,
+// even when the notebook folder holds them (Jupyter started in the home
+// folder): the kernel's data (python.wasm, the kernel binary), its caches,
+// its history, the connection file's folder and Jupyter's own folders.
+func privatePaths(connFile, cacheDir, historyDir string) []string {
+	out := append([]string{interp.DataDir(), cacheDir, historyDir}, kernelspec.PrivatePaths()...)
+	if abs, err := filepath.Abs(connFile); err == nil {
+		out = append(out, filepath.Dir(abs))
+	}
+	if exe, err := os.Executable(); err == nil {
+		out = append(out, exe)
+	}
+	return out
 }

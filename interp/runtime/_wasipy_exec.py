@@ -9,6 +9,7 @@ own frames.
 import ast
 import builtins
 import codeop
+import errno
 import contextvars
 import io
 import linecache
@@ -279,6 +280,7 @@ class Shell:
     # ---- errors ------------------------------------------------------
 
     def _report(self, exc, syntax=False):
+        _explain_quota(exc)
         tb = self.format_traceback(exc, syntax=syntax)
         evalue = str(exc)
         if isinstance(exc, SyntaxError) and exc.filename in self._labels:
@@ -362,6 +364,48 @@ class Shell:
         name, colon, msg = last.partition(":")
         last = f"{_RED}{name}{_RESET}{colon}{msg}" if colon else f"{_RED}{last}{_RESET}"
         return (head + "\n" + last) if sep else last
+
+
+_QUOTA_USAGE = "/.wasipy/quota/usage"
+
+
+def _explain_quota(exc):
+    """The sandbox can only report a write the disk quota refused as EIO
+    (its WASI layer knows no ENOSPC/EDQUOT). When the quota refused
+    something since the last error we explained, say so under the error,
+    and how to raise it."""
+    global _quota_refusals_seen
+    for e in _chain(exc):
+        if not isinstance(e, OSError) or e.errno != errno.EIO:
+            continue
+        try:
+            with open(_QUOTA_USAGE) as f:
+                used, limit, files, max_files, refusals = (int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            return
+        if refusals <= _quota_refusals_seen:
+            return
+        _quota_refusals_seen = refusals
+        parts = []
+        if limit:
+            parts.append(f"{used / 2**20:.1f} of {limit / 2**20:.1f} MiB written")
+        if max_files:
+            parts.append(f"{files} of {max_files} files and folders made")
+        e.add_note("No space left: the session's disk quota is used up ("
+                   + "; ".join(parts) + "). Delete files to free it, or start the kernel with a "
+                   "larger --disk-quota SIZE[,FILES] (in the kernelspec's argv).")
+        return
+
+
+_quota_refusals_seen = 0
+
+
+def _chain(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def _cancelled_error():
