@@ -107,7 +107,9 @@ func errno(err error) experimentalsys.Errno {
 // package turns a guest path into a host descriptor.
 func (f *dirFS) lookup(path string, flags int, mode uint32) (int, experimentalsys.Errno) {
 	p := relPath(path)
-	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC | unix.O_NOCTTY), Mode: uint64(mode), Resolve: resolveBeneath}
+	// openat2 is strict: with O_PATH, only O_CLOEXEC, O_DIRECTORY and
+	// O_NOFOLLOW may be given.
+	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: resolveBeneath}
 	for tries := 0; ; tries++ {
 		fd, err := unix.Openat2(f.root, p, how)
 		switch {
