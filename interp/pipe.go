@@ -18,7 +18,6 @@ const (
 	frameStderr    = 'e' // worker → kernel: bytes the guest wrote to fd 2
 	frameMessage   = 'm' // both ways: one JSON message of the guest protocol
 	frameExit      = 'x' // worker → kernel: the guest ended; JSON exitInfo
-	frameInterrupt = 'i' // kernel → worker: interrupt the running code
 
 	maxPipeFrame = 512 << 20
 )
