@@ -14,10 +14,11 @@ import (
 // worker's stdin and stdout with frames of one kind byte, a 4-byte
 // big-endian length and the payload.
 const (
-	frameStdout  = 'o' // worker → kernel: bytes the guest wrote to fd 1
-	frameStderr  = 'e' // worker → kernel: bytes the guest wrote to fd 2
-	frameMessage = 'm' // both ways: one JSON message of the guest protocol
-	frameExit    = 'x' // worker → kernel: the guest ended; JSON exitInfo
+	frameStdout    = 'o' // worker → kernel: bytes the guest wrote to fd 1
+	frameStderr    = 'e' // worker → kernel: bytes the guest wrote to fd 2
+	frameMessage   = 'm' // both ways: one JSON message of the guest protocol
+	frameExit      = 'x' // worker → kernel: the guest ended; JSON exitInfo
+	frameInterrupt = 'i' // kernel → worker: interrupt the running code
 
 	maxPipeFrame = 512 << 20
 )
