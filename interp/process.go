@@ -96,9 +96,15 @@ var ErrExited = errors.New("the interpreter exited")
 type ExitError struct {
 	Code   uint32
 	Reason string
+	// Signal names the signal that killed the worker process (kill -9,
+	// the OOM killer), if one did.
+	Signal string
 }
 
 func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return "the interpreter's process was killed (" + e.Signal + ")"
+	}
 	if e.Reason != "" {
 		return fmt.Sprintf("the interpreter exited (code %d): %s", e.Code, e.Reason)
 	}
@@ -578,9 +584,9 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 		}
 	}
 	_ = p.cmd.Wait()
-	if st := p.cmd.ProcessState; st != nil && !st.Exited() && exit.Reason == "the interpreter worker stopped unexpectedly" {
+	if st := p.cmd.ProcessState; st != nil && !st.Exited() {
 		// Killed by a signal (kill -9, the OOM killer): say which.
-		exit.Reason = "the interpreter worker was killed (" + st.String() + ")"
+		exit.Signal = st.String()
 	}
 	p.exitErr = exit
 	// Nothing more can be written: writeLoop ends, queued answers are let go.
@@ -768,4 +774,14 @@ func (u *utf8Stream) flush() string {
 	s := strings.ToValidUTF8(string(u.tail), "\uFFFD")
 	u.tail = nil
 	return s
+}
+
+// Err says how the interpreter ended (an *ExitError), or nil while it runs.
+func (p *Process) Err() error {
+	select {
+	case <-p.exited:
+		return p.exitErr
+	default:
+		return nil
+	}
 }
