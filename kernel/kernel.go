@@ -230,7 +230,7 @@ func (k *Kernel) publishStatus(parent *protocol.Message, state string) {
 // had to be replaced: ipykernel's frontends say "The kernel appears to have
 // died. It will restart automatically."; here the kernel lives on, so it
 // says so itself, plainly.
-const freshInterpreterNote = "A fresh interpreter was started: the variables, imports and definitions of earlier cells are gone; run the cells you need again. The kernel, its execution count and history are kept."
+const freshInterpreterNote = "The interpreter was restarted: a fresh one runs your next cells, and the variables, imports and definitions of earlier cells are gone (run the cells you need again). The kernel, its execution count and history are kept."
 
 func (k *Kernel) restartInterpreter(ctx context.Context) error {
 	k.lifeMu.Lock()
