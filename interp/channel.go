@@ -54,6 +54,7 @@ type channel struct {
 	pending []byte
 	timeout time.Duration // for the next read; < 0 means none
 	partial int           // bytes of unfinished frames held by all writers
+	budget  int           // at most this many (maxPartialBytes)
 	w0      frameWriter   // the writer of c.write (tests)
 
 	reading atomic.Bool // the guest is blocked in a read of the channel
@@ -71,6 +72,7 @@ func newChannel(onFrame func([]byte), onBlock func()) *channel {
 		onFrame: onFrame,
 		onBlock: onBlock,
 		timeout: -1,
+		budget:  maxPartialBytes,
 	}
 	c.w0.ch = c
 	return c
@@ -174,7 +176,7 @@ func (w *frameWriter) write(buf []byte) (int, experimentalsys.Errno) {
 	c := w.ch
 	data := buf
 	if len(w.buf) > 0 {
-		if c.partial+len(buf) > maxPartialBytes {
+		if c.partial+len(buf) > c.budget {
 			w.drop()
 			return 0, experimentalsys.EINVAL
 		}
@@ -201,7 +203,7 @@ func (w *frameWriter) write(buf []byte) (int, experimentalsys.Errno) {
 		w.drop()
 	case len(w.buf) == 0:
 		// Frames came whole and a piece of the next one is left: keep it.
-		if c.partial+len(data) > maxPartialBytes {
+		if c.partial+len(data) > c.budget {
 			return 0, experimentalsys.EINVAL
 		}
 		w.buf = append([]byte(nil), data...)

@@ -117,16 +117,20 @@ def test_reply_with_the_running_requests_id_answers_it_once(kernel):
     runtime's true reply that follows is dropped as a duplicate, and the next
     cells are answered by their own replies."""
     code = FRAMES + r'''
-import gc
+import gc, sys
 ids = {o.get("id") for o in gc.get_objects() if isinstance(o, dict) and o.get("type") == "execute" and "id" in o}
+print("aiming at", len(ids))
+sys.stdout.flush()
+# Nothing is written after the forged replies: the cell's output all came
+# before them, so none of it may show up in the next cells.
 for i in ids:
     for _ in range(3):
         _write_all(_fd, _frame({"type": "reply", "id": i, "content": {"status": "ok", "user_expressions": {}, "payload": [], "forged": True}}))
-print("aimed at", len(ids))
 '''
     r = kernel.execute(code, timeout=60)
     # Whether the forged or the true reply won, the request got exactly one.
     assert r.status == "ok", r
+    assert r.stdout.startswith("aiming at "), r
     for i in range(3):
         got = kernel.execute(f"print('cell', {i})", timeout=60)
         assert got.status == "ok" and "forged" not in got.reply, got
@@ -169,17 +173,17 @@ while True:
 def test_host_request_flood_while_reading_is_refused_not_queued(kernel):
     """Promise: a guest that floods host requests past the limit gets error
     answers (HostError: too many requests ... in flight) for the excess, or
-    none at all, never an unbounded queue; input() keeps working afterwards."""
+    none at all, never an unbounded queue; the kernel serves on."""
     code = FRAMES + r'''
 import _wasipy_kernel as K
 rt = K.runtime
-for i in range(2000):
+for i in range(5000):
     _write_all(_fd, _frame({"type": "host_request", "rid": 10**9 + i, "method": "nosuch", "content": {}}))
 # Take in the answers through the runtime's own reader.
 import time
 deadline = time.monotonic() + 20
 seen, refused = 0, 0
-while time.monotonic() < deadline and seen < 2000:
+while time.monotonic() < deadline and seen < 5000:
     if not rt.poll(0.5):
         break
     for rid in [r for r in rt._replies if isinstance(r, int) and r >= 10**9]:
@@ -192,11 +196,12 @@ print("answered", seen, "refused", refused)
     assert r.status == "ok", r
     words = r.stdout.split()
     answered, refused = int(words[1]), int(words[3])
-    assert answered <= 2000, r.stdout
-    # At most 256 served plus 256 refusals can be waiting at once; the
-    # runtime reads as they come, so most are answered, none lost silently
-    # beyond the documented drop.
-    assert answered >= 256, r.stdout
+    # While the cell writes and does not read, the answers back up: at most
+    # 256 requests are held in flight and 256 refusals queued; the rest are
+    # dropped. More than the pipe holds (about a thousand small answers)
+    # must therefore have been refused or dropped.
+    assert 0 < refused <= 256, r.stdout
+    assert 256 <= answered < 5000, r.stdout
     assert kernel.ok("print('still serving')").stdout == "still serving\n"
 
 
