@@ -2,7 +2,9 @@ package interp
 
 import (
 	"encoding/binary"
+	"io"
 	"io/fs"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +30,16 @@ const (
 	channelName     = "channel"
 	deadlineName    = "deadline"
 	cputimeName     = "cputime" // read: the worker's CPU time in ns (see clock.go)
-	maxGuestFrame   = 256 << 20
+
+	// maxGuestFrame caps one frame the guest writes. A larger length
+	// prefix is refused at once (EINVAL), before any byte of it is kept.
+	maxGuestFrame = 256 << 20
+	// maxPartialBytes caps the bytes of unfinished frames held for all the
+	// guest's open channel files together. Cell code can open the channel
+	// as often as it likes and start a large frame on each; without this
+	// budget the worker's Go heap (outside the guest's memory cap) would
+	// grow by maxGuestFrame per open file.
+	maxPartialBytes = maxGuestFrame + 1<<20
 )
 
 // channel is the host end of that file. Reads block the guest until the
@@ -41,8 +52,10 @@ type channel struct {
 
 	// Guest goroutine only.
 	pending []byte
-	wbuf    []byte
 	timeout time.Duration // for the next read; < 0 means none
+	partial int           // bytes of unfinished frames held by all writers
+	budget  int           // at most this many (maxPartialBytes)
+	w0      frameWriter   // the writer of c.write (tests)
 
 	reading atomic.Bool // the guest is blocked in a read of the channel
 
@@ -52,14 +65,17 @@ type channel struct {
 }
 
 func newChannel(onFrame func([]byte), onBlock func()) *channel {
-	return &channel{
+	c := &channel{
 		in:      make(chan []byte, 64),
 		wake:    newBroadcast(),
 		done:    make(chan struct{}),
 		onFrame: onFrame,
 		onBlock: onBlock,
 		timeout: -1,
+		budget:  maxPartialBytes,
 	}
+	c.w0.ch = c
+	return c
 }
 
 // push queues a message for the guest. It blocks while the guest is not
@@ -90,9 +106,13 @@ func (c *channel) interruptWaiting() bool {
 	copy(frame[4:], interruptMessage)
 	select {
 	case c.in <- frame:
+		return true
 	default:
+		// The queue is full, so the guest is about to take a frame and
+		// run: the caller trips the flags instead, which it sees then.
+		// Never block here: this runs on the interrupt path.
+		return false
 	}
-	return true
 }
 
 var interruptMessage = []byte(`{"type":"interrupt"}`)
@@ -136,26 +156,70 @@ func (c *channel) read(buf []byte) (int, experimentalsys.Errno) {
 	return n, 0
 }
 
-func (c *channel) write(buf []byte) (int, experimentalsys.Errno) {
-	c.wbuf = append(c.wbuf, buf...)
-	for len(c.wbuf) >= 4 {
-		size := binary.BigEndian.Uint32(c.wbuf)
-		if size > maxGuestFrame {
-			c.wbuf = nil
+// write splits bytes the guest wrote through the channel file of the tests
+// (every file the guest opens has its own frameWriter).
+func (c *channel) write(buf []byte) (int, experimentalsys.Errno) { return c.w0.write(buf) }
+
+// frameWriter splits the bytes written to one open channel file into
+// frames. Each open file has its own, so that cell code which opens the
+// channel and leaves half a frame on its descriptor cannot swallow the
+// runtime's own frames into it. Everything the guest writes is untrusted:
+// a length prefix above maxGuestFrame is refused before anything is
+// allocated for it, and bytes are held only as they actually arrive,
+// within the channel-wide maxPartialBytes budget.
+type frameWriter struct {
+	ch  *channel
+	buf []byte // the unfinished frame, prefix included
+}
+
+func (w *frameWriter) write(buf []byte) (int, experimentalsys.Errno) {
+	c := w.ch
+	data := buf
+	if len(w.buf) > 0 {
+		if c.partial+len(buf) > c.budget {
+			w.drop()
 			return 0, experimentalsys.EINVAL
 		}
-		if uint32(len(c.wbuf)-4) < size {
+		w.buf = append(w.buf, buf...)
+		c.partial += len(buf)
+		data = w.buf
+	}
+	for len(data) >= 4 {
+		size := binary.BigEndian.Uint32(data)
+		if size > maxGuestFrame {
+			w.drop()
+			return 0, experimentalsys.EINVAL
+		}
+		if uint64(len(data)-4) < uint64(size) {
 			break
 		}
 		payload := make([]byte, size)
-		copy(payload, c.wbuf[4:4+size])
-		c.wbuf = c.wbuf[4+size:]
+		copy(payload, data[4:4+size])
+		data = data[4+size:]
 		c.onFrame(payload)
 	}
-	if len(c.wbuf) == 0 {
-		c.wbuf = nil // let a large buffer go
+	switch {
+	case len(data) == 0:
+		w.drop()
+	case len(w.buf) == 0:
+		// Frames came whole and a piece of the next one is left: keep it.
+		if c.partial+len(data) > c.budget {
+			return 0, experimentalsys.EINVAL
+		}
+		w.buf = append([]byte(nil), data...)
+		c.partial += len(data)
+	default:
+		// Slide the unfinished frame to the front; let a large buffer go.
+		c.partial -= len(w.buf) - len(data)
+		w.buf = append(w.buf[:0:0], data...)
 	}
 	return len(buf), 0
+}
+
+// drop forgets the unfinished frame and returns its bytes to the budget.
+func (w *frameWriter) drop() {
+	w.ch.partial -= len(w.buf)
+	w.buf = nil
 }
 
 // channelFS is the read-write file system mounted at channelGuestDir. It
@@ -170,7 +234,7 @@ func (f *channelFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.Fi
 	case "", ".":
 		return &channelDir{}, 0
 	case channelName:
-		return &channelFile{ch: f.ch}, 0
+		return &channelFile{ch: f.ch, w: frameWriter{ch: f.ch}}, 0
 	case deadlineName:
 		return &deadlineFile{ch: f.ch}, 0
 	case cputimeName:
@@ -206,6 +270,7 @@ func (*channelDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno
 type channelFile struct {
 	experimentalsys.UnimplementedFile
 	ch *channel
+	w  frameWriter
 }
 
 func (*channelFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
@@ -213,7 +278,13 @@ func (*channelFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
 }
 func (f *channelFile) Read(buf []byte) (int, experimentalsys.Errno)  { return f.ch.read(buf) }
-func (f *channelFile) Write(buf []byte) (int, experimentalsys.Errno) { return f.ch.write(buf) }
+func (f *channelFile) Write(buf []byte) (int, experimentalsys.Errno) { return f.w.write(buf) }
+
+// Close forgets an unfinished frame left on this descriptor.
+func (f *channelFile) Close() experimentalsys.Errno {
+	f.w.drop()
+	return 0
+}
 
 // broadcast wakes everyone waiting at the time it fires, and nobody later:
 // an interrupt must not cut short a sleep that starts after it.
@@ -279,3 +350,107 @@ func (*cputimeFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	return copy(buf, s[off:]), 0
 }
 func (f *cputimeFile) Read(buf []byte) (int, experimentalsys.Errno) { return f.Pread(buf, 0) }
+
+// dropLog reports frames of the guest that were dropped or refused. Cell
+// code decides how many there are, so the log is rate-limited: at most
+// dropLogBurst lines per dropLogEvery, then one line that says how many
+// more were dropped meanwhile. Counts are kept for tests.
+type dropLog struct {
+	log *slog.Logger
+
+	mu         sync.Mutex
+	windowFrom time.Time
+	inWindow   int
+	suppressed int
+	total      int
+}
+
+const (
+	dropLogBurst = 10
+	dropLogEvery = time.Second
+)
+
+func newDropLog(w io.Writer) *dropLog {
+	h := slog.Handler(slog.DiscardHandler)
+	if w != nil {
+		h = slog.NewTextHandler(w, nil)
+	}
+	return &dropLog{log: slog.New(h).With("component", "interpreter channel")}
+}
+
+func (d *dropLog) drop(what string, args ...any) {
+	d.mu.Lock()
+	d.total++
+	now := time.Now()
+	if now.Sub(d.windowFrom) >= dropLogEvery {
+		if d.suppressed > 0 {
+			d.log.Warn("more guest frames dropped", "count", d.suppressed)
+		}
+		d.windowFrom, d.inWindow, d.suppressed = now, 0, 0
+	}
+	if d.inWindow >= dropLogBurst {
+		d.suppressed++
+		d.mu.Unlock()
+		return
+	}
+	d.inWindow++
+	d.mu.Unlock()
+	d.log.Warn("guest frame dropped: "+what, args...)
+}
+
+// dropped is how many frames were dropped so far.
+func (d *dropLog) dropped() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.total
+}
+
+// interruptFD is the worker's end of the interrupt pipe (Start passes it as
+// the first of cmd.ExtraFiles).
+const interruptFD = 3
+
+// interruptRelay applies interrupts in the worker. Each interrupt names the
+// number of the host's last request frame sent before it; the interrupt
+// acts once that many message frames have reached the guest's queue, so it
+// never overtakes the request it is meant for (it travels on another
+// pipe). It never waits: act does not block, and a deferred interrupt is
+// applied by the stdin relay as the frame arrives.
+type interruptRelay struct {
+	act func()
+
+	mu      sync.Mutex
+	count   uint64 // message frames handed to the guest's queue
+	pending uint64 // an interrupt waiting for frame number pending
+}
+
+func (r *interruptRelay) delivered() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++
+	if r.pending != 0 && r.count >= r.pending {
+		r.pending = 0
+		r.act()
+	}
+}
+
+func (r *interruptRelay) interrupt(after uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.count >= after {
+		r.act()
+	} else if after > r.pending {
+		r.pending = after
+	}
+}
+
+// serve reads interrupts (8-byte big-endian frame numbers) until the
+// kernel closes the pipe.
+func (r *interruptRelay) serve(in io.Reader) {
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(in, b[:]); err != nil {
+			return
+		}
+		r.interrupt(binary.BigEndian.Uint64(b[:]))
+	}
+}

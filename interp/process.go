@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,9 +112,15 @@ var ErrExited = errors.New("the interpreter exited")
 type ExitError struct {
 	Code   uint32
 	Reason string
+	// Signal names the signal that killed the worker process (kill -9,
+	// the OOM killer), if one did.
+	Signal string
 }
 
 func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return "the interpreter's process was killed (" + e.Signal + ")"
+	}
 	if e.Reason != "" {
 		return fmt.Sprintf("the interpreter exited (code %d): %s", e.Code, e.Reason)
 	}
@@ -121,18 +129,48 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return ErrExited }
 
+// Limits of the guest → kernel message path. Cell code can open the
+// channel file and write any frame the runtime could, so none of these
+// may depend on the guest behaving.
+const (
+	// maxHostRequests is how many host_requests of the guest may be in
+	// flight at once: being answered, or answered with the answer not yet
+	// handed to the worker (the guest is not reading). A request beyond
+	// it is answered at once with an error (HostError: too many ...).
+	maxHostRequests = 256
+	// maxRefusals is how many of those error answers may wait for the
+	// guest to read them; a request beyond both limits is dropped and
+	// logged, and its sender waits (until interrupted) for nothing.
+	maxRefusals = 256
+	// maxGuestBuffers caps the binary buffers one guest message lists.
+	maxGuestBuffers = 1 << 16
+)
+
 // Process is a running interpreter in a worker process.
 type Process struct {
 	cmd  *exec.Cmd
 	info LanguageInfo
+	log  *dropLog
 
-	sendMu sync.Mutex
-	stdin  io.WriteCloser
+	stdin io.WriteCloser
+	// Everything for the worker's stdin goes through outq, written by
+	// writeLoop alone: when the guest stops reading the channel, that
+	// goroutine blocks and nobody else does. Interrupts do not queue
+	// behind it: they have a pipe of their own (intrW).
+	outMu    sync.Mutex
+	outCond  *sync.Cond
+	outq     []outFrame
+	outErr   error  // the worker's stdin failed; nothing more is sent
+	outSeq   uint64 // message frames queued so far
+	lastReq  uint64 // outSeq of the last request (roundTrip) queued
+	hostBusy int    // host requests in flight (see maxHostRequests)
+	refusals int    // error answers for refused host requests, queued
+	intrMu   sync.Mutex
+	intrW    *os.File // the interrupt pipe (the worker's fd 3)
 
 	callMu sync.Mutex // one request at a time: the guest is single-threaded
 
 	mu         sync.Mutex
-	nextID     int64
 	current    *call           // the outermost call: its events sink gets output
 	calls      map[int64]*call // calls waiting for their reply, nested ones too
 	handles    handleTable     // Go values Python holds handles on
@@ -149,7 +187,15 @@ type Process struct {
 type call struct {
 	id     int64
 	events func(Event)
-	reply  chan *guestMessage
+	reply  chan *guestMessage // buffered 1; only the reply that removes the call from calls sends
+}
+
+// outFrame is one frame queued for the worker's stdin; sent, if set, runs
+// once it was written (or discarded because the worker is gone).
+type outFrame struct {
+	kind    byte
+	payload []byte
+	sent    func()
 }
 
 // guestMessage is one message of the guest protocol (see
@@ -176,21 +222,46 @@ type hostError struct {
 	Message string `json:"message"`
 }
 
+// decodeGuestMessage parses one frame the guest wrote. The frame is
+// untrusted (cell code can write the channel): its JSON must be valid
+// UTF-8 (the runtime writes ASCII; invalid bytes would reach the frontend
+// verbatim), have a type, and list buffers whose lengths add up to exactly
+// the bytes after the NUL. Anything else is an error, and the caller drops
+// the frame.
 func decodeGuestMessage(payload []byte) (*guestMessage, error) {
 	head, rest := payload, []byte(nil)
-	if i := bytes.IndexByte(payload, 0); i >= 0 {
+	i := bytes.IndexByte(payload, 0)
+	if i >= 0 {
 		head, rest = payload[:i], payload[i+1:]
+	}
+	if !utf8.Valid(head) {
+		return nil, errors.New("guest message is not valid UTF-8")
 	}
 	var m guestMessage
 	if err := json.Unmarshal(head, &m); err != nil {
 		return nil, err
 	}
+	if m.Type == "" {
+		return nil, errors.New("guest message has no type")
+	}
+	if len(m.BufferLengths) > maxGuestBuffers {
+		return nil, fmt.Errorf("guest message lists %d buffers, over the limit of %d", len(m.BufferLengths), maxGuestBuffers)
+	}
+	if i < 0 && len(m.BufferLengths) > 0 {
+		return nil, errors.New("guest message lists buffers but carries none")
+	}
+	if len(m.BufferLengths) > 0 {
+		m.buffers = make([][]byte, 0, len(m.BufferLengths))
+	}
 	for _, n := range m.BufferLengths {
 		if n < 0 || n > len(rest) {
 			return nil, errors.New("guest message buffers are shorter than announced")
 		}
-		m.buffers = append(m.buffers, rest[:n])
+		m.buffers = append(m.buffers, rest[:n:n])
 		rest = rest[n:]
+	}
+	if len(rest) > 0 {
+		return nil, errors.New("guest message buffers are longer than announced")
 	}
 	return &m, nil
 }
@@ -258,10 +329,22 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The interrupt pipe: the worker's fd 3 (see interruptFD).
+	intrR, intrW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = []*os.File{intrR}
 	if err := cmd.Start(); err != nil {
+		intrR.Close()
+		intrW.Close()
 		return nil, fmt.Errorf("start interpreter worker: %w", err)
 	}
-	p := &Process{cmd: cmd, stdin: stdin, exited: make(chan struct{}), calls: map[int64]*call{}, modules: map[string]*Module{}}
+	intrR.Close() // the worker's copy is the one that counts
+	p := &Process{cmd: cmd, stdin: stdin, intrW: intrW, exited: make(chan struct{}), calls: map[int64]*call{}, modules: map[string]*Module{}}
+	p.log = newDropLog(cfg.Stderr)
+	p.outCond = sync.NewCond(&p.outMu)
+	go p.writeLoop()
 	for _, m := range cfg.Modules {
 		p.modules[m.Name] = m
 	}
@@ -340,8 +423,7 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 		return nil, nil, err
 	}
 	p.mu.Lock()
-	p.nextID++
-	c := &call{id: p.nextID, events: events, reply: make(chan *guestMessage, 1)}
+	c := &call{id: p.newCallID(), events: events, reply: make(chan *guestMessage, 1)}
 	p.calls[c.id] = c
 	if outermost {
 		p.current = c
@@ -359,7 +441,7 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.send(frameMessage, msg); err != nil {
+	if err := p.queue(frameMessage, msg, nil, true); err != nil {
 		select {
 		case <-p.exited:
 			return nil, nil, p.exitErr
@@ -378,9 +460,40 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 	}
 }
 
-// Interrupt asks the running code to stop with KeyboardInterrupt.
+// newCallID picks the id of a request to the guest: random, so that cell
+// code writing forged replies cannot aim them at requests the host has not
+// made yet, and unique among the calls waiting. Callers hold p.mu.
+func (p *Process) newCallID() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		// 53 bits: exact in any JSON reader, and never zero (omitempty).
+		id := int64(binary.BigEndian.Uint64(b[:]) & (1<<53 - 1))
+		if _, taken := p.calls[id]; id != 0 && !taken {
+			return id
+		}
+	}
+}
+
+// Interrupt asks the running code to stop with KeyboardInterrupt. It
+// travels on the interrupt pipe, so a guest that does not read the channel
+// (and the queue of messages for it that backs up) cannot delay it. It
+// carries the number of the last request queued: the worker applies it
+// once that request has reached the guest, so an interrupt sent just
+// after a request never overtakes it.
 func (p *Process) Interrupt() error {
-	return p.send(frameInterrupt, nil)
+	p.outMu.Lock()
+	seq := p.lastReq
+	p.outMu.Unlock()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	p.intrMu.Lock()
+	defer p.intrMu.Unlock()
+	// The worker reads this pipe at all times; the deadline only guards
+	// against a stopped (SIGSTOP) worker holding the control channel.
+	_ = p.intrW.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := p.intrW.Write(b[:])
+	return err
 }
 
 // Close ends the interpreter at once.
@@ -394,13 +507,73 @@ func (p *Process) Close() error {
 	case <-p.exited:
 	case <-time.After(5 * time.Second):
 	}
+	p.intrMu.Lock()
+	_ = p.intrW.Close()
+	p.intrMu.Unlock()
 	return nil
 }
 
+// send queues one frame for the worker (a message the guest did not ask
+// for, such as py_release).
 func (p *Process) send(kind byte, payload []byte) error {
-	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
-	return writeFrame(p.stdin, kind, payload)
+	return p.queue(kind, payload, nil, false)
+}
+
+// queue adds a frame for writeLoop and never blocks. request marks a
+// request of the host's (roundTrip), which interrupts are ordered after.
+func (p *Process) queue(kind byte, payload []byte, sent func(), request bool) error {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	if err := p.outErr; err != nil {
+		if sent != nil {
+			p.outMu.Unlock()
+			sent()
+			p.outMu.Lock()
+		}
+		return err
+	}
+	p.outq = append(p.outq, outFrame{kind, payload, sent})
+	if kind == frameMessage {
+		p.outSeq++
+		if request {
+			p.lastReq = p.outSeq
+		}
+	}
+	p.outCond.Signal()
+	return nil
+}
+
+// writeLoop is the only writer of the worker's stdin. It may block for as
+// long as the guest does not read the channel; nothing waits on it but
+// the requests whose frames it holds.
+func (p *Process) writeLoop() {
+	for {
+		p.outMu.Lock()
+		for len(p.outq) == 0 && p.outErr == nil {
+			p.outCond.Wait()
+		}
+		batch, failed := p.outq, p.outErr != nil
+		p.outq = nil
+		p.outMu.Unlock()
+		var err error
+		for _, f := range batch {
+			if err == nil && !failed {
+				err = writeFrame(p.stdin, f.kind, f.payload)
+			}
+			if f.sent != nil {
+				f.sent()
+			}
+		}
+		if failed {
+			return
+		}
+		if err != nil {
+			p.outMu.Lock()
+			p.outErr = fmt.Errorf("interpreter input: %w", err)
+			p.outMu.Unlock()
+			// Run the sent callbacks of what is still queued, then stop.
+		}
+	}
 }
 
 func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
@@ -422,30 +595,7 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 				p.deliver(streamEvent(name, text))
 			}
 		case frameMessage:
-			m, err := decodeGuestMessage(payload)
-			if err != nil {
-				continue
-			}
-			switch m.Type {
-			case "hello":
-				// Once, at start. (User code can reach the channel file too:
-				// nothing it writes may block this loop.)
-				select {
-				case hello <- m.Content:
-				default:
-				}
-			case "reply":
-				p.mu.Lock()
-				c := p.calls[m.ID]
-				p.mu.Unlock()
-				if c != nil {
-					c.reply <- m
-				}
-			case "host_request":
-				go p.serveHost(m)
-			default:
-				p.deliver(Event{Type: m.Type, Content: m.Content, ParentID: m.ParentID, Buffers: m.buffers, Metadata: m.Metadata})
-			}
+			p.guestMessage(payload, hello)
 		case frameExit:
 			var info exitInfo
 			_ = json.Unmarshal(payload, &info)
@@ -458,12 +608,101 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 		}
 	}
 	_ = p.cmd.Wait()
+	if st := p.cmd.ProcessState; st != nil && !st.Exited() {
+		// Killed by a signal (kill -9, the OOM killer): say which.
+		exit.Signal = st.String()
+	}
 	p.exitErr = exit
+	// Nothing more can be written: writeLoop ends, queued answers are let go.
+	p.outMu.Lock()
+	if p.outErr == nil {
+		p.outErr = exit
+	}
+	p.outCond.Broadcast()
+	p.outMu.Unlock()
 	close(p.exited)
 }
 
-// serveHost answers one host_request of the guest.
+// guestMessage routes one frame the guest wrote on the channel. It runs on
+// readLoop, which also carries the guest's output and the news of its
+// exit, so nothing here may block: cell code can write any frame the
+// runtime could (open /.wasipy/host/channel), as many as it likes. Frames
+// that are malformed, or that answer no request of the host's, are dropped
+// and logged.
+func (p *Process) guestMessage(payload []byte, hello chan<- json.RawMessage) {
+	m, err := decodeGuestMessage(payload)
+	if err != nil {
+		p.log.drop("malformed frame", "err", err, "bytes", len(payload))
+		return
+	}
+	switch m.Type {
+	case "hello":
+		// Once, at start.
+		select {
+		case hello <- m.Content:
+		default:
+			p.log.drop("second hello")
+		}
+	case "reply":
+		// A reply answers the waiting call with its id, once: the call
+		// leaves calls here, so a duplicate finds nothing.
+		p.mu.Lock()
+		c := p.calls[m.ID]
+		delete(p.calls, m.ID)
+		p.mu.Unlock()
+		if c == nil {
+			p.log.drop("reply to no waiting request", "id", m.ID)
+			return
+		}
+		c.reply <- m // buffered; this is its only send
+	case "host_request":
+		p.hostRequest(m)
+	case "host_reply", "interrupt", "py_release", "py_eval", "py_call", "ffi_modules":
+		// Host → guest kinds: the guest has no business sending them.
+		p.log.drop("message of a host-only kind", "type", m.Type)
+	default:
+		p.deliver(Event{Type: m.Type, Content: m.Content, ParentID: m.ParentID, Buffers: m.buffers, Metadata: m.Metadata})
+	}
+}
+
+// hostRequest admits one host_request of the guest, within
+// maxHostRequests, and serves it on a goroutine of its own.
+func (p *Process) hostRequest(m *guestMessage) {
+	p.outMu.Lock()
+	admit := p.hostBusy < maxHostRequests && p.outErr == nil
+	refuse := !admit && p.refusals < maxRefusals && p.outErr == nil
+	if admit {
+		p.hostBusy++
+	} else if refuse {
+		p.refusals++
+	}
+	p.outMu.Unlock()
+	switch {
+	case admit:
+		go p.serveHost(m)
+	case refuse:
+		p.log.drop("host request refused: too many in flight", "method", m.Method, "limit", maxHostRequests)
+		reply := &guestMessage{Type: "host_reply", RID: m.RID, Error: &hostError{Type: "HostError",
+			Message: fmt.Sprintf("too many requests of the host in flight (at most %d)", maxHostRequests)}}
+		payload, _ := encodeGuestMessage(reply)
+		_ = p.queue(frameMessage, payload, func() {
+			p.outMu.Lock()
+			p.refusals--
+			p.outMu.Unlock()
+		}, false)
+	default:
+		p.log.drop("host request dropped: too many in flight and refused", "method", m.Method)
+	}
+}
+
+// serveHost answers one admitted host_request of the guest. Its slot is
+// given back once the answer was written to the worker.
 func (p *Process) serveHost(m *guestMessage) {
+	release := func() {
+		p.outMu.Lock()
+		p.hostBusy--
+		p.outMu.Unlock()
+	}
 	p.mu.Lock()
 	h := p.host
 	p.mu.Unlock()
@@ -485,9 +724,11 @@ func (p *Process) serveHost(m *guestMessage) {
 		}
 	}
 	payload, err := encodeGuestMessage(reply)
-	if err == nil {
-		_ = p.send(frameMessage, payload)
+	if err != nil {
+		release()
+		return
 	}
+	_ = p.queue(frameMessage, payload, release, false)
 }
 
 // GuestError is an error that reaches Python as an exception of the named
@@ -557,4 +798,14 @@ func (u *utf8Stream) flush() string {
 	s := strings.ToValidUTF8(string(u.tail), "\uFFFD")
 	u.tail = nil
 	return s
+}
+
+// Err says how the interpreter ended (an *ExitError), or nil while it runs.
+func (p *Process) Err() error {
+	select {
+	case <-p.exited:
+		return p.exitErr
+	default:
+		return nil
+	}
 }

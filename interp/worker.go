@@ -42,7 +42,9 @@ type exitInfo struct {
 
 // RunWorker is the body of the interpreter worker process: it runs
 // python.wasm under wazero and relays between the guest and the kernel
-// process over in (kernel → worker) and out (worker → kernel).
+// process over in (kernel → worker) and out (worker → kernel). Interrupts
+// come on interrupts (nil: none), a path of their own that a backed-up in
+// cannot delay.
 //
 // The interpreter lives in its own process because wazero's compiled code
 // cannot be preempted: a guest spinning in `while True: pass` would stall
@@ -51,7 +53,7 @@ type exitInfo struct {
 // and the collector is kept away from a running guest: automatic
 // collection is off, and garbage is collected only while the guest waits
 // in a host call.
-func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
+func RunWorker(cfg Config, in, interrupts io.Reader, out io.Writer) error {
 	debug.SetGCPercent(-1)
 	gc := &gcPacer{}
 
@@ -62,6 +64,17 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 		_ = pipe.message(frameMessage, payload)
 	}, gc.maybeCollect)
 	intr := &interrupter{wake: func() { ch.wake.fire() }}
+	relay := &interruptRelay{act: func() {
+		if !ch.interruptWaiting() {
+			// Flags first, then wake a sleep: a woken sleep must
+			// find the interrupt already pending.
+			intr.trip()
+			ch.wake.fire()
+		}
+	}}
+	if interrupts != nil {
+		go relay.serve(interrupts)
+	}
 
 	go func() {
 		// Kernel → guest. When the kernel goes away, so does the worker.
@@ -75,18 +88,13 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 				time.AfterFunc(2*time.Second, func() { os.Exit(0) })
 				return
 			}
-			switch kind {
-			case frameMessage:
+			if kind == frameMessage {
+				// Blocks while the guest does not read the channel; the
+				// kernel's accounting (maxHostRequests) bounds what waits.
 				if !ch.push(payload) {
 					return
 				}
-			case frameInterrupt:
-				if !ch.interruptWaiting() {
-					// Flags first, then wake a sleep: a woken sleep must
-					// find the interrupt already pending.
-					intr.trip()
-					ch.wake.fire()
-				}
+				relay.delivered()
 			}
 		}
 	}()
@@ -246,7 +254,7 @@ func WorkerMain() bool {
 		fmt.Fprintln(os.Stderr, "wasipy interpreter worker: bad configuration:", err)
 		os.Exit(2)
 	}
-	if err := RunWorker(cfg, os.Stdin, os.Stdout); err != nil {
+	if err := RunWorker(cfg, os.Stdin, os.NewFile(interruptFD, "interrupts"), os.Stdout); err != nil {
 		var exitErr *sys.ExitError
 		if !errors.As(err, &exitErr) {
 			fmt.Fprintln(os.Stderr, "wasipy interpreter worker:", err)

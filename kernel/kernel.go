@@ -76,8 +76,11 @@ type Kernel struct {
 	dispatch map[string]handlerFunc
 	once     sync.Once
 
+	lifeMu sync.Mutex // held while an interpreter is started or replaced
+
 	mu        sync.Mutex
 	interp    Interpreter
+	lostNote  string // says the last interpreter died while idle; told on the next execute
 	info      interp.LanguageInfo
 	count     int
 	running   *protocol.Message // the execute_request being run, if any
@@ -223,7 +226,20 @@ func (k *Kernel) publishStatus(parent *protocol.Message, state string) {
 
 // ---- interpreter lifecycle --------------------------------------------
 
+// freshInterpreterNote is what the user is told whenever an interpreter
+// had to be replaced: ipykernel's frontends say "The kernel appears to have
+// died. It will restart automatically."; here the kernel lives on, so it
+// says so itself, plainly.
+const freshInterpreterNote = "The interpreter was restarted: a fresh one runs your next cells, and the variables, imports and definitions of earlier cells are gone (run the cells you need again). The kernel, its execution count and history are kept."
+
 func (k *Kernel) restartInterpreter(ctx context.Context) error {
+	k.lifeMu.Lock()
+	defer k.lifeMu.Unlock()
+	return k.startInterpreterLocked(ctx)
+}
+
+// startInterpreterLocked replaces the interpreter; the caller holds lifeMu.
+func (k *Kernel) startInterpreterLocked(ctx context.Context) error {
 	k.closeInterpreter()
 	in, err := k.start(ctx)
 	if err != nil {
@@ -244,7 +260,54 @@ func (k *Kernel) restartInterpreter(ctx context.Context) error {
 	k.interp = in
 	k.info = in.Info()
 	k.mu.Unlock()
+	go k.watch(in)
 	return nil
+}
+
+// watch replaces the interpreter if it dies while no cell runs (killed,
+// a trap in a background task, os._exit from an asyncio callback), so
+// the next cell finds a fresh one at once; that cell tells the user. A
+// death during a cell is reported by the cell (interpreterLost); an
+// interpreter closed on purpose is no longer k.interp.
+func (k *Kernel) watch(in Interpreter) {
+	<-in.Done()
+	k.mu.Lock()
+	idle := k.interp == in && k.running == nil
+	k.mu.Unlock()
+	if idle {
+		k.replaceDead(context.Background(), in)
+	}
+}
+
+// replaceDead starts a fresh interpreter in place of dead, unless another
+// goroutine already did, and keeps a note for the next cell.
+func (k *Kernel) replaceDead(ctx context.Context, dead Interpreter) {
+	k.lifeMu.Lock()
+	defer k.lifeMu.Unlock()
+	k.mu.Lock()
+	current := k.interp == dead
+	k.mu.Unlock()
+	if !current {
+		return
+	}
+	reason := exitReason(dead)
+	k.log.Warn("the interpreter died while idle; starting a fresh one", "reason", reason)
+	note := fmt.Sprintf("The interpreter stopped after the previous cell (%s). %s\n", reason, freshInterpreterNote)
+	if err := k.startInterpreterLocked(ctx); err != nil {
+		k.log.Error("cannot restart the interpreter", "err", err)
+		note = fmt.Sprintf("The interpreter stopped after the previous cell (%s), and a new one could not be started (%v). The variables of earlier cells are gone.\n", reason, err)
+	}
+	k.mu.Lock()
+	k.lostNote = note
+	k.mu.Unlock()
+}
+
+// exitReason says how an interpreter ended, if it can tell.
+func exitReason(in Interpreter) string {
+	if e, ok := in.(interface{ Err() error }); ok && e.Err() != nil {
+		return e.Err().Error()
+	}
+	return "it exited"
 }
 
 func (k *Kernel) closeInterpreter() {
@@ -257,12 +320,23 @@ func (k *Kernel) closeInterpreter() {
 	}
 }
 
-// interpreter is the running interpreter. When there is none (a restart
-// failed), it tries once more to start one.
+// interpreter is the running interpreter. One that died while idle is
+// replaced first (watch may not have got to it yet). When there is none
+// (a restart failed), it tries once more to start one.
 func (k *Kernel) interpreter(ctx context.Context) (Interpreter, error) {
 	k.mu.Lock()
 	in := k.interp
 	k.mu.Unlock()
+	if in != nil {
+		select {
+		case <-in.Done():
+			k.replaceDead(ctx, in)
+			k.mu.Lock()
+			in = k.interp
+			k.mu.Unlock()
+		default:
+		}
+	}
 	if in != nil {
 		return in, nil
 	}
@@ -406,6 +480,16 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		k.recordHistory(count, req.Code, nil)
 		defer func() { k.recordHistory(count, req.Code, output) }()
 	}
+	// An interpreter that died since the last cell is replaced now, and
+	// this cell says so before its own output.
+	_, _ = k.interpreter(ctx)
+	k.mu.Lock()
+	note := k.lostNote
+	k.lostNote = ""
+	k.mu.Unlock()
+	if note != "" {
+		k.publish(r.msg, "stream", map[string]string{"name": "stderr", "text": note})
+	}
 	raw, err := k.call(ctx, "execute", map[string]any{
 		"code":             req.Code,
 		"silent":           req.Silent,
@@ -444,11 +528,14 @@ func (k *Kernel) interpreterLost(ctx context.Context, parent *protocol.Message, 
 	k.mu.Lock()
 	forced := !k.interrupt.IsZero()
 	k.mu.Unlock()
-	ename, evalue := "InterpreterExited", cause.Error()
+	ename, evalue := "InterpreterExited", "the interpreter died while this cell ran: "+cause.Error()
 	if forced {
-		ename, evalue = "KeyboardInterrupt", "the cell did not stop when interrupted"
+		ename, evalue = "KeyboardInterrupt", "the cell did not stop when interrupted, so its interpreter was stopped"
 	}
-	note := "The interpreter was restarted: variables and imports are gone; the kernel and its execution count are kept."
+	note := freshInterpreterNote
+	k.mu.Lock()
+	k.lostNote = "" // this error tells it; the next cell need not
+	k.mu.Unlock()
 	if err := k.restartInterpreter(ctx); err != nil {
 		k.log.Error("cannot restart the interpreter", "err", err)
 		note = fmt.Sprintf("A new interpreter could not be started (%v); the next cell tries again.", err)

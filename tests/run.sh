@@ -53,6 +53,9 @@ go test -race -count=1 ./...
 step "fuzz the wire parser (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz=FuzzDecode -fuzztime="${FUZZTIME:-20s}" ./protocol/
 
+step "fuzz the guest channel (${FUZZTIME:-20s})"
+go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./interp/
+
 step "end-to-end tests with real Jupyter clients"
 cd "$root"
 /usr/bin/python3 -m pytest tests -v -p no:cacheprovider
