@@ -296,11 +296,10 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
 	cfg.PrepareInto = cfg.prepareInto
-	var extraFiles []*os.File
 	if cfg.DiskQuota != nil {
-		// ExtraFiles[0] is the child's fd 3.
-		extraFiles = append(extraFiles, cfg.DiskQuota.File())
-		cfg.QuotaFD = 3
+		// The counters are the second of cmd.ExtraFiles (fd 3 is the
+		// interrupt pipe).
+		cfg.QuotaFD = interruptFD + 1
 		cfg.DiskQuotaBytes, cfg.DiskQuotaFiles = cfg.DiskQuota.MaxBytes, cfg.DiskQuota.MaxFiles
 	}
 	if cfg.PrepareInto == "" && cfg.CacheDir != "" && !pycacheReady(pycacheDir(cfg.CacheDir)) {
@@ -316,7 +315,6 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
-	cmd.ExtraFiles = extraFiles
 	if cfg.Stderr != nil {
 		cmd.Stderr = cfg.Stderr
 	}
@@ -335,6 +333,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, err
 	}
 	cmd.ExtraFiles = []*os.File{intrR}
+	if cfg.DiskQuota != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, cfg.DiskQuota.File())
+	}
 	if err := cmd.Start(); err != nil {
 		intrR.Close()
 		intrW.Close()
