@@ -66,7 +66,7 @@ func Prepare(ctx context.Context, cfg Config) error {
 	if dir == "" || pycacheReady(dir) {
 		return nil
 	}
-	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp(cfg.CacheDir, ".pycache-*")
@@ -87,7 +87,29 @@ func Prepare(ctx context.Context, cfg Config) error {
 	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(runtimeHash()+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil && !pycacheReady(dir) {
+	return publishPycache(cfg, tmp, dir)
+}
+
+// publishPycache moves the freshly compiled bytecode into place and seals
+// it in the manifest, under the cache's lock so that no worker sweeps the
+// folder away as unknown between the two. The files are hashed as they
+// are now: they were written by a worker that ran no user code, into a
+// folder of its own, a moment ago.
+func publishPycache(cfg Config, tmp, dir string) error {
+	c := openCache(cfg.CacheDir, cfg.Stderr)
+	defer c.done()
+	if c.dir == "" {
+		return errors.New("the code cache is not usable, the bytecode is not kept")
+	}
+	if _, sealed := c.man.Entries[filepath.Base(dir)+"/complete"]; sealed && pycacheReady(dir) {
+		return nil // another kernel prepared it meanwhile
+	}
+	_ = os.RemoveAll(dir) // unsealed leftovers, swept already
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	if err := c.adoptTree(filepath.Base(dir)); err != nil {
+		c.forgetTree(filepath.Base(dir), fmt.Sprintf("could not be sealed: %v", err))
 		return err
 	}
 	return nil
