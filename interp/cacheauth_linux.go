@@ -12,7 +12,7 @@ import (
 // write then gives it a change time no earlier than the moment of that
 // write, minus the file system's timestamp granularity (a jiffy on ext4,
 // up to 2 s on FAT or old NFS), hence strictly later than the sealed one.
-const racyMargin = 3 * time.Second
+var racyMargin = 3 * time.Second
 
 // statKey is a file's identity and last change as the kernel records them:
 // device, inode, size, mtime and ctime in nanoseconds. A process can set

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-const racyMargin = 3 * time.Second
+var racyMargin = 3 * time.Second
 
 // statKey is empty where the inode change time is not read: every entry is
 // hashed whenever it is used (sound, only slower).
