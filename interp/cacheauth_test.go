@@ -427,3 +427,73 @@ func TestLockWaitIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	unlockCacheDir(again)
 }
+
+// BenchmarkCacheStart measures what the authentication adds to a start:
+// opening the cache (lock, key, manifest, sweep), reading the stripped
+// module, its addresses, the compiled code and the bytecode, at their real
+// sizes. "unauthenticated" reads the same files as the old code did.
+//
+//	go test -run X -bench CacheStart -benchtime 20x ./interp/
+func BenchmarkCacheStart(b *testing.B) {
+	root := b.TempDir()
+	b.Setenv("WASIPY_DATA_DIR", filepath.Join(root, "data"))
+	dir := filepath.Join(root, "cache")
+	sizes := map[string]int{
+		"python-0000000000000000.wasm": 13_343_823,
+		"python-0000000000000000.json": 65,
+		"wazero/" + wazeroVersion() + "-bench/" + strings.Repeat("0", 64): 34_393_464,
+	}
+	for i := range 35 {
+		sizes[fmt.Sprintf("%s/.wasipy/runtime/m%02d.pyc", filepath.Base(pycacheDir(dir)), i)] = 15_000
+	}
+	sizes[filepath.Base(pycacheDir(dir))+"/complete"] = 17
+	c := openCache(dir, os.Stderr)
+	for rel, n := range sizes {
+		data := bytes.Repeat([]byte{0x5a}, n)
+		require.NoError(b, c.write(rel, data))
+	}
+	c.done()
+	start := func(b *testing.B) {
+		c := openCache(dir, os.Stderr)
+		for rel := range sizes {
+			if strings.HasPrefix(rel, "pycache-") {
+				continue
+			}
+			_, free, ok := c.read(rel, allocOffHeap)
+			if !ok {
+				b.Fatalf("%s did not verify", rel)
+			}
+			free()
+		}
+		c.loadPycache(pycacheDir(dir))
+		if c.pycache() == nil {
+			b.Fatal("bytecode did not verify")
+		}
+		c.done()
+	}
+	defer func(m time.Duration) { racyMargin = m }(racyMargin)
+
+	b.Run("hashed", func(b *testing.B) {
+		racyMargin = 1000 * time.Hour // never trust identity: hash every time
+		for b.Loop() {
+			start(b)
+		}
+	})
+	b.Run("identity", func(b *testing.B) {
+		racyMargin = 0
+		time.Sleep(20 * time.Millisecond)
+		start(b) // records the identities
+		for b.Loop() {
+			start(b)
+		}
+	})
+	b.Run("unauthenticated", func(b *testing.B) {
+		for b.Loop() {
+			for rel := range sizes {
+				if _, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
