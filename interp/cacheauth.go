@@ -426,6 +426,9 @@ func (c *trustedCache) writeFrom(rel string, r io.Reader) error {
 	// reads it hashes it and records its identity.
 	c.man.Entries[rel] = &cacheEntry{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 	c.dirty = true
+	// Sealed at once: a worker killed later in its start (a kernel that
+	// gives up waiting for a slow compile) keeps what it has made.
+	c.writeManifest()
 	return nil
 }
 

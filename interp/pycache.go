@@ -16,10 +16,12 @@ import (
 // cannot cache their bytecode beside them, and compiling them from source
 // costs about a tenth of a second on every start. Instead, a short-lived
 // worker that runs no user code compiles them once into a host folder
-// (keyed by a hash of the runtime files), and every later guest gets that
-// folder read-only as its PYTHONPYCACHEPREFIX. Guests that run user code
-// never see a writable cache, so a notebook cannot plant bytecode that a
-// later session would run.
+// (keyed by a hash of the runtime files), sealed in the cache's manifest
+// (cacheauth.go). Every later guest gets, as its PYTHONPYCACHEPREFIX, a
+// read-only copy in memory of that folder, made when its worker starts and
+// only if every file matches the manifest: bytecode planted in the folder
+// (by a notebook that could reach it, or anyone else) is never run, and a
+// change made while a session runs does not reach it.
 const pycacheGuestDir = "/.wasipy/pycache"
 
 var runtimeHash = sync.OnceValue(func() string {
