@@ -82,12 +82,14 @@ func loadModule(path string, cache *trustedCache) (*preparedModule, error) {
 	}
 	key := sha256.Sum256([]byte(fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
 	base := "python-" + hex.EncodeToString(key[:8])
-	if b, _, ok := cache.read(base+".wasm", nil); ok {
-		if meta, _, ok := cache.read(base+".json", nil); ok {
-			var p cachedMeta
-			if bytes.HasPrefix(b, wasmMagic) && json.Unmarshal(meta, &p) == nil {
-				return &preparedModule{wasm: b, targets: p.Targets, targetErr: p.TargetErr}, nil
-			}
+	// Both are checked (and a bad one discarded and logged) even when the
+	// other fails, so the log names every tampered file.
+	b, _, okWasm := cache.read(base+".wasm", nil)
+	meta, _, okMeta := cache.read(base+".json", nil)
+	if okWasm && okMeta {
+		var p cachedMeta
+		if bytes.HasPrefix(b, wasmMagic) && json.Unmarshal(meta, &p) == nil {
+			return &preparedModule{wasm: b, targets: p.Targets, targetErr: p.TargetErr}, nil
 		}
 	}
 	raw, err := os.ReadFile(path)
