@@ -439,8 +439,8 @@ func BenchmarkCacheStart(b *testing.B) {
 	b.Setenv("WASIPY_DATA_DIR", filepath.Join(root, "data"))
 	dir := filepath.Join(root, "cache")
 	sizes := map[string]int{
-		"python-0000000000000000.wasm": 13_343_823,
-		"python-0000000000000000.json": 65,
+		"python-0000000000000000.wasm":                                    13_343_823,
+		"python-0000000000000000.json":                                    65,
 		"wazero/" + wazeroVersion() + "-bench/" + strings.Repeat("0", 64): 34_393_464,
 	}
 	for i := range 35 {
