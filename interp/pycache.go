@@ -16,10 +16,12 @@ import (
 // cannot cache their bytecode beside them, and compiling them from source
 // costs about a tenth of a second on every start. Instead, a short-lived
 // worker that runs no user code compiles them once into a host folder
-// (keyed by a hash of the runtime files), and every later guest gets that
-// folder read-only as its PYTHONPYCACHEPREFIX. Guests that run user code
-// never see a writable cache, so a notebook cannot plant bytecode that a
-// later session would run.
+// (keyed by a hash of the runtime files), sealed in the cache's manifest
+// (cacheauth.go). Every later guest gets, as its PYTHONPYCACHEPREFIX, a
+// read-only copy in memory of that folder, made when its worker starts and
+// only if every file matches the manifest: bytecode planted in the folder
+// (by a notebook that could reach it, or anyone else) is never run, and a
+// change made while a session runs does not reach it.
 const pycacheGuestDir = "/.wasipy/pycache"
 
 var runtimeHash = sync.OnceValue(func() string {
@@ -66,7 +68,7 @@ func Prepare(ctx context.Context, cfg Config) error {
 	if dir == "" || pycacheReady(dir) {
 		return nil
 	}
-	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp(cfg.CacheDir, ".pycache-*")
@@ -87,7 +89,29 @@ func Prepare(ctx context.Context, cfg Config) error {
 	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(runtimeHash()+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil && !pycacheReady(dir) {
+	return publishPycache(cfg, tmp, dir)
+}
+
+// publishPycache moves the freshly compiled bytecode into place and seals
+// it in the manifest, under the cache's lock so that no worker sweeps the
+// folder away as unknown between the two. The files are hashed as they
+// are now: they were written by a worker that ran no user code, into a
+// folder of its own, a moment ago.
+func publishPycache(cfg Config, tmp, dir string) error {
+	c := openCache(cfg.CacheDir, cfg.Stderr)
+	defer c.done()
+	if c.dir == "" {
+		return errors.New("the code cache is not usable, the bytecode is not kept")
+	}
+	if _, sealed := c.man.Entries[filepath.Base(dir)+"/complete"]; sealed && pycacheReady(dir) {
+		return nil // another kernel prepared it meanwhile
+	}
+	_ = os.RemoveAll(dir) // unsealed leftovers, swept already
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	if err := c.adoptTree(filepath.Base(dir)); err != nil {
+		c.forgetTree(filepath.Base(dir), fmt.Sprintf("could not be sealed: %v", err))
 		return err
 	}
 	return nil

@@ -67,21 +67,28 @@ type preparedModule struct {
 }
 
 // loadModule prepares the interpreter at path: a stripped copy and the
-// interrupt addresses read from its DWARF, both kept in cacheDir, keyed by
+// interrupt addresses read from its DWARF, both kept in the cache, keyed by
 // the source's path, size and modification time so that the 26 MB file is
 // neither hashed nor parsed on every start.
-func loadModule(path, cacheDir string) (*preparedModule, error) {
+//
+// Both cached files are used only if they authenticate (cacheauth.go): a
+// forged address would make the interrupter write four words at offsets
+// of the attacker's choosing in the guest's memory, and a forged module
+// would run as the interpreter.
+func loadModule(path string, cache *trustedCache) (*preparedModule, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
 	key := sha256.Sum256([]byte(fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
-	base := filepath.Join(cacheDir, "python-"+hex.EncodeToString(key[:8]))
-	if cacheDir != "" {
-		b, err1 := os.ReadFile(base + ".wasm")
-		meta, err2 := os.ReadFile(base + ".json")
+	base := "python-" + hex.EncodeToString(key[:8])
+	// Both are checked (and a bad one discarded and logged) even when the
+	// other fails, so the log names every tampered file.
+	b, _, okWasm := cache.read(base+".wasm", nil)
+	meta, _, okMeta := cache.read(base+".json", nil)
+	if okWasm && okMeta {
 		var p cachedMeta
-		if err1 == nil && err2 == nil && bytes.HasPrefix(b, wasmMagic) && json.Unmarshal(meta, &p) == nil {
+		if bytes.HasPrefix(b, wasmMagic) && json.Unmarshal(meta, &p) == nil {
 			return &preparedModule{wasm: b, targets: p.Targets, targetErr: p.TargetErr}, nil
 		}
 	}
@@ -97,11 +104,11 @@ func loadModule(path, cacheDir string) (*preparedModule, error) {
 	if p.targets, err = findInterruptTargets(raw); err != nil {
 		p.targetErr = err.Error()
 	}
-	if cacheDir != "" {
+	if cache != nil && cache.dir != "" {
 		meta, _ := json.Marshal(cachedMeta{Targets: p.targets, TargetErr: p.targetErr})
 		// A read-only cache only costs start-up time.
-		if writeFileAtomic(base+".wasm", stripped) == nil {
-			_ = writeFileAtomic(base+".json", meta)
+		if cache.write(base+".wasm", stripped) == nil {
+			_ = cache.write(base+".json", meta)
 		}
 	}
 	return p, nil

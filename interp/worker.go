@@ -116,7 +116,11 @@ func RunWorker(cfg Config, in, interrupts io.Reader, out io.Writer) error {
 }
 
 func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc *gcPacer, intr *interrupter) error {
-	mod, err := loadModule(cfg.PythonWasm, cfg.CacheDir)
+	// The code cache is checked before anything of it is used, and let go
+	// (done) once python.wasm is compiled, before any guest code runs.
+	cache := openTrustedCache(cfg)
+	defer cache.done()
+	mod, err := loadModule(cfg.PythonWasm, cache)
 	if err != nil {
 		return err
 	}
@@ -129,12 +133,7 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 			fmt.Fprintln(os.Stderr, "wasipy: running code cannot be interrupted:", mod.targetErr)
 		}
 	}
-	rc := wazero.NewRuntimeConfig()
-	if cfg.CacheDir != "" {
-		if cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir + "/wazero"); err == nil {
-			rc = rc.WithCompilationCache(cache)
-		}
-	}
+	rc := wazero.NewRuntimeConfig().WithCompilationCache(cache.compilationCache())
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(ctx)
 
@@ -148,6 +147,7 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	}
 
 	compiled, err := r.CompileModule(ctx, mod.wasm)
+	cache.done()
 	if err != nil {
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
@@ -172,8 +172,8 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 		fsc = fsc.WithDirMount(cfg.PrepareInto, pycacheGuestDir)
 		args = []string{"python", "-s", "-c", compileScript}
 		delete(env, "PYTHONDONTWRITEBYTECODE")
-	} else if dir := pycacheDir(cfg.CacheDir); pycacheReady(dir) {
-		fsc = readOnly(fsc, dir, pycacheGuestDir)
+	} else if pyc := cache.pycache(); pyc != nil {
+		fsc = fsc.WithFSMount(pyc, pycacheGuestDir) // checked, in memory
 	} else {
 		delete(env, "PYTHONPYCACHEPREFIX")
 	}
