@@ -120,7 +120,7 @@ func openCache(dir string, log io.Writer) *trustedCache {
 		c.logf("not used: %v", err)
 		return c
 	}
-	key, fresh, err := loadCacheKey(filepath.Join(dataDir(), cacheKeyFile), c.logf)
+	key, fresh, err := loadCacheKey(filepath.Join(DataDir(), cacheKeyFile), c.logf)
 	if err != nil {
 		unlockCacheDir(lock)
 		c.logf("not used: %v", err)

@@ -26,6 +26,8 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) 
 	if cfg.CacheDir != "" {
 		hidden = append(hidden, cfg.CacheDir)
 	}
+	// The data dir holds the key that seals the code cache (cacheauth.go).
+	hidden = append(hidden, DataDir())
 	if cfg.PythonWasm != "" {
 		if abs, err := filepath.Abs(cfg.PythonWasm); err == nil {
 			hidden = append(hidden, abs)

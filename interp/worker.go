@@ -162,9 +162,6 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	if err != nil {
 		return err
 	}
-	readOnly := func(fsc wazero.FSConfig, host, guest string) wazero.FSConfig {
-		return fsc.(sysfs.FSConfig).WithSysFSMount(newReadOnlyDir(host), guest)
-	}
 
 	args := []string{"python", "-u", "-s", "-c", bootstrap}
 	env := guestEnv(cfg)
