@@ -347,7 +347,7 @@ func TestServerAnswersPingAndSurvivesOddFrames(t *testing.T) {
 
 	ping := append([]byte{4, 'P', 'I', 'N', 'G', 0, 10}, "ctx"...)
 	require.NoError(t, c.write([][]byte{ping}, true, time.Second))
-	frames, cmd, err := readMsg(c.br)
+	frames, cmd, err := readTest(c.br)
 	require.NoError(t, err)
 	assert.True(t, cmd)
 	assert.Equal(t, append([]byte{4, 'P', 'O', 'N', 'G'}, "ctx"...), frames[0])
@@ -357,7 +357,7 @@ func TestServerAnswersPingAndSurvivesOddFrames(t *testing.T) {
 	var huge []byte
 	huge = appendFrameHeader(huge, flagMore, 3)
 	huge = append(huge, "abc"...)
-	huge = appendFrameHeader(huge, 0, maxWireFrame+1)
+	huge = appendFrameHeader(huge, 0, int(DefaultLimits().MaxFrame)+1)
 	_, err = c.nc.Write(huge)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -382,7 +382,7 @@ func TestServerGeneratedIdentity(t *testing.T) {
 	require.Len(t, m.Identities, 1)
 	assert.Len(t, m.Identities[0], 5)
 	assert.Equal(t, byte(0), m.Identities[0][0])
-	frames, cmd, err := readMsg(c.br)
+	frames, cmd, err := readTest(c.br)
 	require.NoError(t, err)
 	assert.False(t, cmd)
 	got, err := Decode(frames, ts.signer)

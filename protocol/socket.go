@@ -66,18 +66,27 @@ type socket struct {
 	mu      sync.Mutex
 	raw     map[net.Conn]struct{} // every accepted connection, to close on shutdown
 	closing atomic.Bool
+
+	lim     Limits
+	budget  *budget    // for peers not yet verified; nil: none charged
+	reclaim *reclaimer // may be nil
+	refused logLimiter // connections over MaxConnections
+	dups    logLimiter // ROUTER identities already in use
 }
 
-func newSocket(ch Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration) *socket {
+func newSocket(ch Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration, lim Limits, b *budget, rc *reclaimer) *socket {
 	return &socket{
-		ch:    ch,
-		typ:   typ,
-		id:    zmq4.SocketIdentity(uuid.NewString()),
-		ln:    ln,
-		log:   log.With("channel", ch.String()),
-		done:  done,
-		stall: stall,
-		raw:   make(map[net.Conn]struct{}),
+		ch:      ch,
+		typ:     typ,
+		id:      zmq4.SocketIdentity(uuid.NewString()),
+		ln:      ln,
+		log:     log.With("channel", ch.String()),
+		done:    done,
+		stall:   stall,
+		raw:     make(map[net.Conn]struct{}),
+		lim:     lim.withDefaults(),
+		budget:  b,
+		reclaim: rc,
 	}
 }
 
@@ -111,6 +120,16 @@ func (s *socket) accept() {
 			_ = nc.Close()
 			return
 		}
+		if len(s.raw) >= s.lim.MaxConnections {
+			// Every connection costs a goroutine and a 64 KiB read
+			// buffer; past the cap the newcomer is closed before its
+			// handshake, and the connections already there go on.
+			s.mu.Unlock()
+			s.refused.warn(s.log, "refusing connection: too many connections on this socket",
+				"peer", nc.RemoteAddr().String(), "max_connections", s.lim.MaxConnections)
+			_ = nc.Close()
+			continue
+		}
 		s.raw[nc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -140,11 +159,25 @@ func (s *socket) handle(nc net.Conn) {
 }
 
 // readLoop reads messages from c until it fails, answering PINGs and
-// passing other commands and messages to the callbacks. Oversized
-// messages are logged and skipped.
-func (s *socket) readLoop(c *zconn, onMsg func([][]byte) bool, onCmd func(name string, data []byte)) {
+// passing other commands and messages to the callbacks. A message with
+// too many frames is logged and skipped; a frame over the size limits or
+// the unverified budget, a message slower than its deadline or a framing
+// error ends the connection. onMsg receives the bytes charged to the
+// budget for the message and must give them back (see router.serve).
+func (s *socket) readLoop(c *zconn, onMsg func(frames [][]byte, held int64) bool, onCmd func(name string, data []byte)) {
+	lim := readLimits{
+		maxFrame:   uint64(s.lim.MaxFrame),
+		maxMessage: uint64(s.lim.MaxMessage),
+		msgTime:    s.lim.MessageTime,
+		deadline:   func(t time.Time) { _ = c.nc.SetReadDeadline(t) },
+		reclaim:    s.reclaim,
+	}
 	for {
-		frames, cmd, err := readMsg(c.br)
+		lim.budget = nil
+		if !c.trusted.Load() {
+			lim.budget = s.budget
+		}
+		frames, cmd, held, err := readMsg(c.br, &lim)
 		switch {
 		case errors.Is(err, errDropped):
 			s.log.Warn("dropping message", "peer", c.peer, "reason", err)
@@ -166,7 +199,7 @@ func (s *socket) readLoop(c *zconn, onMsg func([][]byte) bool, onCmd func(name s
 				onCmd(name, data)
 			}
 		default:
-			if !onMsg(frames) {
+			if !onMsg(frames, held) {
 				return
 			}
 		}
@@ -189,7 +222,7 @@ func (s *socket) close() {
 // their first frame to one connection.
 type router struct {
 	*socket
-	in    chan [][]byte
+	in    chan inMsg
 	mu    sync.Mutex
 	peers map[string]*zconn
 	ids   *atomic.Uint32 // shared by the Server's routers
@@ -199,7 +232,7 @@ type router struct {
 // bring none; sharing it between shell, control and stdin keeps a
 // generated shell identity from ever naming another client's stdin.
 func newRouter(sk *socket, ids *atomic.Uint32) *router {
-	r := &router{socket: sk, in: make(chan [][]byte, 64), peers: make(map[string]*zconn), ids: ids}
+	r := &router{socket: sk, in: make(chan inMsg, 64), peers: make(map[string]*zconn), ids: ids}
 	sk.serve = r.serve
 	return r
 }
@@ -214,9 +247,18 @@ func (r *router) serve(c *zconn, meta zmq4.Metadata) {
 	c.id = id
 	r.mu.Lock()
 	if old, dup := r.peers[string(id)]; dup {
-		// The newer connection takes the identity over: replies go to
-		// it alone (zmq4's ROUTER would send each reply to both).
-		r.log.Info("identity reused, newer connection takes it", "identity", fmt.Sprintf("%q", id), "old_peer", old.peer, "peer", c.peer)
+		// As libzmq's ROUTER without ZMQ_ROUTER_HANDOVER: the identity
+		// stays with the connection that has it. Anyone on the machine
+		// can learn a client's identity (jupyter_client uses its
+		// session id, which every iopub message carries), so letting a
+		// newcomer take it over would hand it the client's replies and
+		// input requests. The newcomer is closed; a client that really
+		// reconnected gets in as soon as its old connection is gone
+		// (libzmq retries every 100 ms).
+		r.mu.Unlock()
+		r.dups.warn(r.log, "refusing connection: routing identity already in use",
+			"identity", fmt.Sprintf("%q", id), "holder", old.peer, "peer", c.peer)
+		return
 	}
 	r.peers[string(id)] = c
 	r.mu.Unlock()
@@ -227,17 +269,33 @@ func (r *router) serve(c *zconn, meta zmq4.Metadata) {
 		}
 		r.mu.Unlock()
 	}()
-	r.readLoop(c, func(frames [][]byte) bool {
+	r.readLoop(c, func(frames [][]byte, held int64) bool {
 		msg := make([][]byte, 0, len(frames)+1)
 		msg = append(msg, id)
 		msg = append(msg, frames...)
 		select {
-		case r.in <- msg:
+		case r.in <- inMsg{frames: msg, from: c, held: held}:
 			return true
 		case <-r.done:
+			r.release(inMsg{held: held})
 			return false
 		}
 	}, nil)
+}
+
+// inMsg is a message read by a ROUTER, on its way to the dispatcher.
+type inMsg struct {
+	frames [][]byte
+	from   *zconn
+	held   int64 // charged to the unverified budget until dispatched
+}
+
+// release gives m's bytes back to the budget once the dispatcher is done
+// with it.
+func (r *router) release(m inMsg) {
+	if r.budget != nil {
+		r.budget.give(m.held)
+	}
 }
 
 // send routes frames[1:] to the peer named by frames[0].
@@ -276,6 +334,7 @@ type subscription struct {
 	mu     sync.Mutex
 	topics map[string]int
 	out    chan [][]byte
+	bytes  atomic.Int64  // bytes of the messages in out
 	done   chan struct{} // the connection ended
 }
 
@@ -323,7 +382,7 @@ func (p *pub) serve(c *zconn, _ zmq4.Metadata) {
 		p.mu.Unlock()
 		close(sub.done)
 	}()
-	p.readLoop(c, func(frames [][]byte) bool {
+	p.readLoop(c, func(frames [][]byte, _ int64) bool {
 		// ZMTP 3.0 subscriptions: one frame, \x01topic or \x00topic.
 		if len(frames) == 1 && len(frames[0]) > 0 && frames[0][0] <= 1 {
 			sub.update(frames[0][0] == 1, frames[0][1:])
@@ -358,24 +417,43 @@ func (p *pub) subscribed() int {
 }
 
 // send queues frames for every subscriber whose topics match frames[0].
+// The frames are shared, not copied, so what a stalled subscriber holds
+// is what it has not taken yet; past SubscriberBytes (or subscriberOutbox
+// messages) it is disconnected rather than allowed to hold more. A
+// message alone in an empty outbox is always queued, however large, so
+// a big display reaches every subscriber that keeps up.
 func (p *pub) send(frames [][]byte) {
+	size := framesSize(frames)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c, s := range p.subs {
 		if !s.matches(frames[0]) {
 			continue
 		}
+		if q := s.bytes.Load(); q > 0 && q+size > p.lim.SubscriberBytes {
+			p.dropSubscriber(c, fmt.Sprintf("%d bytes waiting, limit %d", q+size, p.lim.SubscriberBytes))
+			continue
+		}
 		p.pending.Add(1)
+		s.bytes.Add(size)
 		select {
 		case s.out <- frames:
 		default:
 			p.pending.Add(-1)
-			if !p.closing.Load() {
-				p.log.Warn("disconnecting subscriber that cannot keep up", "peer", c.peer, "err", "outbox full")
-			}
-			c.close()
+			s.bytes.Add(-size)
+			p.dropSubscriber(c, "outbox full")
 		}
 	}
+}
+
+// dropSubscriber disconnects a subscriber that cannot keep up: its
+// writer then drops what is left in its outbox (see writeTo). Healthy
+// subscribers are not touched.
+func (p *pub) dropSubscriber(c *zconn, why string) {
+	if !p.closing.Load() {
+		p.log.Warn("disconnecting subscriber that cannot keep up", "peer", c.peer, "err", why)
+	}
+	c.close()
 }
 
 // writeTo is one subscriber's writer.
@@ -384,6 +462,7 @@ func (p *pub) writeTo(c *zconn, sub *subscription) {
 	for {
 		select {
 		case frames := <-sub.out:
+			sub.bytes.Add(-framesSize(frames))
 			if !failed {
 				if err := c.write(frames, false, writeTimeout(p.stall, frames)); err != nil {
 					failed = true
@@ -398,7 +477,8 @@ func (p *pub) writeTo(c *zconn, sub *subscription) {
 			// The connection is gone: what is left in the outbox is dropped.
 			for {
 				select {
-				case <-sub.out:
+				case frames := <-sub.out:
+					sub.bytes.Add(-framesSize(frames))
 					p.pending.Add(-1)
 				default:
 					return
@@ -425,7 +505,7 @@ func (p *pub) drained(ctx context.Context) error {
 // envelope included, which is what a REP socket does for a REQ peer.
 func serveHeartbeat(sk *socket) {
 	sk.serve = func(c *zconn, _ zmq4.Metadata) {
-		sk.readLoop(c, func(frames [][]byte) bool {
+		sk.readLoop(c, func(frames [][]byte, _ int64) bool {
 			if err := c.write(frames, false, writeTimeout(sk.stall, frames)); err != nil {
 				sk.log.Warn("heartbeat echo failed", "peer", c.peer, "err", err)
 				return false
@@ -433,4 +513,12 @@ func serveHeartbeat(sk *socket) {
 			return true
 		}, nil)
 	}
+}
+
+func framesSize(frames [][]byte) int64 {
+	n := int64(0)
+	for _, f := range frames {
+		n += int64(len(f))
+	}
+	return n
 }
