@@ -48,6 +48,12 @@ type testServer struct {
 // and serves h.
 func startServer(t *testing.T, transport string, h Handler) *testServer {
 	t.Helper()
+	return startServerLimits(t, transport, h, DefaultLimits())
+}
+
+// startServerLimits is startServer with other limits.
+func startServerLimits(t *testing.T, transport string, h Handler, lim Limits) *testServer {
+	t.Helper()
 	info := &ConnectionInfo{Transport: transport, IP: "127.0.0.1", Key: testKey, SignatureScheme: SchemeHMACSHA256}
 	if transport == "ipc" {
 		info.IP = filepath.Join(t.TempDir(), "k")
@@ -56,7 +62,7 @@ func startServer(t *testing.T, transport string, h Handler) *testServer {
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	s, err := Listen(ctx, info, log)
+	s, err := ListenLimits(ctx, info, log, lim)
 	require.NoError(t, err)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, h) }()
@@ -143,11 +149,15 @@ func newEcho() (*echoHandler, func(*Server)) {
 }
 
 func startEcho(t *testing.T, transport string) (*testServer, *echoHandler) {
+	return startEchoLimits(t, transport, DefaultLimits())
+}
+
+func startEchoLimits(t *testing.T, transport string, lim Limits) (*testServer, *echoHandler) {
 	h, set := newEcho()
 	var ts *testServer
 	// The handler needs the server; messages can only arrive after a
 	// client connects, so setting it right after Listen is early enough.
-	ts = startServer(t, transport, h)
+	ts = startServerLimits(t, transport, h, lim)
 	set(ts.Server)
 	return ts, h
 }
@@ -296,23 +306,37 @@ func TestServerDuplicateIdentity(t *testing.T) {
 	require.NoError(t, old.Send(w))
 	recv(t, old)
 
-	newer := ts.dial(t, zmq4.NewDealer(ts.ctx, zmq4.WithID(zmq4.SocketIdentity("same"))), ts.info.ShellPort)
-	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "identity reused") }, 5*time.Second, 5*time.Millisecond)
-	_, w = ts.request(t, "kernel_info_request", nil)
-	require.NoError(t, newer.Send(w))
-	recv(t, newer)
+	// A second peer claims the identity (anyone can read a client's
+	// session id off iopub): it is refused, as libzmq's ROUTER refuses
+	// it, and the holder keeps its replies.
+	thief := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "same")
+	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "routing identity already in use") }, 5*time.Second, 5*time.Millisecond)
+	assertClosedByServer(t, thief.nc)
 
-	got := make(chan struct{})
-	go func() {
-		if _, err := old.Recv(); err == nil {
-			close(got)
-		}
-	}()
-	select {
-	case <-got:
-		t.Fatal("the reply went to both connections")
-	case <-time.After(200 * time.Millisecond):
+	for range 3 {
+		req, w := ts.request(t, "kernel_info_request", nil)
+		require.NoError(t, old.Send(w))
+		got, err := Decode(recv(t, old).Frames, ts.signer)
+		require.NoError(t, err)
+		assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
 	}
+
+	// Once the holder is gone, the identity is free again (a client that
+	// reconnected gets in).
+	require.NoError(t, old.Close())
+	require.Eventually(t, func() bool {
+		ts.shell.mu.Lock()
+		defer ts.shell.mu.Unlock()
+		return ts.shell.peers["same"] == nil
+	}, 5*time.Second, 5*time.Millisecond)
+	again := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "same")
+	req, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, again.write(w.Frames, false, time.Second))
+	frames, _, err := readTest(again.br)
+	require.NoError(t, err)
+	got, err := Decode(frames, ts.signer)
+	require.NoError(t, err)
+	assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
 }
 
 func TestServerSurvivesStalledHandshake(t *testing.T) {

@@ -171,12 +171,10 @@ func (s *socket) readLoop(c *zconn, onMsg func(frames [][]byte, held int64) bool
 		msgTime:    s.lim.MessageTime,
 		deadline:   func(t time.Time) { _ = c.nc.SetReadDeadline(t) },
 		reclaim:    s.reclaim,
+		budget:     s.budget,
+		verified:   &c.trusted,
 	}
 	for {
-		lim.budget = nil
-		if !c.trusted.Load() {
-			lim.budget = s.budget
-		}
 		frames, cmd, held, err := readMsg(c.br, &lim)
 		switch {
 		case errors.Is(err, errDropped):

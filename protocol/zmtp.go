@@ -57,10 +57,12 @@ var errTooLarge = errors.New("over the size limit")
 type readLimits struct {
 	maxFrame, maxMessage uint64
 	// budget, when set, is charged with every frame's announced size
-	// before its body is read; the caller gives back the returned held
-	// bytes once it is done with the frames. nil charges nothing (a peer
-	// that has proven it holds the key).
-	budget *budget
+	// before its body is read, unless verified is set by then (the peer
+	// has proven it holds the key; the dispatcher may learn that while
+	// the next message is being read). The caller gives back the
+	// returned held bytes once it is done with the frames.
+	budget   *budget
+	verified *atomic.Bool
 	// msgTime and deadline bound how long one message may take once its
 	// first byte is in (msgTime plus a second per announced MiB).
 	// deadline sets the connection's read deadline; nil in unit tests.
@@ -164,7 +166,7 @@ func readMsg(br *bufio.Reader, lim *readLimits) (frames [][]byte, command bool, 
 				return nil, false, held, noEOF(err)
 			}
 		} else {
-			if lim.budget != nil {
+			if lim.budget != nil && (lim.verified == nil || !lim.verified.Load()) {
 				if !lim.budget.take(int64(size)) {
 					return nil, false, held, fmt.Errorf("%w: frame of %d bytes over what is left of the budget for unverified peers (%d bytes)",
 						errTooLarge, size, lim.budget.max)
