@@ -694,8 +694,11 @@ func TestPublishAfterClose(t *testing.T) {
 
 func TestStalledSubscriberIsDropped(t *testing.T) {
 	ts, _ := startEcho(t, "tcp")
+	// A deadline well beyond what the reading subscriber needs even on
+	// a loaded machine with the race detector: had the stalled one held
+	// it up, the test would see this delay.
 	for _, sk := range ts.sockets {
-		sk.stall = 5 * time.Second
+		sk.stall = 20 * time.Second
 	}
 	// A subscriber that never reads.
 	stalled := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.IOPubPort), zmq4.Sub)
@@ -724,18 +727,21 @@ func TestStalledSubscriberIsDropped(t *testing.T) {
 	}()
 	select {
 	case got := <-done:
-		// Well before the stalled subscriber's 5 s deadline: it never
+		// Well before the stalled subscriber's 20 s deadline: it never
 		// delayed the reading one (each subscriber has its own writer).
-		require.Less(t, time.Since(start), 4*time.Second)
+		require.Less(t, time.Since(start), 15*time.Second)
 		require.Len(t, got, 64, "the reading subscriber got everything")
 		for i, m := range got {
 			var c struct{ I int }
 			require.NoError(t, decodeIOPub(t, ts, m).DecodeContent(&c))
 			assert.Equal(t, i, c.I)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(25 * time.Second):
 		t.Fatal("the stalled subscriber starved the other")
 	}
+	// The stalled subscriber goes away; its writer notices and Flush
+	// returns without waiting for the write deadline.
+	stalled.close()
 	require.NoError(t, ts.Flush(context.Background()))
 	assert.Contains(t, ts.logs.String(), "disconnecting subscriber")
 }
