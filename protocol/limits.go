@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"context"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -161,28 +162,40 @@ func (r *reclaimer) request() {
 	}
 }
 
-// logLimiter keeps a flood (a thousand refused connections a second)
-// from flooding the log: the first event is logged, then at most one a
-// second with the number suppressed since.
+// logLimiter keeps a flood (a thousand refused connections or unsigned
+// messages a second, which cost an attacker nothing) from flooding the
+// kernel's log: up to logBurst lines a second are written, the rest are
+// counted and the count goes with the next line written.
 type logLimiter struct {
 	mu         sync.Mutex
-	last       time.Time
+	window     time.Time
+	lines      int
 	suppressed int
 }
 
+const logBurst = 10
+
 func (l *logLimiter) warn(log *slog.Logger, msg string, args ...any) {
+	l.emit(log, slog.LevelWarn, msg, args...)
+}
+
+func (l *logLimiter) emit(log *slog.Logger, level slog.Level, msg string, args ...any) {
 	l.mu.Lock()
 	now := time.Now()
-	if now.Sub(l.last) < time.Second {
+	if now.Sub(l.window) >= time.Second {
+		l.window, l.lines = now, 0
+	}
+	if l.lines >= logBurst {
 		l.suppressed++
 		l.mu.Unlock()
 		return
 	}
+	l.lines++
 	n := l.suppressed
-	l.last, l.suppressed = now, 0
+	l.suppressed = 0
 	l.mu.Unlock()
 	if n > 0 {
-		args = append(args, "suppressed_since_last", n)
+		args = append(args, "suppressed_before", n)
 	}
-	log.Warn(msg, args...)
+	log.Log(context.Background(), level, msg, args...)
 }

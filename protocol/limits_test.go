@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -75,10 +76,10 @@ func TestConnectionCap(t *testing.T) {
 	client := rawClient(t, addr, zmq4.Dealer, "client")
 	kernelInfo(t, ts, client)
 
-	// Three more fill the socket; the next ten are closed at once, before
-	// a handshake (a plain TCP connect is enough to take a slot).
+	// Three more fill the socket; the next forty are closed at once,
+	// before a handshake (a plain TCP connect is enough to take a slot).
 	var flood []net.Conn
-	for range 13 {
+	for range 43 {
 		nc, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = nc.Close() })
@@ -95,9 +96,9 @@ func TestConnectionCap(t *testing.T) {
 	}
 	// The kept ones got the server's greeting and are waiting for ours;
 	// the refused ones read EOF.
-	assert.Equal(t, 10, closed, "connections beyond the cap are closed")
+	assert.Equal(t, 40, closed, "connections beyond the cap are closed")
 	assert.Contains(t, ts.logs.String(), "too many connections")
-	assert.Less(t, strings.Count(ts.logs.String(), "too many connections"), 10, "a flood is logged, not each refusal")
+	assert.LessOrEqual(t, strings.Count(ts.logs.String(), "too many connections"), logBurst, "a flood is counted, not logged line by line")
 
 	kernelInfo(t, ts, client)
 
@@ -307,4 +308,19 @@ func TestRejectedPeersHandMemoryBack(t *testing.T) {
 		"memory of abandoned messages is handed back to the OS at once")
 	assert.Less(t, heapAfterGC(), base+(8<<20))
 	kernelInfo(t, ts, client)
+}
+
+func TestLogLimiter(t *testing.T) {
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	var l logLimiter
+	for range 1000 {
+		l.warn(log, "refused")
+	}
+	assert.Equal(t, logBurst, strings.Count(logs.String(), "refused"), "a burst is logged, a flood is counted")
+	l.mu.Lock()
+	l.window = time.Now().Add(-time.Second)
+	l.mu.Unlock()
+	l.warn(log, "again")
+	assert.Contains(t, logs.String(), fmt.Sprintf("suppressed_before=%d", 1000-logBurst))
 }

@@ -234,7 +234,7 @@ func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
 		}
 		m, err := Decode(in.frames, s.signer)
 		if err != nil {
-			s.log.Warn("dropping invalid message", "channel", ch.String(), "reason", err.Error(), "frames", len(in.frames), "peer", in.from.peer)
+			r.invalid.warn(s.log, "dropping invalid message", "channel", ch.String(), "reason", err.Error(), "frames", len(in.frames), "peer", in.from.peer)
 			r.release(in)
 			if size := framesSize(in.frames); size >= reclaimThreshold {
 				in.frames = nil

@@ -72,6 +72,8 @@ type socket struct {
 	reclaim *reclaimer // may be nil
 	refused logLimiter // connections over MaxConnections
 	dups    logLimiter // ROUTER identities already in use
+	closed  logLimiter // connections ended for what they sent
+	invalid logLimiter // messages dropped by the dispatcher (routers)
 }
 
 func newSocket(ch Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration, lim Limits, b *budget, rc *reclaimer) *socket {
@@ -148,7 +150,7 @@ func (s *socket) handle(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	zc, err := zmq4.Open(&guardConn{Conn: nc, greeting: greetingSize}, null.Security(), s.typ, s.id, true, nil)
 	if err != nil {
-		s.log.Info("handshake failed", "peer", nc.RemoteAddr().String(), "err", err)
+		s.closed.emit(s.log, slog.LevelInfo, "handshake failed", "peer", nc.RemoteAddr().String(), "err", err)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
@@ -178,19 +180,19 @@ func (s *socket) readLoop(c *zconn, onMsg func(frames [][]byte, held int64) bool
 		frames, cmd, held, err := readMsg(c.br, &lim)
 		switch {
 		case errors.Is(err, errDropped):
-			s.log.Warn("dropping message", "peer", c.peer, "reason", err)
+			s.invalid.warn(s.log, "dropping message", "peer", c.peer, "reason", err)
 			continue
 		case err != nil:
 			if s.closing.Load() || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				s.log.Debug("peer gone", "peer", c.peer, "err", err)
 			} else {
-				s.log.Warn("closing connection", "peer", c.peer, "err", err)
+				s.closed.warn(s.log, "closing connection", "peer", c.peer, "err", err)
 			}
 			return
 		case cmd:
 			name, data, err := c.handleCommand(frames[0], s.stall)
 			if err != nil {
-				s.log.Warn("closing connection", "peer", c.peer, "err", err)
+				s.closed.warn(s.log, "closing connection", "peer", c.peer, "err", err)
 				return
 			}
 			if onCmd != nil && name != "PING" {
@@ -505,7 +507,7 @@ func serveHeartbeat(sk *socket) {
 	sk.serve = func(c *zconn, _ zmq4.Metadata) {
 		sk.readLoop(c, func(frames [][]byte, _ int64) bool {
 			if err := c.write(frames, false, writeTimeout(sk.stall, frames)); err != nil {
-				sk.log.Warn("heartbeat echo failed", "peer", c.peer, "err", err)
+				sk.closed.warn(sk.log, "heartbeat echo failed", "peer", c.peer, "err", err)
 				return false
 			}
 			return true
