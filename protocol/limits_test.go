@@ -324,3 +324,39 @@ func TestLogLimiter(t *testing.T) {
 	l.warn(log, "again")
 	assert.Contains(t, logs.String(), fmt.Sprintf("suppressed_before=%d", 1000-logBurst))
 }
+
+func TestPublishQueueBoundInBytes(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	ts.queue.mu.Lock()
+	ts.queue.maxBytes = 1 << 20
+	ts.queue.mu.Unlock()
+	ts.queue.setPaused(true)
+	display := func(n int) *Message {
+		m, err := NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": strings.Repeat("d", n)}})
+		require.NoError(t, err)
+		return m
+	}
+	// One message over the bound is queued alone: it must not block
+	// forever.
+	ts.Publish(display(2 << 20))
+	returned := make(chan struct{})
+	go func() {
+		ts.Publish(display(100))
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Fatal("Publish did not wait while the queue held more than its byte bound")
+	case <-time.After(50 * time.Millisecond):
+	}
+	ts.queue.setPaused(false)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish stayed blocked after the queue drained")
+	}
+	require.NoError(t, ts.Flush(context.Background()))
+	ts.queue.mu.Lock()
+	defer ts.queue.mu.Unlock()
+	assert.Zero(t, ts.queue.bytes, "the byte count goes back to zero")
+}
