@@ -199,3 +199,50 @@ func (l *logLimiter) emit(log *slog.Logger, level slog.Level, msg string, args .
 	}
 	log.Log(context.Background(), level, msg, args...)
 }
+
+// replayGuardSize is how many comm messages the server remembers having
+// sent. At 36 bytes an id plus the map's overhead it costs about 1 MiB.
+const replayGuardSize = 16384
+
+// isComm reports the message types that both the kernel and its clients
+// send, and that a kernel acts on when it receives them.
+func isComm(msgType string) bool {
+	return msgType == "comm_open" || msgType == "comm_msg" || msgType == "comm_close"
+}
+
+// sentIDs remembers the msg_ids of the last comm messages the server
+// sent. Every iopub subscriber (anyone on the machine) receives them,
+// signed with the key, and the kernel would act on one sent back on shell
+// as if a client had sent it (a widget's state set back, a comm opened in
+// the guest). Requests need no such guard: the kernel never sends one.
+type sentIDs struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newSentIDs(n int) *sentIDs {
+	return &sentIDs{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (s *sentIDs) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[id]; ok {
+		return
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.ids, old)
+	}
+	s.ring[s.next] = id
+	s.ids[id] = struct{}{}
+	s.next = (s.next + 1) % len(s.ring)
+}
+
+func (s *sentIDs) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}

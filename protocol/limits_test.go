@@ -360,3 +360,38 @@ func TestPublishQueueBoundInBytes(t *testing.T) {
 	defer ts.queue.mu.Unlock()
 	assert.Zero(t, ts.queue.bytes, "the byte count goes back to zero")
 }
+
+func TestReplayedCommMessageIsRefused(t *testing.T) {
+	ts, h := startEcho(t, "tcp")
+	sub := subscribe(t, ts)
+	open, err := NewMessage(nil, "k", "comm_open", map[string]any{"comm_id": "c1", "target_name": "t", "data": map[string]any{}})
+	require.NoError(t, err)
+	ts.Publish(open)
+	got := recv(t, sub)
+
+	// What the subscriber received, sent back on shell without its topic.
+	c := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "replayer")
+	require.NoError(t, c.write(got.Frames[1:], false, time.Second))
+	// A client's own comm_msg goes through.
+	mine, w := ts.request(t, "comm_msg", map[string]any{"comm_id": "c1", "data": map[string]any{}})
+	require.NoError(t, c.write(w.Frames, false, time.Second))
+	select {
+	case m := <-h.seen:
+		assert.Equal(t, mine.Header.MsgID, m.Header.MsgID, "the replayed comm_open reached the handler")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client's comm_msg was not handled")
+	}
+	assert.Contains(t, ts.logs.String(), "replayed")
+}
+
+func TestSentIDsForgetsOldest(t *testing.T) {
+	s := newSentIDs(3)
+	for _, id := range []string{"a", "b", "c", "a", "d"} {
+		s.add(id)
+	}
+	assert.False(t, s.has("a"), "the oldest is forgotten first")
+	for _, id := range []string{"b", "c", "d"} {
+		assert.True(t, s.has(id), id)
+	}
+	assert.Len(t, s.ids, 3)
+}

@@ -60,6 +60,7 @@ type Server struct {
 	lim     Limits
 	budget  *budget // bytes held for peers not yet verified, all sockets together
 	reclaim *reclaimer
+	sent    *sentIDs // comm messages sent, to refuse them replayed
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -101,6 +102,7 @@ func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, l
 		writerDone: make(chan struct{}),
 		lim:        lim,
 		budget:     &budget{max: lim.Unverified},
+		sent:       newSentIDs(replayGuardSize),
 		done:       make(chan struct{}),
 	}
 	binds := []struct {
@@ -242,6 +244,12 @@ func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
 			}
 			continue
 		}
+		if isComm(m.Header.MsgType) && s.sent.has(m.Header.MsgID) {
+			r.invalid.warn(s.log, "dropping a message the kernel sent, replayed", "channel", ch.String(),
+				"msg_type", m.Header.MsgType, "msg_id", m.Header.MsgID, "peer", in.from.peer)
+			r.release(in)
+			continue
+		}
 		if provesKey(m) {
 			in.from.trusted.Store(true)
 		}
@@ -295,6 +303,9 @@ func (s *Server) Send(ch Channel, m *Message) error {
 	frames, err := Encode(m, s.signer)
 	if err != nil {
 		return err
+	}
+	if isComm(m.Header.MsgType) {
+		s.sent.add(m.Header.MsgID)
 	}
 	return r.send(frames)
 }
@@ -361,6 +372,9 @@ func (s *Server) writeIOPub() {
 		if err != nil {
 			s.log.Error("cannot encode iopub message", "msg_type", m.Header.MsgType, "err", err)
 		} else {
+			if isComm(m.Header.MsgType) {
+				s.sent.add(m.Header.MsgID)
+			}
 			s.iopub.send(frames)
 		}
 		s.queue.markWritten(it.seq)
