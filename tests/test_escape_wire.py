@@ -214,6 +214,7 @@ def test_huge_unsigned_frames_are_refused_from_their_header(k):
         for p in peers:
             assert p.closed_by_kernel(10), "the kernel kept a peer that announced a 1 GiB frame"
         grown = tree_rss(k) - base
+        print(f"tree grew by {grown / MiB:.1f} MiB after five peers announced 1 GiB frames")
         assert grown < 32 * MiB, f"the kernel tree grew by {grown / MiB:.0f} MiB after refused 1 GiB frames"
         assert_serving(k, "1 GiB frame headers")
         assert "frame of 1073741824 bytes over the limit" in kernel_log(k), "the refusal is not logged"
@@ -462,3 +463,47 @@ def test_slow_peers_are_cut_off(k):
         t.join(5)
         for p in (slow_greeting, slow_message, idle):
             p.close()
+
+
+# ---- (d) replaying what the kernel signed ------------------------------------------------------
+
+
+def test_replayed_kernel_comm_message_is_refused(k):
+    """Promise: a comm message the kernel sent (which any iopub subscriber
+    receives, signed with the key) does not reach the kernel's comms when a
+    peer sends it back on shell: the comm's on_msg in the notebook never sees
+    it, while a real client's comm_msg still does."""
+    sub = Peer(k, "iopub_port", b"SUB")
+    try:
+        sub.send_frames([b"\x01"])  # subscribe to everything (ZMTP 3.0)
+        time.sleep(0.3)
+        r = k.ok("import comm\nwire_got = []\nwire_c = comm.create_comm(target_name='wire-replay')\n"
+                 "wire_c.on_msg(lambda m: wire_got.append(m['content']['data']))\n"
+                 "wire_c.send({'n': 1})\nwire_c.comm_id")
+        comm_id = r.result_text().strip("'")
+        replay = None
+        deadline = time.monotonic() + 30
+        while replay is None and time.monotonic() < deadline:
+            frames = sub.recv_message(1)
+            if frames and b"comm_msg" in frames[0] and comm_id.encode() in frames[-1]:
+                replay = frames[1:]  # without the topic
+        assert replay is not None, "the comm_msg was not seen on iopub"
+    finally:
+        sub.close()
+    thief = Peer(k, identity=b"replayer")
+    try:
+        thief.send_frames(replay)
+        time.sleep(0.5)
+    finally:
+        thief.close()
+    # The real client's message goes through, and shows the comm works.
+    k.kc.shell_channel.send(k.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {"from": "client"}}))
+    deadline = time.monotonic() + 30
+    got = []
+    while time.monotonic() < deadline:
+        got = k.eval("wire_got")
+        if got:
+            break
+        time.sleep(0.2)
+    assert got == [{"from": "client"}], f"the comm received {got!r}: a replayed kernel message reached it"
+    assert "replayed" in kernel_log(k)
