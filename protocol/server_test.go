@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -307,11 +308,13 @@ func TestServerDuplicateIdentity(t *testing.T) {
 	recv(t, old)
 
 	// A second peer claims the identity (anyone can read a client's
-	// session id off iopub): it is refused, as libzmq's ROUTER refuses
-	// it, and the holder keeps its replies.
+	// session id off iopub): as with libzmq's ROUTER, it is held back,
+	// neither read from nor sent anything, and the holder keeps its
+	// replies.
 	thief := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "same")
 	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "routing identity already in use") }, 5*time.Second, 5*time.Millisecond)
-	assertClosedByServer(t, thief.nc)
+	waiting, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, thief.write(w.Frames, false, time.Second))
 
 	for range 3 {
 		req, w := ts.request(t, "kernel_info_request", nil)
@@ -320,23 +323,41 @@ func TestServerDuplicateIdentity(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
 	}
+	_ = thief.nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, _, err := readTest(thief.br)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "the newcomer received something: %v", err)
+	_ = thief.nc.SetReadDeadline(time.Time{})
 
-	// Once the holder is gone, the identity is free again (a client that
-	// reconnected gets in).
+	// Once the holder is gone, the identity goes to the connection that
+	// waited (a client that reconnected), and what it sent meanwhile is
+	// served.
 	require.NoError(t, old.Close())
-	require.Eventually(t, func() bool {
-		ts.shell.mu.Lock()
-		defer ts.shell.mu.Unlock()
-		return ts.shell.peers["same"] == nil
-	}, 5*time.Second, 5*time.Millisecond)
-	again := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "same")
-	req, w := ts.request(t, "kernel_info_request", nil)
-	require.NoError(t, again.write(w.Frames, false, time.Second))
-	frames, _, err := readTest(again.br)
+	_ = thief.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	frames, _, err := readTest(thief.br)
 	require.NoError(t, err)
 	got, err := Decode(frames, ts.signer)
 	require.NoError(t, err)
-	assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
+	assert.Equal(t, waiting.Header.MsgID, got.ParentHeader.MsgID)
+}
+
+func TestHeldBackConnectionThatLeavesIsForgotten(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	addr := fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort)
+	holder := rawClient(t, addr, zmq4.Dealer, "same")
+	kernelInfo(t, ts, holder)
+	for range 5 {
+		c := rawClient(t, addr, zmq4.Dealer, "same")
+		c.close()
+	}
+	// The five that left while held back no longer take a slot.
+	require.Eventually(t, func() bool {
+		sk := ts.shell.socket
+		sk.mu.Lock()
+		defer sk.mu.Unlock()
+		return len(sk.raw) == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	kernelInfo(t, ts, holder)
 }
 
 func TestServerSurvivesStalledHandshake(t *testing.T) {

@@ -225,6 +225,7 @@ type router struct {
 	in    chan inMsg
 	mu    sync.Mutex
 	peers map[string]*zconn
+	freed chan struct{}  // closed and replaced when an identity is released
 	ids   *atomic.Uint32 // shared by the Server's routers
 }
 
@@ -232,7 +233,7 @@ type router struct {
 // bring none; sharing it between shell, control and stdin keeps a
 // generated shell identity from ever naming another client's stdin.
 func newRouter(sk *socket, ids *atomic.Uint32) *router {
-	r := &router{socket: sk, in: make(chan inMsg, 64), peers: make(map[string]*zconn), ids: ids}
+	r := &router{socket: sk, in: make(chan inMsg, 64), peers: make(map[string]*zconn), freed: make(chan struct{}), ids: ids}
 	sk.serve = r.serve
 	return r
 }
@@ -245,27 +246,15 @@ func (r *router) serve(c *zconn, meta zmq4.Metadata) {
 		id = binary.BigEndian.AppendUint32([]byte{0}, r.ids.Add(1))
 	}
 	c.id = id
-	r.mu.Lock()
-	if old, dup := r.peers[string(id)]; dup {
-		// As libzmq's ROUTER without ZMQ_ROUTER_HANDOVER: the identity
-		// stays with the connection that has it. Anyone on the machine
-		// can learn a client's identity (jupyter_client uses its
-		// session id, which every iopub message carries), so letting a
-		// newcomer take it over would hand it the client's replies and
-		// input requests. The newcomer is closed; a client that really
-		// reconnected gets in as soon as its old connection is gone
-		// (libzmq retries every 100 ms).
-		r.mu.Unlock()
-		r.dups.warn(r.log, "refusing connection: routing identity already in use",
-			"identity", fmt.Sprintf("%q", id), "holder", old.peer, "peer", c.peer)
+	if !r.claim(c) {
 		return
 	}
-	r.peers[string(id)] = c
-	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
 		if r.peers[string(id)] == c {
 			delete(r.peers, string(id))
+			close(r.freed)
+			r.freed = make(chan struct{})
 		}
 		r.mu.Unlock()
 	}()
@@ -281,6 +270,71 @@ func (r *router) serve(c *zconn, meta zmq4.Metadata) {
 			return false
 		}
 	}, nil)
+}
+
+// claim gives c its routing identity, waiting while another connection
+// holds it. As libzmq's ROUTER without ZMQ_ROUTER_HANDOVER: the identity
+// stays with the connection that has it, and a newcomer that claims it is
+// not read from, nor sent anything, until the holder is gone. Anyone on
+// the machine can learn a client's identity (jupyter_client uses its
+// session id, which every iopub message carries), so letting a newcomer
+// take it over would hand it the client's replies and input requests.
+// Waiting rather than closing keeps what a client that really reconnected
+// sent meanwhile: it is read once its old connection's end is seen.
+// claim reports false when c or the server ends first.
+func (r *router) claim(c *zconn) bool {
+	id := string(c.id)
+	r.mu.Lock()
+	old, dup := r.peers[id]
+	if !dup {
+		r.peers[id] = c
+		r.mu.Unlock()
+		return true
+	}
+	r.mu.Unlock()
+	r.dups.warn(r.log, "holding back a connection: routing identity already in use",
+		"identity", fmt.Sprintf("%q", c.id), "holder", old.peer, "peer", c.peer)
+	// While c waits, a peek tells whether it went away; it consumes
+	// nothing, and the read loop starts only once it has returned.
+	peeked := make(chan error, 1)
+	go func() {
+		_, err := c.br.Peek(1)
+		peeked <- err
+	}()
+	for {
+		r.mu.Lock()
+		if _, dup := r.peers[id]; !dup {
+			r.peers[id] = c
+			r.mu.Unlock()
+			break
+		}
+		freed := r.freed
+		r.mu.Unlock()
+		select {
+		case <-freed:
+		case <-r.done:
+			return false
+		case err := <-peeked:
+			if err != nil {
+				return false // gone before it got the identity
+			}
+			// Data arrived and stays buffered; c can no longer be
+			// watched, only waited for.
+			peeked = nil
+		}
+	}
+	r.log.Info("routing identity free again, serving the connection that waited", "identity", fmt.Sprintf("%q", c.id), "peer", c.peer)
+	if peeked != nil {
+		select {
+		case <-peeked: // the read loop sees the same data or error
+		case <-r.done:
+			r.mu.Lock()
+			delete(r.peers, id)
+			r.mu.Unlock()
+			return false
+		}
+	}
+	return true
 }
 
 // inMsg is a message read by a ROUTER, on its way to the dispatcher.
