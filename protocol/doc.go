@@ -34,9 +34,11 @@
 // message caps checked on frame headers, a byte budget shared by all
 // connections that have not yet sent a signed request, a deadline for each
 // message, a number of connections per socket and a byte bound per iopub
-// subscriber. A ROUTER identity stays with the connection that has it (a
-// peer that copies a client's identity is refused, as libzmq's ROUTER
-// refuses it). RATIONALE.md in this folder says why.
+// subscriber. A ROUTER identity stays with the connection that has it: a
+// peer that copies a client's identity is held back, as libzmq's ROUTER
+// holds it back, until the client is gone. A comm message the kernel sent
+// (every subscriber receives it signed) is refused when replayed to it.
+// RATIONALE.md in this folder says why.
 //
 // All logging goes through the *slog.Logger handed to [Listen]; the
 // package has no global state.
