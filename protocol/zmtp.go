@@ -79,7 +79,7 @@ type readLimits struct {
 // the frame header. held is what was charged to lim.budget for the frames
 // returned; on error nothing stays charged.
 func readMsg(br *bufio.Reader, lim *readLimits) (frames [][]byte, command bool, held int64, err error) {
-	var total, allocated uint64
+	var total, allocated, granted uint64
 	dropped := ""
 	var start time.Time
 	defer func() {
@@ -153,8 +153,11 @@ func readMsg(br *bufio.Reader, lim *readLimits) (frames [][]byte, command bool, 
 			dropped = fmt.Sprintf("more than %d frames", maxWireFrames)
 		}
 		total += size
-		if lim.deadline != nil && size >= 1<<20 {
-			lim.deadline(start.Add(lim.msgTime + time.Duration(total>>20)*time.Second))
+		if lim.deadline != nil && total>>20 > granted {
+			// A second more for every MiB announced, however it is
+			// split into frames.
+			granted = total >> 20
+			lim.deadline(start.Add(lim.msgTime + time.Duration(granted)*time.Second))
 		}
 		if dropped != "" {
 			if lim.budget != nil {

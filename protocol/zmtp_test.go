@@ -272,6 +272,14 @@ func TestReadMsgMessageDeadline(t *testing.T) {
 	assert.WithinDuration(t, start.Add(10*time.Second), sets[0], time.Second)
 	assert.WithinDuration(t, start.Add(13*time.Second), sets[1], time.Second)
 	assert.True(t, sets[2].IsZero(), "no deadline between messages: an idle client is fine")
+
+	// Many frames under a MiB each earn their time too.
+	sets = nil
+	half := string(make([]byte, 512<<10))
+	_, _, _, err = readMsg(wire(frame(flagMore, half), frame(flagMore, half), frame(flagMore, half), frame(0, half)), lim)
+	require.NoError(t, err)
+	require.Len(t, sets, 4, "set, extended at 1 MiB and at 2 MiB, cleared")
+	assert.WithinDuration(t, time.Now().Add(12*time.Second), sets[2], time.Second)
 }
 
 func TestReadBodyAllocatesAtMostTwice(t *testing.T) {
