@@ -311,9 +311,10 @@ func (s *Server) Send(ch Channel, m *Message) error {
 }
 
 // Publish queues m for iopub. It never drops messages: a queue bounded in messages (1024) and bytes
-// (64 MiB; a larger message waits alone) with backpressure (Publish blocks while full). A dedicated goroutine writes iopub. Consecutive queued "stream" messages
-// with the same parent msg_id and the same content "name" are coalesced into one (texts concatenated,
-// order preserved) while they wait in the queue, so floods of output don't become floods of messages.
+// (64 MiB; a larger message waits alone) with backpressure (Publish blocks while full). A dedicated
+// goroutine writes iopub. Consecutive queued "stream" messages with the same parent msg_id and the
+// same content "name" are coalesced into one (texts concatenated, order preserved) while they wait in
+// the queue, so floods of output don't become floods of messages.
 // Status, results and everything else are never coalesced or dropped; order of all messages is kept.
 //
 // The first frame on the wire is the topic [IOPubTopic](m); m.Identities are ignored (a message built
