@@ -422,7 +422,18 @@ func listenEndpoint(endpoint string) (net.Listener, error) {
 			return nil, fmt.Errorf("protocol: empty ipc path in %q", endpoint)
 		}
 		removeStaleSocket(addr)
-		return net.Listen("unix", addr)
+		ln, err := net.Listen("unix", addr)
+		if err != nil {
+			return nil, err
+		}
+		// Connecting to a Unix socket needs write permission on its
+		// file. The umask usually leaves others without it, but it is
+		// the user's setting; only the kernel's user may connect.
+		if err := os.Chmod(addr, 0o600); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("protocol: restricting %s to its owner: %w", addr, err)
+		}
+		return ln, nil
 	default:
 		return nil, fmt.Errorf("protocol: unsupported transport in %q", endpoint)
 	}

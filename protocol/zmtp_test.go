@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,9 @@ func TestListenEndpoint(t *testing.T) {
 	path := t.TempDir() + "/s"
 	ln, err := listenEndpoint("ipc://" + path)
 	require.NoError(t, err)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "only the owner may connect, whatever the umask")
 	_, err = listenEndpoint("ipc://" + path)
 	assert.Error(t, err, "someone listens there")
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
