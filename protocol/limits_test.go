@@ -297,6 +297,7 @@ func TestRejectedPeersHandMemoryBack(t *testing.T) {
 	chunk = nil
 	assert.EqualValues(t, 64<<20, ts.budget.used.Load())
 	held := heapAfterGC()
+	t.Logf("live heap with the budget full: %.1f MiB above the start", float64(held-base)/(1<<20))
 	assert.Less(t, held, base+(64<<20)+(16<<20), "what unverified peers make the server hold is the budget")
 	kernelInfo(t, ts, client)
 
@@ -306,7 +307,9 @@ func TestRejectedPeersHandMemoryBack(t *testing.T) {
 	require.Eventually(t, func() bool { return ts.budget.used.Load() == 0 }, 5*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool { return ts.reclaim.runs.Load() > 0 }, 5*time.Second, time.Millisecond,
 		"memory of abandoned messages is handed back to the OS at once")
-	assert.Less(t, heapAfterGC(), base+(8<<20))
+	after := heapAfterGC()
+	t.Logf("live heap once the peers left: %+.1f MiB from the start", (float64(after)-float64(base))/(1<<20))
+	assert.Less(t, after, base+(8<<20))
 	kernelInfo(t, ts, client)
 }
 
