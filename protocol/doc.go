@@ -26,9 +26,19 @@
 // reach the kernel: a handshake that never ends holds only its own
 // connection, frame sizes are checked before anything is allocated (a frame
 // over the limit closes its connection), a stalled iopub subscriber is
-// disconnected after a deadline instead of starving the others, a duplicate
-// ROUTER identity receives each reply once, and ZMTP PING commands are
-// answered with PONG. RATIONALE.md in this folder says why.
+// disconnected after a deadline instead of starving the others, and ZMTP
+// PING commands are answered with PONG.
+//
+// Anyone on the machine can connect; only the key authenticates messages.
+// [Limits] bound what such a peer can make the kernel hold: frame and
+// message caps checked on frame headers, a byte budget shared by all
+// connections that have not yet sent a signed request, a deadline for each
+// message, a number of connections per socket and a byte bound per iopub
+// subscriber. A ROUTER identity stays with the connection that has it: a
+// peer that copies a client's identity is held back, as libzmq's ROUTER
+// holds it back, until the client is gone. A comm message the kernel sent
+// (every subscriber receives it signed) is refused when replayed to it.
+// RATIONALE.md in this folder says why.
 //
 // All logging goes through the *slog.Logger handed to [Listen]; the
 // package has no global state.

@@ -10,6 +10,11 @@ const (
 	// publishQueueSize bounds the messages waiting for iopub; Publish
 	// blocks while it is full.
 	publishQueueSize = 1024
+	// publishQueueBytes bounds the bytes waiting for iopub (content,
+	// metadata and buffers): a cell that displays large images in a loop
+	// waits for the writer instead of queueing 1024 of them. A message
+	// larger than the bound is queued alone.
+	publishQueueBytes = 64 << 20
 	// maxCoalescedText bounds the text of one coalesced stream message.
 	maxCoalescedText = 1 << 20
 )
@@ -21,6 +26,16 @@ type queued struct {
 	m      *Message
 	seq    uint64 // the last Publish call folded into this item
 	stream *streamText
+	size   int // bytes counted against publishQueueBytes
+}
+
+// messageSize is what a queued message counts against the byte bound.
+func messageSize(m *Message) int {
+	n := len(m.Content) + len(m.Metadata)
+	for _, b := range m.Buffers {
+		n += len(b)
+	}
+	return n
 }
 
 type streamText struct {
@@ -76,6 +91,8 @@ type pubQueue struct {
 	notFull  sync.Cond
 	items    []*queued
 	max      int
+	bytes    int // sum of the items' sizes
+	maxBytes int
 	seq      uint64        // sequence number of the last Publish
 	written  uint64        // every Publish up to this one is written
 	progress chan struct{} // closed and replaced when written moves or the queue closes
@@ -84,7 +101,7 @@ type pubQueue struct {
 }
 
 func newPubQueue(max int) *pubQueue {
-	q := &pubQueue{max: max, progress: make(chan struct{})}
+	q := &pubQueue{max: max, maxBytes: publishQueueBytes, progress: make(chan struct{})}
 	q.notEmpty.L = &q.mu
 	q.notFull.L = &q.mu
 	return q
@@ -106,19 +123,23 @@ func (q *pubQueue) push(m *Message) bool {
 			ts.session == st.session && ts.text.Len()+st.text.Len() <= maxCoalescedText {
 			ts.text.WriteString(st.text.String())
 			ts.parts++
+			tail.size += st.text.Len()
+			q.bytes += st.text.Len()
 			q.seq++
 			tail.seq = q.seq
 			return true
 		}
 	}
-	for len(q.items) >= q.max && !q.closed {
+	size := messageSize(m)
+	for (len(q.items) >= q.max || (len(q.items) > 0 && q.bytes+size > q.maxBytes)) && !q.closed {
 		q.notFull.Wait()
 	}
 	if q.closed {
 		return false
 	}
 	q.seq++
-	q.items = append(q.items, &queued{m: m, seq: q.seq, stream: st})
+	q.bytes += size
+	q.items = append(q.items, &queued{m: m, seq: q.seq, stream: st, size: size})
 	q.notEmpty.Signal()
 	return true
 }
@@ -136,7 +157,9 @@ func (q *pubQueue) pop() *queued {
 	it := q.items[0]
 	q.items[0] = nil
 	q.items = q.items[1:]
-	q.notFull.Signal()
+	q.bytes -= it.size
+	// Broadcast: after a large item leaves, several small pushes may fit.
+	q.notFull.Broadcast()
 	return it
 }
 
@@ -173,6 +196,7 @@ func (q *pubQueue) discard() int {
 	defer q.mu.Unlock()
 	n := len(q.items)
 	q.items = nil
+	q.bytes = 0
 	return n
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,11 @@ type Server struct {
 	queue      *pubQueue
 	writerDone chan struct{}
 
+	lim     Limits
+	budget  *budget // bytes held for peers not yet verified, all sockets together
+	reclaim *reclaimer
+	sent    *sentIDs // comm messages sent, to refuse them replayed
+
 	done      chan struct{}
 	closeOnce sync.Once
 	serving   atomic.Bool
@@ -65,8 +71,15 @@ type Server struct {
 // heartbeat REP echo) on the endpoints of info, and starts accepting
 // connections, the heartbeat echo and the iopub writer at once. For tcp a
 // port of 0 binds a free port; [Server.Info] tells which. When ctx is done
-// the Server closes. log may be nil (nothing is logged).
+// the Server closes. log may be nil (nothing is logged). It applies
+// [DefaultLimits]; see [ListenLimits].
 func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Server, error) {
+	return ListenLimits(ctx, info, log, DefaultLimits())
+}
+
+// ListenLimits is [Listen] with the limits on what peers may send and
+// hold; zero fields take the defaults.
+func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, lim Limits) (*Server, error) {
 	if info == nil {
 		return nil, fmt.Errorf("protocol: Listen: nil ConnectionInfo")
 	}
@@ -81,11 +94,15 @@ func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Serve
 	if err != nil {
 		return nil, err
 	}
+	lim = lim.withDefaults()
 	s := &Server{
 		log:        log,
 		signer:     signer,
 		queue:      newPubQueue(publishQueueSize),
 		writerDone: make(chan struct{}),
+		lim:        lim,
+		budget:     &budget{max: lim.Unverified},
+		sent:       newSentIDs(replayGuardSize),
 		done:       make(chan struct{}),
 	}
 	binds := []struct {
@@ -112,7 +129,15 @@ func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Serve
 		if a, ok := ln.Addr().(*net.TCPAddr); ok {
 			*b.port = a.Port
 		}
-		sk := newSocket(b.ch, b.typ, ln, log, s.done, defaultStallTimeout)
+		var sk *socket
+		switch b.typ {
+		case zmq4.Router:
+			sk = newSocket(b.ch, b.typ, ln, log, s.done, defaultStallTimeout, lim, s.budget, nil)
+		default:
+			// Subscribers and heartbeat peers never need large
+			// messages, and nothing they send is kept.
+			sk = newSocket(b.ch, b.typ, ln, log, s.done, defaultStallTimeout, sideLimits(lim), nil, nil)
+		}
 		s.sockets = append(s.sockets, sk)
 		switch b.ch {
 		case Shell:
@@ -129,7 +154,9 @@ func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Serve
 		}
 	}
 	s.info = ci
+	s.reclaim = newReclaimer(s.done)
 	for _, sk := range s.sockets {
+		sk.reclaim = s.reclaim
 		sk.start()
 	}
 	go s.writeIOPub()
@@ -142,7 +169,9 @@ func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Serve
 	}()
 	log.Info("listening", "transport", ci.Transport, "ip", ci.IP,
 		"shell", ci.ShellPort, "iopub", ci.IOPubPort, "stdin", ci.StdinPort,
-		"control", ci.ControlPort, "hb", ci.HBPort, "signed", signer.Enabled())
+		"control", ci.ControlPort, "hb", ci.HBPort, "signed", signer.Enabled(),
+		"max_message", lim.MaxMessage, "max_frame", lim.MaxFrame, "unverified_budget", lim.Unverified,
+		"max_connections", lim.MaxConnections, "subscriber_bytes", lim.SubscriberBytes)
 	return s, nil
 }
 
@@ -197,21 +226,48 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
 	r := s.router(ch)
 	for {
-		var frames [][]byte
+		var in inMsg
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.done:
 			return
-		case frames = <-r.in:
+		case in = <-r.in:
 		}
-		m, err := Decode(frames, s.signer)
+		m, err := Decode(in.frames, s.signer)
 		if err != nil {
-			s.log.Warn("dropping invalid message", "channel", ch.String(), "reason", err.Error(), "frames", len(frames))
+			r.invalid.warn(s.log, "dropping invalid message", "channel", ch.String(), "reason", err.Error(), "frames", len(in.frames), "peer", in.from.peer)
+			r.release(in)
+			if size := framesSize(in.frames); size >= reclaimThreshold {
+				in.frames = nil
+				s.reclaim.request()
+			}
 			continue
 		}
+		if isComm(m.Header.MsgType) && s.sent.has(m.Header.MsgID) {
+			r.invalid.warn(s.log, "dropping a message the kernel sent, replayed", "channel", ch.String(),
+				"msg_type", m.Header.MsgType, "msg_id", m.Header.MsgID, "peer", in.from.peer)
+			r.release(in)
+			continue
+		}
+		if provesKey(m) {
+			in.from.trusted.Store(true)
+		}
 		s.handle(ch, h, m)
+		r.release(in)
 	}
+}
+
+// provesKey reports whether a message that passed Decode shows that its
+// sender holds the key, so that its connection may leave the budget for
+// unverified peers. A valid signature alone is not enough: every iopub
+// subscriber receives messages signed by the kernel and could replay one.
+// The kernel itself never publishes a request or an input_reply, so
+// those must come from a client. Without a key nothing can be proven,
+// and anyone who can connect may run code anyway: any request counts.
+func provesKey(m *Message) bool {
+	t := m.Header.MsgType
+	return strings.HasSuffix(t, "_request") || t == "input_reply"
 }
 
 func (s *Server) handle(ch Channel, h Handler, m *Message) {
@@ -248,13 +304,17 @@ func (s *Server) Send(ch Channel, m *Message) error {
 	if err != nil {
 		return err
 	}
+	if isComm(m.Header.MsgType) {
+		s.sent.add(m.Header.MsgID)
+	}
 	return r.send(frames)
 }
 
-// Publish queues m for iopub. It never drops messages: a bounded queue (1024) with backpressure
-// (Publish blocks while full). A dedicated goroutine writes iopub. Consecutive queued "stream" messages
-// with the same parent msg_id and the same content "name" are coalesced into one (texts concatenated,
-// order preserved) while they wait in the queue, so floods of output don't become floods of messages.
+// Publish queues m for iopub. It never drops messages: a queue bounded in messages (1024) and bytes
+// (64 MiB; a larger message waits alone) with backpressure (Publish blocks while full). A dedicated
+// goroutine writes iopub. Consecutive queued "stream" messages with the same parent msg_id and the
+// same content "name" are coalesced into one (texts concatenated, order preserved) while they wait in
+// the queue, so floods of output don't become floods of messages.
 // Status, results and everything else are never coalesced or dropped; order of all messages is kept.
 //
 // The first frame on the wire is the topic [IOPubTopic](m); m.Identities are ignored (a message built
@@ -313,6 +373,9 @@ func (s *Server) writeIOPub() {
 		if err != nil {
 			s.log.Error("cannot encode iopub message", "msg_type", m.Header.MsgType, "err", err)
 		} else {
+			if isComm(m.Header.MsgType) {
+				s.sent.add(m.Header.MsgID)
+			}
 			s.iopub.send(frames)
 		}
 		s.queue.markWritten(it.seq)

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -48,6 +49,12 @@ type testServer struct {
 // and serves h.
 func startServer(t *testing.T, transport string, h Handler) *testServer {
 	t.Helper()
+	return startServerLimits(t, transport, h, DefaultLimits())
+}
+
+// startServerLimits is startServer with other limits.
+func startServerLimits(t *testing.T, transport string, h Handler, lim Limits) *testServer {
+	t.Helper()
 	info := &ConnectionInfo{Transport: transport, IP: "127.0.0.1", Key: testKey, SignatureScheme: SchemeHMACSHA256}
 	if transport == "ipc" {
 		info.IP = filepath.Join(t.TempDir(), "k")
@@ -56,7 +63,7 @@ func startServer(t *testing.T, transport string, h Handler) *testServer {
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	s, err := Listen(ctx, info, log)
+	s, err := ListenLimits(ctx, info, log, lim)
 	require.NoError(t, err)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, h) }()
@@ -143,11 +150,15 @@ func newEcho() (*echoHandler, func(*Server)) {
 }
 
 func startEcho(t *testing.T, transport string) (*testServer, *echoHandler) {
+	return startEchoLimits(t, transport, DefaultLimits())
+}
+
+func startEchoLimits(t *testing.T, transport string, lim Limits) (*testServer, *echoHandler) {
 	h, set := newEcho()
 	var ts *testServer
 	// The handler needs the server; messages can only arrive after a
 	// client connects, so setting it right after Listen is early enough.
-	ts = startServer(t, transport, h)
+	ts = startServerLimits(t, transport, h, lim)
 	set(ts.Server)
 	return ts, h
 }
@@ -296,23 +307,57 @@ func TestServerDuplicateIdentity(t *testing.T) {
 	require.NoError(t, old.Send(w))
 	recv(t, old)
 
-	newer := ts.dial(t, zmq4.NewDealer(ts.ctx, zmq4.WithID(zmq4.SocketIdentity("same"))), ts.info.ShellPort)
-	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "identity reused") }, 5*time.Second, 5*time.Millisecond)
-	_, w = ts.request(t, "kernel_info_request", nil)
-	require.NoError(t, newer.Send(w))
-	recv(t, newer)
+	// A second peer claims the identity (anyone can read a client's
+	// session id off iopub): as with libzmq's ROUTER, it is held back,
+	// neither read from nor sent anything, and the holder keeps its
+	// replies.
+	thief := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "same")
+	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "routing identity already in use") }, 5*time.Second, 5*time.Millisecond)
+	waiting, w := ts.request(t, "kernel_info_request", nil)
+	require.NoError(t, thief.write(w.Frames, false, time.Second))
 
-	got := make(chan struct{})
-	go func() {
-		if _, err := old.Recv(); err == nil {
-			close(got)
-		}
-	}()
-	select {
-	case <-got:
-		t.Fatal("the reply went to both connections")
-	case <-time.After(200 * time.Millisecond):
+	for range 3 {
+		req, w := ts.request(t, "kernel_info_request", nil)
+		require.NoError(t, old.Send(w))
+		got, err := Decode(recv(t, old).Frames, ts.signer)
+		require.NoError(t, err)
+		assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
 	}
+	_ = thief.nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, _, err := readTest(thief.br)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "the newcomer received something: %v", err)
+	_ = thief.nc.SetReadDeadline(time.Time{})
+
+	// Once the holder is gone, the identity goes to the connection that
+	// waited (a client that reconnected), and what it sent meanwhile is
+	// served.
+	require.NoError(t, old.Close())
+	_ = thief.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	frames, _, err := readTest(thief.br)
+	require.NoError(t, err)
+	got, err := Decode(frames, ts.signer)
+	require.NoError(t, err)
+	assert.Equal(t, waiting.Header.MsgID, got.ParentHeader.MsgID)
+}
+
+func TestHeldBackConnectionThatLeavesIsForgotten(t *testing.T) {
+	ts, _ := startEcho(t, "tcp")
+	addr := fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort)
+	holder := rawClient(t, addr, zmq4.Dealer, "same")
+	kernelInfo(t, ts, holder)
+	for range 5 {
+		c := rawClient(t, addr, zmq4.Dealer, "same")
+		c.close()
+	}
+	// The five that left while held back no longer take a slot.
+	require.Eventually(t, func() bool {
+		sk := ts.shell.socket
+		sk.mu.Lock()
+		defer sk.mu.Unlock()
+		return len(sk.raw) == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	kernelInfo(t, ts, holder)
 }
 
 func TestServerSurvivesStalledHandshake(t *testing.T) {
@@ -347,7 +392,7 @@ func TestServerAnswersPingAndSurvivesOddFrames(t *testing.T) {
 
 	ping := append([]byte{4, 'P', 'I', 'N', 'G', 0, 10}, "ctx"...)
 	require.NoError(t, c.write([][]byte{ping}, true, time.Second))
-	frames, cmd, err := readMsg(c.br)
+	frames, cmd, err := readTest(c.br)
 	require.NoError(t, err)
 	assert.True(t, cmd)
 	assert.Equal(t, append([]byte{4, 'P', 'O', 'N', 'G'}, "ctx"...), frames[0])
@@ -357,7 +402,7 @@ func TestServerAnswersPingAndSurvivesOddFrames(t *testing.T) {
 	var huge []byte
 	huge = appendFrameHeader(huge, flagMore, 3)
 	huge = append(huge, "abc"...)
-	huge = appendFrameHeader(huge, 0, maxWireFrame+1)
+	huge = appendFrameHeader(huge, 0, int(DefaultLimits().MaxFrame)+1)
 	_, err = c.nc.Write(huge)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -382,7 +427,7 @@ func TestServerGeneratedIdentity(t *testing.T) {
 	require.Len(t, m.Identities, 1)
 	assert.Len(t, m.Identities[0], 5)
 	assert.Equal(t, byte(0), m.Identities[0][0])
-	frames, cmd, err := readMsg(c.br)
+	frames, cmd, err := readTest(c.br)
 	require.NoError(t, err)
 	assert.False(t, cmd)
 	got, err := Decode(frames, ts.signer)
@@ -670,8 +715,11 @@ func TestPublishAfterClose(t *testing.T) {
 
 func TestStalledSubscriberIsDropped(t *testing.T) {
 	ts, _ := startEcho(t, "tcp")
+	// A deadline well beyond what the reading subscriber needs even on
+	// a loaded machine with the race detector: had the stalled one held
+	// it up, the test would see this delay.
 	for _, sk := range ts.sockets {
-		sk.stall = 5 * time.Second
+		sk.stall = 20 * time.Second
 	}
 	// A subscriber that never reads.
 	stalled := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.IOPubPort), zmq4.Sub)
@@ -700,18 +748,21 @@ func TestStalledSubscriberIsDropped(t *testing.T) {
 	}()
 	select {
 	case got := <-done:
-		// Well before the stalled subscriber's 5 s deadline: it never
+		// Well before the stalled subscriber's 20 s deadline: it never
 		// delayed the reading one (each subscriber has its own writer).
-		require.Less(t, time.Since(start), 4*time.Second)
+		require.Less(t, time.Since(start), 15*time.Second)
 		require.Len(t, got, 64, "the reading subscriber got everything")
 		for i, m := range got {
 			var c struct{ I int }
 			require.NoError(t, decodeIOPub(t, ts, m).DecodeContent(&c))
 			assert.Equal(t, i, c.I)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(25 * time.Second):
 		t.Fatal("the stalled subscriber starved the other")
 	}
+	// The stalled subscriber goes away; its writer notices and Flush
+	// returns without waiting for the write deadline.
+	stalled.close()
 	require.NoError(t, ts.Flush(context.Background()))
 	assert.Contains(t, ts.logs.String(), "disconnecting subscriber")
 }

@@ -8,7 +8,6 @@ package protocol
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,19 +26,15 @@ const (
 	flagLong    = 0x02
 	flagCommand = 0x04
 
-	// Transport limits, checked on every frame header before the body is
-	// read. A frame or message over the size limits closes the connection
-	// (its client reconnects); a message with too many frames is read to
-	// its end and dropped, and the connection stays open.
-	maxWireFrame   = MaxContentSize
-	maxWireMessage = 2 * MaxContentSize
-	maxWireFrames  = MaxIdentities + minSignedFrameCnt + 1 + MaxBuffers
+	// maxWireFrames bounds the frames of one message: a message with more
+	// is read to its end and dropped, and the connection stays open.
+	maxWireFrames = MaxIdentities + minSignedFrameCnt + 1 + MaxBuffers
 
 	// handshakeTimeout bounds the greeting and READY exchange of one
 	// connection; a peer that stays silent is dropped.
 	handshakeTimeout = 10 * time.Second
 	// maxHandshakeFrame bounds the READY command (its metadata is a few
-	// dozen bytes from every known peer).
+	// dozen bytes from every known peer) and every later command.
 	maxHandshakeFrame = 64 << 10
 	greetingSize      = 64
 
@@ -52,84 +48,164 @@ var errDropped = errors.New("message dropped")
 // errProtocol reports a ZMTP framing error that ends a connection.
 var errProtocol = errors.New("ZMTP framing error")
 
-// errTooLarge reports a frame or message over the transport limits; it
-// ends the connection at the frame header, before anything is read or
-// allocated for the body.
+// errTooLarge reports a frame or message over the size limits, or over
+// the unverified budget; it ends the connection at the frame header,
+// before anything is read or allocated for the body.
 var errTooLarge = errors.New("over the size limit")
+
+// readLimits is what readMsg enforces besides ZMTP itself.
+type readLimits struct {
+	maxFrame, maxMessage uint64
+	// budget, when set, is charged with every frame's announced size
+	// before its body is read, unless verified is set by then (the peer
+	// has proven it holds the key; the dispatcher may learn that while
+	// the next message is being read). The caller gives back the
+	// returned held bytes once it is done with the frames.
+	budget   *budget
+	verified *atomic.Bool
+	// msgTime and deadline bound how long one message may take once its
+	// first byte is in (msgTime plus a second per announced MiB).
+	// deadline sets the connection's read deadline; nil in unit tests.
+	msgTime  time.Duration
+	deadline func(time.Time)
+	// reclaim is asked to hand memory back after a large message is
+	// abandoned halfway; may be nil.
+	reclaim *reclaimer
+}
 
 // readMsg reads one ZMTP message (all its frames) or one command. With
 // too many frames it discards the rest of the message and returns
-// errDropped; over a size limit it returns errTooLarge at once.
-func readMsg(br *bufio.Reader) (frames [][]byte, command bool, err error) {
-	var total uint64
+// errDropped; over a size limit or the budget it returns errTooLarge at
+// the frame header. held is what was charged to lim.budget for the frames
+// returned; on error nothing stays charged.
+func readMsg(br *bufio.Reader, lim *readLimits) (frames [][]byte, command bool, held int64, err error) {
+	var total, allocated, granted uint64
 	dropped := ""
+	var start time.Time
+	defer func() {
+		if err != nil {
+			if lim.budget != nil {
+				lim.budget.give(held)
+			}
+			held = 0
+			frames = nil
+			if allocated >= reclaimThreshold {
+				lim.reclaim.request()
+			}
+		}
+		if !start.IsZero() && lim.deadline != nil {
+			// Between messages a connection may stay idle.
+			lim.deadline(time.Time{})
+		}
+	}()
 	for n := 0; ; n++ {
 		flags, err := br.ReadByte()
 		if err != nil {
-			return nil, false, err
+			if n > 0 {
+				err = noEOF(err)
+			}
+			return nil, false, held, err
+		}
+		if start.IsZero() {
+			start = time.Now()
+			if lim.deadline != nil {
+				lim.deadline(start.Add(lim.msgTime))
+			}
 		}
 		if flags&^byte(flagMore|flagLong|flagCommand) != 0 {
-			return nil, false, fmt.Errorf("%w: reserved flag bits %#x", errProtocol, flags)
+			return nil, false, held, fmt.Errorf("%w: reserved flag bits %#x", errProtocol, flags)
 		}
 		var size uint64
 		if flags&flagLong != 0 {
 			var b [8]byte
 			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return nil, false, err
+				return nil, false, held, noEOF(err)
 			}
 			size = binary.BigEndian.Uint64(b[:])
 		} else {
 			b, err := br.ReadByte()
 			if err != nil {
-				return nil, false, err
+				return nil, false, held, noEOF(err)
 			}
 			size = uint64(b)
 		}
 		if flags&flagCommand != 0 {
 			if n > 0 || flags&flagMore != 0 {
-				return nil, false, fmt.Errorf("%w: command frame inside a message", errProtocol)
+				return nil, false, held, fmt.Errorf("%w: command frame inside a message", errProtocol)
 			}
 			if size > maxHandshakeFrame {
-				return nil, false, fmt.Errorf("%w: command of %d bytes", errProtocol, size)
+				return nil, false, held, fmt.Errorf("%w: command of %d bytes", errProtocol, size)
 			}
 			body, err := readBody(br, size)
 			if err != nil {
-				return nil, false, err
+				return nil, false, held, noEOF(err)
 			}
-			return [][]byte{body}, true, nil
+			return [][]byte{body}, true, held, nil
 		}
-		total += size
+		// Checked in this order so that an overflowing size cannot wrap
+		// total around.
 		switch {
-		case size > maxWireFrame:
-			return nil, false, fmt.Errorf("%w: frame of %d bytes over the limit of %d", errTooLarge, size, maxWireFrame)
-		case total > maxWireMessage:
-			return nil, false, fmt.Errorf("%w: message over the limit of %d bytes", errTooLarge, maxWireMessage)
+		case size > lim.maxFrame:
+			return nil, false, held, fmt.Errorf("%w: frame of %d bytes over the limit of %d", errTooLarge, size, lim.maxFrame)
+		case total+size > lim.maxMessage:
+			return nil, false, held, fmt.Errorf("%w: message of more than %d bytes over the limit of %d", errTooLarge, total+size, lim.maxMessage)
 		case dropped == "" && n >= maxWireFrames:
 			dropped = fmt.Sprintf("more than %d frames", maxWireFrames)
 		}
+		total += size
+		if lim.deadline != nil && total>>20 > granted {
+			// A second more for every MiB announced, however it is
+			// split into frames.
+			granted = total >> 20
+			lim.deadline(start.Add(lim.msgTime + time.Duration(granted)*time.Second))
+		}
 		if dropped != "" {
+			if lim.budget != nil {
+				lim.budget.give(held)
+				held = 0
+			}
 			frames = nil
 			if _, err := io.CopyN(io.Discard, br, int64(size)); err != nil {
-				return nil, false, err
+				return nil, false, held, noEOF(err)
 			}
 		} else {
+			if lim.budget != nil && (lim.verified == nil || !lim.verified.Load()) {
+				if !lim.budget.take(int64(size)) {
+					return nil, false, held, fmt.Errorf("%w: frame of %d bytes over what is left of the budget for unverified peers (%d bytes)",
+						errTooLarge, size, lim.budget.max)
+				}
+				held += int64(size)
+			}
+			allocated += size
 			body, err := readBody(br, size)
 			if err != nil {
-				return nil, false, err
+				return nil, false, held, noEOF(err)
 			}
 			frames = append(frames, body)
 		}
 		if flags&flagMore == 0 {
 			if dropped != "" {
-				return nil, false, fmt.Errorf("%w: %s", errDropped, dropped)
+				return nil, false, held, fmt.Errorf("%w: %s", errDropped, dropped)
 			}
-			return frames, false, nil
+			return frames, false, held, nil
 		}
 	}
 }
 
+// noEOF turns the end of the stream inside a message into
+// io.ErrUnexpectedEOF: only an end between messages is a clean close.
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 // readBody reads size bytes, allocating as the data arrives rather than
-// trusting the announced size.
+// trusting the announced size: the buffer doubles (never beyond size) as
+// it fills, so a peer that announces much and sends little costs only what
+// it sends, and reading a frame never holds more than twice its size at
+// once.
 func readBody(r io.Reader, size uint64) ([]byte, error) {
 	if size <= growChunk {
 		b := make([]byte, size)
@@ -138,16 +214,23 @@ func readBody(r io.Reader, size uint64) ([]byte, error) {
 		}
 		return b, nil
 	}
-	var buf bytes.Buffer
-	buf.Grow(growChunk)
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(size)))
-	if err != nil {
-		return nil, err
+	buf := make([]byte, 0, growChunk)
+	for {
+		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if uint64(len(buf)) == size {
+			return buf, nil
+		}
+		grown := make([]byte, len(buf), min(2*uint64(cap(buf)), size))
+		copy(grown, buf)
+		buf = grown
 	}
-	if uint64(n) != size {
-		return nil, io.ErrUnexpectedEOF
-	}
-	return buf.Bytes(), nil
 }
 
 // appendFrameHeader appends the ZMTP header of a frame of size bytes.
@@ -165,6 +248,11 @@ type zconn struct {
 	br   *bufio.Reader
 	peer string // remote address, for logs
 	id   []byte // ROUTER routing identity
+
+	// trusted is set once the peer has sent a validly signed request:
+	// it holds the key, and its messages are no longer charged to the
+	// budget for unverified peers.
+	trusted atomic.Bool
 
 	wmu       sync.Mutex
 	closeOnce sync.Once
@@ -334,7 +422,18 @@ func listenEndpoint(endpoint string) (net.Listener, error) {
 			return nil, fmt.Errorf("protocol: empty ipc path in %q", endpoint)
 		}
 		removeStaleSocket(addr)
-		return net.Listen("unix", addr)
+		ln, err := net.Listen("unix", addr)
+		if err != nil {
+			return nil, err
+		}
+		// Connecting to a Unix socket needs write permission on its
+		// file. The umask usually leaves others without it, but it is
+		// the user's setting; only the kernel's user may connect.
+		if err := os.Chmod(addr, 0o600); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("protocol: restricting %s to its owner: %w", addr, err)
+		}
+		return ln, nil
 	default:
 		return nil, fmt.Errorf("protocol: unsupported transport in %q", endpoint)
 	}
