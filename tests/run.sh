@@ -51,7 +51,9 @@ step "go test -race"
 go test -race -count=1 ./...
 
 step "fuzz the wire parser (${FUZZTIME:-20s})"
-go test -run='^$' -fuzz=FuzzDecode -fuzztime="${FUZZTIME:-20s}" ./protocol/
+go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime="${FUZZTIME:-20s}" ./protocol/
+step "fuzz the ZMTP frame reader (${FUZZTIME:-20s})"
+go test -run='^$' -fuzz='^FuzzReadMsg$' -fuzztime="${FUZZTIME:-20s}" ./protocol/
 
 step "fuzz the guest channel (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./interp/
