@@ -121,7 +121,9 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 			fmt.Fprintln(os.Stderr, "wasipy: running code cannot be interrupted:", mod.targetErr)
 		}
 	}
-	rc := wazero.NewRuntimeConfig()
+	// The memory cap (wazero hands its byte size to fixedMemory.Allocate as
+	// the maximum, so the reservation is no larger either).
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(memoryLimitPages(cfg.MemoryLimit))
 	if cfg.CacheDir != "" {
 		if cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir + "/wazero"); err == nil {
 			rc = rc.WithCompilationCache(cache)
