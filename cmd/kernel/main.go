@@ -75,6 +75,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Var(&allowNet, "allow-net", "hosts (name or name:port, comma-separated, repeatable; * for any) that wasipy.http and urllib may reach through the kernel; none by default")
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
+	memLimit, maxOutput := limitFlags(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -93,7 +94,8 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
 		return 2
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, log); err != nil {
+	lim := limits{memory: memLimit.n, output: int64(maxOutput.n)}
+	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim, log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
@@ -129,7 +131,7 @@ func (h *hostList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, log *slog.Logger) error {
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, log *slog.Logger) error {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -158,6 +160,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 			WorkDir:     workDir,
 			Env:         env,
 			ImportPaths: paths,
+			MemoryLimit: lim.memory,
 			Modules:     []*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)},
 			Stderr:      os.Stderr,
 		})
@@ -171,7 +174,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist})
+	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output})
 	if err != nil {
 		return err
 	}
