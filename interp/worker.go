@@ -56,6 +56,7 @@ func RunWorker(cfg Config, in io.Reader, out io.Writer) error {
 	gc := &gcPacer{}
 
 	pipe := newOutputPipe(out)
+	pipe.collect = gc.maybeCollect // channel writes allocate: see outputPipe.collect
 	defer pipe.close()
 
 	ch := newChannel(func(payload []byte) {

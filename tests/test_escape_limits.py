@@ -246,3 +246,23 @@ def test_capped_flood_forever_is_interruptible(start_kernel):
     assert r.stderr.count(NOTICE) == 1
     assert k.eval("n") > MiB // 10_001 + 10, "the cell did not run on past the cap"
     assert k.ok("print('fine')").stdout == "fine\n"
+
+
+def test_display_flood_keeps_the_worker_bounded(start_kernel):
+    """Promise: a cell that sends 25,000 displays (100 MB of display data
+    over the guest channel, never pausing in a read or a sleep) grows the
+    interpreter worker by less than 96 MiB: its Go heap is collected during
+    channel writes too (it grew by 200 MiB before). The output cap applies
+    to display data: --max-output 1M shows about 1 MiB of them (~260), then one
+    notice."""
+    k = start_kernel(extra_arguments=["--max-output", "1M"])
+    worker = lambda: sum(v for pid, v in tree_rss(k).items() if pid != k.pid)  # noqa: E731
+    before = worker()
+    r = k.execute("from IPython.display import display\nfor i in range(25_000): display('y' * 4000)", timeout=600)
+    after = worker()
+    print(f"25,000 displays: worker {before / MiB:.0f} -> {after / MiB:.0f} MiB")
+    assert r.status == "ok", r.reply
+    shown = r.of_type("display_data")
+    assert 200 <= len(shown) <= 300, len(shown)
+    assert r.stderr.count(NOTICE) == 1
+    assert after - before < 96 * MiB, f"worker grew from {before / MiB:.0f} to {after / MiB:.0f} MiB"
