@@ -52,6 +52,11 @@ type Config struct {
 	QuotaFD        int   `json:"quota_fd,omitempty"`
 	// Env adds variables to the guest's environment.
 	Env map[string]string `json:"env,omitempty"`
+	// MemoryLimit caps the guest's linear memory in bytes (rounded down to
+	// whole 64 KiB pages). Past it, allocations fail and Python raises
+	// MemoryError. 0 means DefaultMemoryLimit; more than MaxMemoryLimit
+	// (all that wasm32 can address) means MaxMemoryLimit.
+	MemoryLimit uint64 `json:"memory_limit,omitempty"`
 	// Modules are Python modules implemented in Go (see Module).
 	Modules []*Module `json:"-"`
 	// Executable is the program started as the worker; it must call

@@ -58,6 +58,7 @@ func RunWorker(cfg Config, in, interrupts io.Reader, out io.Writer) error {
 	gc := &gcPacer{}
 
 	pipe := newOutputPipe(out)
+	pipe.collect = gc.maybeCollect // channel writes allocate: see outputPipe.collect
 	defer pipe.close()
 
 	ch := newChannel(func(payload []byte) {
@@ -133,7 +134,11 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 			fmt.Fprintln(os.Stderr, "wasipy: running code cannot be interrupted:", mod.targetErr)
 		}
 	}
-	rc := wazero.NewRuntimeConfig().WithCompilationCache(cache.compilationCache())
+	// The memory cap (wazero hands its byte size to fixedMemory.Allocate as
+	// the maximum, so the reservation is no larger either).
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(memoryLimitPages(cfg.MemoryLimit)).
+		WithCompilationCache(cache.compilationCache())
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(ctx)
 

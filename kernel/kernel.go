@@ -59,7 +59,11 @@ type Options struct {
 	// History records executed cells and answers history_request; nil
 	// keeps no history.
 	History *history.Session
-	Log     *slog.Logger
+	// MaxOutput caps the bytes of output (stream text, display data) one
+	// cell publishes; past it output is dropped and the cell is told once.
+	// 0 means no cap.
+	MaxOutput int64
+	Log       *slog.Logger
 }
 
 // Kernel serves one kernel session.
@@ -70,6 +74,7 @@ type Kernel struct {
 	start   Starter
 	session string
 	comms   comm.Registry
+	output  outputMeter // the running cell's output budget (output.go)
 
 	shell    chan request
 	quit     chan struct{} // closed on shutdown_request
@@ -114,6 +119,8 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 		quit:    make(chan struct{}),
 	}
 	k.dispatch = k.handlers()
+	k.output.limit = opts.MaxOutput
+	k.output.reset()
 	if err := k.restartInterpreter(ctx); err != nil {
 		return nil, err
 	}
@@ -360,8 +367,12 @@ func (k *Kernel) call(ctx context.Context, typ string, content any, events func(
 // publishEvent turns an interpreter event into an iopub message.
 func (k *Kernel) publishEvent(parent *protocol.Message, e interp.Event) {
 	switch {
-	case e.Type == "stream" || e.Type == "error":
-		k.publish(parent, e.Type, e.Content)
+	case e.Type == "stream":
+		k.publishStream(parent, e.Content)
+	case e.Type == "error":
+		if k.output.admitError(parent, eventSize(e)) {
+			k.publish(parent, e.Type, e.Content)
+		}
 	case e.Type == "comm_open" || e.Type == "comm_msg" || e.Type == "comm_close":
 		var c struct {
 			CommID     string `json:"comm_id"`
@@ -382,6 +393,9 @@ func (k *Kernel) publishEvent(parent *protocol.Message, e interp.Event) {
 		content, err := display.Shape(e.Type, e.Content)
 		if err != nil {
 			k.log.Warn("dropping malformed display message from the interpreter", "err", err)
+			return
+		}
+		if e.Type != "clear_output" && k.output.admit(parent, eventSize(e), false) == 0 {
 			return
 		}
 		k.publish(parent, e.Type, content)
@@ -454,6 +468,9 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	execDone := make(chan struct{})
 	k.execDone = execDone
 	k.mu.Unlock()
+	// A fresh output budget; background output dropped since the last
+	// cell ended is reported under the cell it belonged to.
+	k.reportDropped(k.output.reset())
 	defer func() {
 		k.mu.Lock()
 		k.running = nil
@@ -515,6 +532,7 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	if _, ok := reply["user_expressions"]; !ok {
 		reply["user_expressions"] = map[string]any{}
 	}
+	k.reportDropped(k.output.report())
 	if reply["status"] == "error" && orDefault(req.StopOnError, true) {
 		k.abortQueued()
 	}

@@ -25,6 +25,13 @@ this binary. With neither --write nor --install, prints kernel.json.
     --name NAME        kernel name (default wasipy)
   --python-wasm PATH   interpreter the kernel runs (passed to it as
                        --python-wasm; made absolute)
+  --memory-limit SIZE  cap on the sandbox's memory (512M, 2G; default 2G,
+                       at most 4G); passed to the kernel
+  --max-output SIZE    cap on one cell's output (default 100M; 0: none);
+                       passed to the kernel
+  --disk-quota Q       what a session may add beneath the notebook folder,
+                       SIZE[,FILES] (default 2G,20000; off: none); passed
+                       to the kernel
 `
 
 // runKernelspec runs `wasipy-kernel kernelspec ARGS` and returns the exit
@@ -42,6 +49,7 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		name       = fs.String("name", kernelspec.Name, "")
 		pythonWasm = fs.String("python-wasm", "", "")
 	)
+	lim := limitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, kernelspecUsage)
@@ -109,6 +117,17 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("--python-wasm: %w", err))
 		}
 		extra = []string{"--python-wasm", p}
+	}
+	// Limits given here become the kernel's argv; unset ones keep the
+	// kernel's defaults (which may change with its version).
+	if set["memory-limit"] {
+		extra = append(extra, "--memory-limit", formatSize(lim.memory.n))
+	}
+	if set["max-output"] {
+		extra = append(extra, "--max-output", formatSize(lim.output.n))
+	}
+	if set["disk-quota"] {
+		extra = append(extra, "--disk-quota", lim.disk.String())
 	}
 	spec := kernelspec.New(binary, extra)
 

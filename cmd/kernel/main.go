@@ -77,8 +77,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Var(&allowNet, "allow-net", "hosts (name or name:port, comma-separated, repeatable; * for any) that wasipy.http and urllib may reach through the kernel; none by default")
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
-	quota := diskQuota{bytes: defaultQuotaBytes, files: defaultQuotaFiles}
-	fs.Var(&quota, "disk-quota", "what cell code may add beneath the notebook folder in one session: SIZE[,FILES] (e.g. 2G,20000), or off")
+	lim := limitFlags(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -97,7 +96,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
 		return 2
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, quota, log); err != nil {
+	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
@@ -133,7 +132,7 @@ func (h *hostList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, quota diskQuota, log *slog.Logger) error {
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, log *slog.Logger) error {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -155,9 +154,9 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	defer srv.Close()
 
 	var dq *sandboxfs.Quota
-	if quota.bytes > 0 || quota.files > 0 {
+	if lim.disk.bytes > 0 || lim.disk.files > 0 {
 		// One quota for the session: every interpreter it starts shares it.
-		if dq, err = sandboxfs.NewQuota(quota.bytes, quota.files); err != nil {
+		if dq, err = sandboxfs.NewQuota(lim.disk.bytes, lim.disk.files); err != nil {
 			return err
 		}
 	}
@@ -172,6 +171,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 			ImportPaths: paths,
 			Hidden:      hidden,
 			DiskQuota:   dq,
+			MemoryLimit: lim.memory,
 			Modules:     []*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)},
 			Stderr:      os.Stderr,
 		})
@@ -185,7 +185,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist})
+	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output})
 	if err != nil {
 		return err
 	}
