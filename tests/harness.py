@@ -397,6 +397,20 @@ class Kernel:
         reply = self.reply_for(msg_id, "shell", timeout)
         return Result(msg_id, reply, iopub)
 
+    def wait_for_output(self, msg_id, text="", timeout=60):
+        """Wait until the running request msg_id has printed `text` on a
+        stream (with no text: any stream output), i.e. it got that far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = [m for m in self._iopub[msg_id] if m["msg_type"] == "stream"]
+            if msgs and text in "".join(m["content"].get("text", "") for m in msgs):
+                return
+            assert time.monotonic() < deadline, f"the cell never printed {text!r}"
+            try:
+                self._pump_iopub(timeout=0.5)
+            except Empty:
+                pass
+
     def execute(self, code, timeout=REQUEST_TIMEOUT, **kwargs):
         return self.collect(self.execute_async(code, **kwargs), timeout)
 

@@ -41,16 +41,6 @@ def _control_kernel_info(k, timeout):
     return took
 
 
-def _wait_for_stdout(k, msg_id, text, timeout=60):
-    deadline = time.monotonic() + timeout
-    while text not in "".join(m["content"].get("text", "") for m in k._iopub[msg_id] if m["msg_type"] == "stream"):
-        assert time.monotonic() < deadline, f"the cell never printed {text!r}: {k._iopub[msg_id]!r}"
-        try:
-            k._pump_iopub(timeout=0.5)
-        except Exception:
-            pass
-
-
 def _workers(k):
     """The kernel's interpreter worker processes (its children)."""
     out = []
@@ -153,7 +143,7 @@ while True:
     pass
 '''
     msg_id = kernel.execute_async(code)
-    _wait_for_stdout(kernel, msg_id, "flooded")
+    kernel.wait_for_output(msg_id, "flooded")
     worst = 0.0
     for _ in range(5):
         worst = max(worst, _control_kernel_info(kernel, timeout=10))
@@ -221,7 +211,7 @@ def test_worker_killed_during_a_cell(kernel):
     a fresh interpreter, with the execution count going on."""
     before = kernel.ok("lost_variable = 1")
     msg_id = kernel.execute_async("print('sleeping', flush=True)\nimport time\ntime.sleep(120)")
-    _wait_for_stdout(kernel, msg_id, "sleeping")
+    kernel.wait_for_output(msg_id, "sleeping")
     old = _kill_worker(kernel)
     r = kernel.collect(msg_id, timeout=60)
     assert r.status == "error", r

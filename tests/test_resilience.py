@@ -56,17 +56,6 @@ def wait_until_running(k, msg_id, timeout=60):
             pass
 
 
-def wait_for_output(k, msg_id, text, timeout=60):
-    """Wait until the cell has printed `text` (it got that far)."""
-    deadline = time.monotonic() + timeout
-    while text not in "".join(m["content"].get("text", "") for m in k._iopub[msg_id] if m["msg_type"] == "stream"):
-        assert time.monotonic() < deadline, f"the cell never printed {text!r}"
-        try:
-            k._pump_iopub(timeout=0.5)
-        except Exception:
-            pass
-
-
 def wait_for_idle_or(k, msg_id, seconds):
     """Pump iopub for up to `seconds`; True when the cell went idle."""
     deadline = time.monotonic() + seconds
@@ -131,7 +120,7 @@ def test_stuck_cell_is_replaced_after_second_interrupt(kernel):
     msg_id = kernel.execute_async(STUBBORN)
     # Interrupt only once the cell is inside its try: an interrupt that
     # lands before it may rightly end the cell.
-    wait_for_output(kernel, msg_id, "inside the try")
+    kernel.wait_for_output(msg_id, "inside the try")
     t0 = time.monotonic()
     r = kernel.request("interrupt_request", channel="control", timeout=10)
     assert r.reply["status"] == "ok"

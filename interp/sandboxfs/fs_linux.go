@@ -331,6 +331,15 @@ func (f *dirFS) stat(path string, follow bool) (sys.Stat_t, experimentalsys.Errn
 
 // Mkdir implements experimentalsys.FS.
 func (f *dirFS) Mkdir(path string, perm fs.FileMode) experimentalsys.Errno {
+	return f.makeEntry(path, func(dirfd int, name string) error {
+		return unix.Mkdirat(dirfd, name, uint32(perm.Perm())&^neverWorldWritable)
+	})
+}
+
+// makeEntry adds one entry (a folder or a link) named by path: in a
+// writable folder, counted against the quota, undone on the quota if mk
+// fails.
+func (f *dirFS) makeEntry(path string, mk func(dirfd int, name string) error) experimentalsys.Errno {
 	dirfd, dir, name, _, e := f.parent(path)
 	if e != 0 {
 		return e
@@ -340,10 +349,10 @@ func (f *dirFS) Mkdir(path string, perm fs.FileMode) experimentalsys.Errno {
 		return e
 	}
 	if !f.quota.addFiles(1) {
-		f.logf("mkdir %q: the session's file quota is used up", path)
+		f.logf("making %q: the session's file quota is used up", path)
 		return errQuota
 	}
-	if err := unix.Mkdirat(dirfd, name, uint32(perm.Perm())&^neverWorldWritable); err != nil {
+	if err := mk(dirfd, name); err != nil {
 		f.quota.addFiles(-1)
 		return errno(err)
 	}
@@ -500,23 +509,10 @@ func (f *dirFS) Link(oldPath, newPath string) experimentalsys.Errno {
 	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFLNK {
 		return experimentalsys.EPERM
 	}
-	dirfd, dir, name, _, e := f.parent(newPath)
-	if e != 0 {
-		return e
-	}
-	defer unix.Close(dirfd)
-	if e := f.writable(dir); e != 0 {
-		return e
-	}
-	if !f.quota.addFiles(1) {
-		return errQuota
-	}
-	// AT_SYMLINK_FOLLOW on /proc's link names the pinned inode itself.
-	if err := unix.Linkat(unix.AT_FDCWD, procPath(src), dirfd, name, unix.AT_SYMLINK_FOLLOW); err != nil {
-		f.quota.addFiles(-1)
-		return errno(err)
-	}
-	return 0
+	return f.makeEntry(newPath, func(dirfd int, name string) error {
+		// AT_SYMLINK_FOLLOW on /proc's link names the pinned inode itself.
+		return unix.Linkat(unix.AT_FDCWD, procPath(src), dirfd, name, unix.AT_SYMLINK_FOLLOW)
+	})
 }
 
 // Symlink implements experimentalsys.FS. Any relative target may be
@@ -527,22 +523,9 @@ func (f *dirFS) Symlink(target, linkName string) experimentalsys.Errno {
 	if strings.HasPrefix(target, "/") {
 		return experimentalsys.EPERM
 	}
-	dirfd, dir, name, _, e := f.parent(linkName)
-	if e != 0 {
-		return e
-	}
-	defer unix.Close(dirfd)
-	if e := f.writable(dir); e != 0 {
-		return e
-	}
-	if !f.quota.addFiles(1) {
-		return errQuota
-	}
-	if err := unix.Symlinkat(target, dirfd, name); err != nil {
-		f.quota.addFiles(-1)
-		return errno(err)
-	}
-	return 0
+	return f.makeEntry(linkName, func(dirfd int, name string) error {
+		return unix.Symlinkat(target, dirfd, name)
+	})
 }
 
 // Readlink implements experimentalsys.FS.
