@@ -277,7 +277,10 @@ func runPrepare(args []string, stderr io.Writer) int {
 func privatePaths(connFile, cacheDir, historyDir string) []string {
 	out := append([]string{interp.DataDir(), cacheDir, historyDir}, kernelspec.PrivatePaths()...)
 	if abs, err := filepath.Abs(connFile); err == nil {
-		out = append(out, filepath.Dir(abs))
+		// The file itself too: when its folder holds the notebook folder
+		// (or is it), hiding the folder would hide the whole mount and is
+		// skipped, but the key must still be out of reach.
+		out = append(out, filepath.Dir(abs), abs)
 	}
 	if exe, err := os.Executable(); err == nil {
 		out = append(out, exe)
