@@ -324,3 +324,25 @@ def test_disk_quota(start_kernel, world):
     assert r.status == "error", r
     k.ok("import os\nos.unlink('big')\nopen('after-delete', 'wb').write(b'x' * (4 << 20))")
     assert os.path.getsize(os.path.join(nb, "after-delete")) == 4 << 20
+
+
+def test_connection_file_in_the_notebook_folder(start_kernel, world):
+    """Promise: a connection file that lies in the notebook folder itself
+    (a kernel started by hand with -f ./kernel.json) is neither listed nor
+    readable, so its key never reaches the guest."""
+    nb = world["nb"]
+    conn = os.path.join(nb, "kernel-here.json")
+
+    def configure(km):
+        km.connection_file = conn
+
+    k = start_kernel(cwd=nb, configure=configure)
+    key = k.km.session.key.decode()
+    out = attempt(k, PROBE + """
+import os
+print(sorted(os.listdir('.')))
+print(probe('kernel-here.json'))
+""")
+    assert "kernel-here.json" not in out.splitlines()[0], out
+    assert key not in out and "FileNotFoundError" in out, out
+    assert os.path.exists(conn)
