@@ -42,7 +42,7 @@ func (c *clocks) walltime() (int64, int32) {
 // pollOneoff replaces wazero's poll_oneoff. CPython 3.11+ sleeps with
 // clock_nanosleep(TIMER_ABSTIME), which wasi-libc turns into a clock
 // subscription with the abstime flag; wazero rejects those with ENOTSUP, so
-// time.sleep fails (DESIGN.md, hazard 3). This version accepts relative and
+// time.sleep fails (docs/RATIONALE.md, section 3). This version accepts relative and
 // absolute deadlines on either clock, reports file descriptors ready at once
 // (the guest has no sockets; its files never block), and returns early when
 // woken so that an interrupt does not wait for the sleep to end.

@@ -49,7 +49,7 @@ type exitInfo struct {
 // The interpreter lives in its own process because wazero's compiled code
 // cannot be preempted: a guest spinning in `while True: pass` would stall
 // every goroutine of its process as soon as the garbage collector stops
-// the world (DESIGN.md, hazard 1). Here that can only stall this process,
+// the world (docs/RATIONALE.md, section 1). Here that can only stall this process,
 // and the collector is kept away from a running guest: automatic
 // collection is off, and garbage is collected only while the guest waits
 // in a host call.
