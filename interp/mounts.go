@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,20 +39,30 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.WorkDir != "" {
-		w, err := sandboxfs.New(cfg.WorkDir, sandboxfs.Options{Hidden: hidden, ReadOnlyPaths: cfg.ImportPaths, Quota: quota, Log: logf})
+	mount := func(dir string, o sandboxfs.Options) error {
+		m, err := sandboxfs.New(dir, o)
+		if errors.Is(err, sandboxfs.ErrUnsupported) {
+			// Where host folders cannot be fenced, the interpreter still
+			// runs, without them, and the log says why.
+			logf(fmt.Sprintf("%s is not available to the notebook's code: %v", dir, err))
+			return nil
+		}
 		if err != nil {
+			return err
+		}
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(m, dir)
+		return nil
+	}
+	if cfg.WorkDir != "" {
+		if err := mount(cfg.WorkDir, sandboxfs.Options{Hidden: hidden, ReadOnlyPaths: cfg.ImportPaths, Quota: quota, Log: logf}); err != nil {
 			return nil, err
 		}
-		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(w, cfg.WorkDir)
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(sandboxfs.UsageFS(quota), quotaGuestDir)
 	}
 	for _, dir := range cfg.ImportPaths {
-		r, err := sandboxfs.New(dir, sandboxfs.Options{ReadOnly: true, Hidden: hidden, Log: logf})
-		if err != nil {
+		if err := mount(dir, sandboxfs.Options{ReadOnly: true, Hidden: hidden, Log: logf}); err != nil {
 			return nil, err
 		}
-		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(r, dir)
 	}
 	return fsc, nil
 }

@@ -52,7 +52,7 @@ func New(dir string, o Options) (experimentalsys.FS, error) {
 	probe, err := unix.Openat2(fd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveBeneath})
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("mount %s: openat2 with RESOLVE_BENEATH is needed (Linux 5.6 or later): %w", dir, err)
+		return nil, fmt.Errorf("mount %s: %w (%v)", dir, ErrUnsupported, err)
 	}
 	unix.Close(probe)
 	real := fdPath(fd)

@@ -1,9 +1,14 @@
 package sandboxfs
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 )
+
+// ErrUnsupported is New's error where the system offers no fence
+// (openat2 with RESOLVE_BENEATH, Linux 5.6 and later).
+var ErrUnsupported = errors.New("mounting a host folder in the sandbox needs Linux 5.6 or later (openat2 with RESOLVE_BENEATH)")
 
 // Options says what a mount holds beyond its root.
 type Options struct {
