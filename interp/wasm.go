@@ -75,7 +75,9 @@ func loadModule(path, cacheDir string) (*preparedModule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
+	// "v2": the interrupt targets gained the 3.13 layout; entries written
+	// before it would keep a 3.13 interpreter uninterruptible.
+	key := sha256.Sum256([]byte(fmt.Sprintf("v2|%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
 	base := filepath.Join(cacheDir, "python-"+hex.EncodeToString(key[:8]))
 	if cacheDir != "" {
 		b, err1 := os.ReadFile(base + ".wasm")

@@ -154,6 +154,9 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	if err != nil {
 		return err
 	}
+	if fsc, err = mountStdlib(fsc, cfg); err != nil {
+		return err
+	}
 	readOnly := func(fsc wazero.FSConfig, host, guest string) wazero.FSConfig {
 		return fsc.(sysfs.FSConfig).WithSysFSMount(newReadOnlyDir(host), guest)
 	}
