@@ -299,7 +299,7 @@ do_zlib() {
 	# from trying a shared library.
 	CHOST=wasm32 nice -n 10 ./configure --static --prefix="$prefix"
 	run_make libz.a
-	make install-libs install-headers 2>/dev/null || make install
+	make install
 }
 
 do_bzip2() {
@@ -342,7 +342,7 @@ do_sqlite() {
 	# WASI has no advisory locks; no WAL (it needs shared memory). Threads
 	# and extension loading do not exist in wasm32-wasi.
 	nice -n 10 $CC $CFLAGS -DSQLITE_WASI -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_WAL \
-		-DSQLITE_OMIT_SHARED_CACHE -DSQLITE_DEFAULT_MEMSTATUS=0 -D_WASI_EMULATED_MMAN \
+		-DSQLITE_OMIT_SHARED_CACHE -DSQLITE_DEFAULT_MEMSTATUS=0 \
 		-c sqlite3.c -o sqlite3.o
 	$AR rcs libsqlite3.a sqlite3.o
 	mkdir -p "$prefix/lib" "$prefix/include"
@@ -413,9 +413,21 @@ do_install() {
 
 # ---- main ------------------------------------------------------------------------
 
+# All of it in one function, read whole before it runs: bash reads a script
+# as it goes, so editing this file while a build runs would otherwise run
+# a mix of the two versions.
+main() {
 say "data dir $data_dir, build dir $build_dir, logs in $logs"
 : >"$logs/times"
-step toolchain do_toolchain
+mkdir -p "$build_dir/b"
+# The toolchain is checked on every run (it is never "up to date").
+printf 'build.sh: [toolchain] ... '
+if ! (do_toolchain) >"$logs/toolchain.log" 2>&1; then
+	echo failed
+	tail -n 15 "$logs/toolchain.log" >&2
+	die "step 'toolchain' failed; its full log is $logs/toolchain.log"
+fi
+echo done
 
 # The sources' index needs the network. Without it an installed build is
 # kept (its key cannot be checked); with no build, that is an error.
@@ -467,3 +479,7 @@ step sqlite do_sqlite
 step cpython do_cpython "$here/config.site-wasm32-wasi" "$here/Setup.local"
 step install do_install
 say "installed $dest/python.wasm; step times (s): $(tr '\n' ' ' <"$logs/times")"
+}
+
+main "$@"
+exit
