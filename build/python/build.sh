@@ -3,12 +3,13 @@
 # source packages, and install python.wasm with its standard library into
 # the wasipy data directory.
 #
-#   build/python/build.sh [--data-dir D] [--build-dir B] [--force] [--keep-going]
+#   build/python/build.sh [--data-dir D] [--build-dir B] [--force]
 #
 # Steps (each timed and logged to $build_dir/logs/<step>.log):
 #   toolchain  clang-19, lld-19, llvm-19, wasi-libc, the wasm32 compiler-rt
 #              (installed with apt-get when missing and we are root)
-#   sources    Debian source packages through a private deb-src list
+#   sources-index, src-<package>
+#              Debian source packages through a private deb-src list
 #              derived from this machine's own apt sources; apt checks each
 #              .dsc against the signed index, dpkg-source checks every
 #              tarball against the .dsc
@@ -84,24 +85,32 @@ die() {
 }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# step NAME FUNCTION [INPUT_FILE...]: run FUNCTION with its output in
+# step NAME "FUNCTION [ARG...]" [INPUT...]: run FUNCTION with its output in
 # $logs/NAME.log; say how long it took; on failure name the step, show the
 # log's tail and keep the log. A step is skipped when it already succeeded
-# with the same inputs: its key chains the previous step's key, the
-# function's own text and the files it reads from this folder, so a rerun
-# after a failure resumes at the failed step, and a change to one step
-# redoes that step and those after it.
-chain=''
+# with the same inputs. Its key is made of $base (flags and toolchain), the
+# function's own text and arguments, and its INPUTs: files of this folder,
+# "@STEP" for the key of a step it builds on, or "=TEXT" (a source
+# version). So a rerun after a failure resumes at the failed step, and a
+# change redoes only the steps that depend on it (a SQLite patch does not
+# rebuild the native python).
+base=''
 step() {
-	local name=$1 fn=$2 t0 rc=0
+	local name=$1 cmd=$2 t0 rc=0 key_ i
 	shift 2
-	chain=$({
-		printf '%s\n' "$chain"
-		declare -f "$fn"
-		(($# == 0)) || cat -- "$@"
+	key_=$({
+		printf '%s\n%s\n' "$base" "$cmd"
+		declare -f "${cmd%% *}"
+		for i in "$@"; do
+			case $i in
+			@*) cat -- "$build_dir/stamps/${i#@}" ;;
+			=*) printf '%s\n' "${i#=}" ;;
+			*) printf '%s\n' "${i#"$here/"}" && cat -- "$i" ;;
+			esac
+		done
 	} | sha256sum | cut -d' ' -f1)
 	local stamp="$build_dir/stamps/$name"
-	if [[ -f $stamp && $(cat "$stamp") == "$chain" ]]; then
+	if [[ -f $stamp && $(cat "$stamp") == "$key_" ]]; then
 		printf 'build.sh: [%s] up to date\n' "$name"
 		return
 	fi
@@ -110,7 +119,8 @@ step() {
 	printf 'build.sh: [%s] ... ' "$name"
 	# Started asynchronously so that errexit holds inside the function
 	# (bash ignores it for any command on the left of `||`).
-	("$fn") >"$logs/$name.log" 2>&1 &
+	# shellcheck disable=SC2086 # cmd is a function name and its words
+	($cmd) >"$logs/$name.log" 2>&1 &
 	wait $! || rc=$?
 	local secs
 	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -122,7 +132,7 @@ step() {
 	printf 'done in %ss\n' "$secs"
 	printf '%s %s\n' "$name" "$secs" >>"$logs/times"
 	mkdir -p "$build_dir/stamps"
-	printf '%s\n' "$chain" >"$stamp"
+	printf '%s\n' "$key_" >"$stamp"
 }
 
 # Compilers run niced: the machine is shared with tests.
@@ -249,30 +259,29 @@ resolve_versions() {
 	done
 }
 
-declare -A VERSION=()
-do_sources() {
+# do_source PKG: download PKG's source package at the version resolved in
+# $build_dir/versions and unpack it into $src/PKG.
+do_source() {
+	local p=$1 v dir dsc patch
 	local -a o
 	mapfile -t o < <(apt_opts)
-	local p v dir dsc
-	mkdir -p "$src"
-	while read -r p v; do
-		dir="$src/$p"
-		mkdir -p "$build_dir/dl/$p"
-		# apt checks the .dsc and the tarballs against the signed index.
-		(cd "$build_dir/dl/$p" && apt-get -q "${o[@]}" source --download-only "$p=$v")
-		dsc=$(ls "$build_dir/dl/$p/${p}_${v#*:}.dsc")
-		rm -rf -- "$dir"
-		# dpkg-source checks every file's size and checksums against the
-		# .dsc, and applies Debian's patches (their security fixes too).
-		(cd "$build_dir/dl/$p" && dpkg-source --no-copy -x "$dsc" "$dir")
-		# Then ours (patches/<package>/, in name order): WASI fixes only.
-		local patch
-		for patch in "$here/patches/$p"/*.patch; do
-			[[ -f $patch ]] || continue
-			echo "applying ${patch#"$here/"}"
-			patch -d "$dir" -p1 --forward --batch <"$patch"
-		done
-	done <"$build_dir/versions"
+	v=$(awk -v p="$p" '$1 == p { print $2 }' "$build_dir/versions")
+	dir="$src/$p"
+	mkdir -p "$src" "$build_dir/dl/$p"
+	# apt checks the .dsc and the tarballs against the signed index.
+	(cd "$build_dir/dl/$p" && apt-get -q "${o[@]}" source --download-only "$p=$v")
+	dsc="$build_dir/dl/$p/${p}_${v#*:}.dsc"
+	[[ -f $dsc ]] || { echo "apt-get source left no $dsc"; return 1; }
+	rm -rf -- "$dir"
+	# dpkg-source checks every file's size and checksums against the
+	# .dsc, and applies Debian's patches (their security fixes too).
+	(cd "$build_dir/dl/$p" && dpkg-source --no-copy -x "$dsc" "$dir")
+	# Then ours (patches/<package>/, in name order): WASI fixes only.
+	for patch in "$here/patches/$p"/*.patch; do
+		[[ -f $patch ]] || continue
+		echo "applying ${patch#"$here/"}"
+		patch -d "$dir" -p1 --forward --batch <"$patch"
+	done
 }
 
 # ---- native build python -----------------------------------------------------------
@@ -280,7 +289,9 @@ do_sources() {
 do_native() {
 	rm -rf -- "$native" && mkdir -p "$native"
 	cd "$native"
-	nice -n 10 "$src/$PY_PKG/configure" --prefix="$native/install" --without-ensurepip --disable-test-modules
+	# A build tool only (freezing modules, compiling .pyc): -O1 compiles
+	# in about half the time of the default -O3.
+	nice -n 10 "$src/$PY_PKG/configure" --prefix="$native/install" --without-ensurepip --disable-test-modules OPT='-O1'
 	run_make
 	./python -c 'import sys; print(sys.version)'
 }
@@ -463,21 +474,25 @@ if ((!force)) && [[ -f $dest/BUILD-KEY && $(cat "$dest/BUILD-KEY") == "$key" && 
 fi
 say "building (key ${key:0:16})"
 
-# The chain starts from the sources, flags and toolchain (not from this
-# folder's files: each step names those it reads).
-chain=$({
-	cat "$build_dir/versions"
+base=$({
 	printf 'opt=%s debug=%s target=%s prefix=%s\n' "$OPT_CFLAGS" "$DEBUG_CFLAGS" "$TARGET" "$GUEST_PREFIX"
 	clang-$LLVM --version | head -n 1
+	dpkg-query -W -f='${Package} ${Version}\n' wasi-libc "libclang-rt-$LLVM-dev-wasm32" 2>/dev/null || true
 } | sha256sum | cut -d' ' -f1)
-step sources do_sources $(find "$here/patches" -type f -name '*.patch' | LC_ALL=C sort)
-step native do_native
-step zlib do_zlib
-step bzip2 do_bzip2
-step xz do_xz
-step sqlite do_sqlite
-step cpython do_cpython "$here/config.site-wasm32-wasi" "$here/Setup.local"
-step install do_install
+local p
+for p in "${PKGS[@]}"; do
+	# shellcheck disable=SC2046 # one word per patch file
+	step "src-$p" "do_source $p" "=$(grep "^$p " "$build_dir/versions")" \
+		$(find "$here/patches/$p" -type f -name '*.patch' 2>/dev/null | LC_ALL=C sort)
+done
+step native do_native @src-python3.13
+step zlib do_zlib @src-zlib
+step bzip2 do_bzip2 @src-bzip2
+step xz do_xz @src-xz-utils
+step sqlite do_sqlite @src-sqlite3
+step cpython do_cpython @src-python3.13 @native @zlib @bzip2 @xz @sqlite \
+	"$here/config.site-wasm32-wasi" "$here/Setup.local"
+step install do_install @cpython
 say "installed $dest/python.wasm; step times (s): $(tr '\n' ' ' <"$logs/times")"
 }
 
