@@ -19,18 +19,21 @@ const stdlibGuestDir = "/usr/local/lib"
 
 // stdlibDir returns the host folder to mount at stdlibGuestDir for the
 // interpreter at pythonWasm: the "lib" folder beside it, when that holds a
-// standard library (lib/python3.X/os.py), as build.sh installs it.
-// Interpreters that carry their standard library inside the module (the
-// npm build packs it with wasi-vfs) have no such folder and get no mount.
+// standard library, zipped (lib/python3XY.zip, as build.sh installs it) or
+// not (lib/python3.X/os.py). Interpreters that carry their standard
+// library inside the module (the npm build packs it with wasi-vfs) have no
+// such folder and get no mount.
 func stdlibDir(pythonWasm string) string {
 	if pythonWasm == "" {
 		return ""
 	}
 	lib := filepath.Join(filepath.Dir(pythonWasm), "lib")
-	if found, _ := filepath.Glob(filepath.Join(lib, "python3.*", "os.py")); len(found) == 0 {
-		return ""
+	for _, pattern := range []string{"python3*.zip", filepath.Join("python3.*", "os.py")} {
+		if found, _ := filepath.Glob(filepath.Join(lib, pattern)); len(found) > 0 {
+			return lib
+		}
 	}
-	return lib
+	return ""
 }
 
 // mountStdlib mounts the interpreter's standard library read-only, through

@@ -4,7 +4,7 @@ notebook folder, a read-only standard library, interrupts, and that a rerun
 of the build with unchanged inputs does nothing.
 
 These tests check the kernel's interpreter (WASIPY_PYTHON_WASM). When that
-is not a build of build.sh (no lib/python3.X beside it, e.g. the npm
+is not a build of build.sh (no lib/python3XY.zip beside it, e.g. the npm
 build), they are skipped, unless WASIPY_REQUIRE_BUILT is set (tests/run.sh
 sets it for its run on the built interpreter), where they fail.
 """
@@ -25,10 +25,10 @@ REPO = harness.REPO
 def _built_wasm():
     env = harness.setup_env()
     wasm = env["python_wasm"]
-    if not glob.glob(os.path.join(os.path.dirname(wasm), "lib", "python3.*", "os.py")):
+    if not glob.glob(os.path.join(os.path.dirname(wasm), "lib", "python3*.zip")):
         if os.environ.get("WASIPY_REQUIRE_BUILT"):
             pytest.fail(f"WASIPY_REQUIRE_BUILT is set but {wasm} is not a build of build/python/build.sh "
-                        "(no lib/python3.X/os.py beside it)", pytrace=False)
+                        "(no lib/python3XY.zip beside it)", pytrace=False)
         pytest.skip(f"{wasm} is not a build of build/python/build.sh")
     return wasm
 
@@ -100,22 +100,25 @@ def test_sqlite_database_on_the_working_directory(k):
 
 
 def test_standard_library_is_read_only(k):
-    """Promise: the standard library is mounted read-only: a cell can neither
-    change nor remove a module that later sessions import."""
+    """Promise: the standard library is mounted read-only and comes from the
+    zip with its precompiled bytecode: a cell can neither change, remove nor
+    add a module that later sessions import."""
     r = k.execute(
-        "import os, errno\n"
+        "import os, errno, json\n"
+        "lib = '/usr/local/lib'\n"
         "bad = []\n"
-        "for attempt in (lambda: open(os.__file__, 'a'), lambda: os.remove(os.__file__),\n"
-        "                lambda: open(os.path.join(os.path.dirname(os.__file__), 'evil.py'), 'w')):\n"
+        "for attempt in (lambda: open(lib + '/python313.zip', 'r+b'), lambda: os.remove(lib + '/python313.zip'),\n"
+        "                lambda: open(lib + '/evil.py', 'w'), lambda: os.rename(lib + '/python313.zip', lib + '/x'),\n"
+        "                lambda: os.mkdir(lib + '/python3.13')):\n"
         "    try:\n"
         "        attempt()\n"
         "        bad.append('allowed')\n"
         "    except OSError as e:\n"
         "        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):\n"
         "            bad.append(e.errno)\n"
-        "print(bad, os.__file__)")
+        "print(bad, json.__cached__)")
     assert r.status == "ok", r.summary()
-    assert r.stdout.startswith("[] /usr/local/lib/python3.13/"), r.stdout
+    assert r.stdout == "[] /usr/local/lib/python313.zip/json/__init__.pyc\n", r.stdout
 
 
 def test_interrupt_stops_a_loop_on_313(k):

@@ -17,7 +17,7 @@
 #              that cross builds need
 #   zlib, bzip2, xz, sqlite   static wasm32 libraries
 #   cpython    the cross build, -O2, with DWARF kept (interrupts need it)
-#   install    python.wasm and lib/python3.13 (precompiled .pyc) into
+#   install    python.wasm and lib/python313.zip (sources and .pyc) into
 #              $data_dir/python3.13, swapped in atomically
 #
 # The result is keyed by the source versions, the flags, the toolchain's
@@ -407,8 +407,13 @@ do_install() {
 	local d
 	for d in "${STDLIB_DROP[@]}"; do rm -rf -- "${lib:?}/$d"; done
 	rm -rf -- "$lib"/config-*
+	# One zip (sources and bytecode) rather than a folder: the kernel sets
+	# PYTHONPYCACHEPREFIX, so CPython would never look in a folder's
+	# __pycache__ and would compile every module it imports at every start
+	# (start to first reply 1.49 s from a folder, 1.07 s from the zip).
 	mkdir -p "$stage/lib"
-	cp -a "$lib" "$stage/lib/"
+	"$native/python" "$here/mkzip.py" "$lib" "$stage/lib/python${PY_VERSION_MM//./}.zip" \
+		"$GUEST_PREFIX/lib/python$PY_VERSION_MM"
 	cp python.wasm "$stage/python.wasm"
 	printf '%s\n' "$key" >"$stage/BUILD-KEY"
 	cp "$build_dir/versions" "$stage/SOURCES"
@@ -494,7 +499,7 @@ step cpython do_cpython @src-python3.13 @native @zlib @bzip2 @xz @sqlite \
 	"$here/config.site-wasm32-wasi" "$here/Setup.local"
 # The install records the whole build's key, so it reruns when the key
 # changed even if nothing it installs did (a comment in this script).
-step install do_install @cpython "=$key"
+step install do_install @cpython "=$key" "$here/mkzip.py"
 say "installed $dest/python.wasm; step times (s): $(tr '\n' ' ' <"$logs/times")"
 }
 
