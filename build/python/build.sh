@@ -503,5 +503,5 @@ step install do_install @cpython "=$key" "$here/mkzip.py"
 say "installed $dest/python.wasm; step times (s): $(tr '\n' ' ' <"$logs/times")"
 }
 
-main "$@"
-exit
+# On one line: bash has read all of it before main runs.
+main "$@"; exit $?
