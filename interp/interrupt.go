@@ -14,35 +14,66 @@ import (
 
 // How an interrupt reaches running Python code without OS signals or
 // threads in the guest (DESIGN.md, hazard 4): the worker does, from outside,
-// what CPython's PyErr_SetInterruptEx(SIGINT) does from inside. It sets
+// what CPython's PyErr_SetInterruptEx(SIGINT) does from inside: trip_signal()
+// in Modules/signalmodule.c. It sets
 //
 //	_PyRuntime.signals.handlers[SIGINT].tripped = 1
 //	_PyRuntime.signals.is_tripped = 1
-//	_PyRuntime.ceval.signals_pending = 1
-//	_PyRuntime._main_interpreter.ceval.eval_breaker = 1   (last)
 //
-// in the guest's linear memory. The eval loop checks eval_breaker at every
-// backward jump and call, sees the pending signal and runs the Python-level
-// SIGINT handler, which raises KeyboardInterrupt (the runtime installs its
-// own handler that defers the interrupt while the kernel's own code runs).
-// The guest recomputes eval_breaker itself now and then, which can clear our
-// store before it is seen, so the worker re-asserts it until the guest has
-// consumed "tripped".
+// and then tells the eval loop to look, which differs between versions:
 //
-// The four addresses are static. They are read from the DWARF debug
-// sections of python.wasm once per binary and kept beside the stripped
-// module in the cache. Writing from another goroutine needs a linear
-// memory that never moves: see memory_linux.go.
+//	3.12: _PyRuntime.ceval.signals_pending = 1, then
+//	      _PyRuntime._main_interpreter.ceval.eval_breaker = 1 (last)
+//	3.13: _PyRuntime.main_tstate->eval_breaker |= _PY_SIGNALS_PENDING_BIT
+//
+// In 3.13 the breaker is a word of the main thread's PyThreadState, reached
+// through a pointer, whose high bits hold the instrumentation version: it
+// must be OR-ed, never stored, or the eval loop would re-instrument every
+// code object it meets.
+//
+// The eval loop checks the breaker at every backward jump and call, sees the
+// pending signal and runs the Python-level SIGINT handler, which raises
+// KeyboardInterrupt (the runtime installs its own handler that defers the
+// interrupt while the kernel's own code runs). The guest can clear the
+// breaker itself before it has seen our store (3.12 recomputes it), so the
+// worker re-asserts it until the guest has consumed "tripped".
+//
+// The addresses are static (in 3.13, the address of the pointer and the
+// field's offset are). They are read from the DWARF debug sections of
+// python.wasm once per binary and kept beside the stripped module in the
+// cache. Writing from another goroutine needs a linear memory that never
+// moves: see memory_linux.go.
 var interruptPaths = [...]string{
 	"signals.handlers[2].tripped",
 	"signals.is_tripped",
-	"ceval.signals_pending",
-	"_main_interpreter.ceval.eval_breaker", // written last
+	"ceval.signals_pending",                // 3.12 only
+	"_main_interpreter.ceval.eval_breaker", // 3.12 only; written last
 }
 
-// interruptTargets are the guest addresses of interruptPaths, in order.
+// signalsPendingBit is _PY_SIGNALS_PENDING_BIT of CPython 3.13's
+// Include/internal/pycore_ceval.h. A macro leaves no trace in DWARF, so it
+// is written here; the locator accepts the 3.13 layout only where the
+// fields it needs exist with the expected sizes.
+const signalsPendingBit = 1 << 1
+
+// Layouts of the flags.
+const (
+	layoutRuntimeBreaker = ""       // 3.12: four words in _PyRuntime
+	layoutThreadBreaker  = "tstate" // 3.13: the breaker in *_PyRuntime.main_tstate
+)
+
+// interruptTargets are where the flags are in the guest's memory.
 type interruptTargets struct {
+	// Layout is layoutRuntimeBreaker or layoutThreadBreaker.
+	Layout string `json:"layout,omitempty"`
+	// Addrs are the addresses of interruptPaths, in order; in the 3.13
+	// layout only the first two are used.
 	Addrs [len(interruptPaths)]uint32 `json:"addrs"`
+	// MainTstate is the address of _PyRuntime.main_tstate (a pointer to
+	// the main thread's PyThreadState) and BreakerOffset the offset of
+	// eval_breaker within PyThreadState (3.13 layout).
+	MainTstate    uint32 `json:"main_tstate,omitempty"`
+	BreakerOffset uint32 `json:"breaker_offset,omitempty"`
 }
 
 // findInterruptTargets reads the addresses from the module's DWARF.
@@ -71,20 +102,52 @@ func findInterruptTargets(module []byte) (*interruptTargets, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &interruptTargets{}
-	for i, path := range interruptPaths {
+	// word returns the address of a 4-byte int at path within _PyRuntime.
+	word := func(path string) (uint32, error) {
 		off, size, err := fieldOffset(typ, path)
 		if err != nil {
-			return nil, fmt.Errorf("_PyRuntime.%s: %w", path, err)
+			return 0, fmt.Errorf("_PyRuntime.%s: %w", path, err)
 		}
 		if size != 4 {
-			return nil, fmt.Errorf("_PyRuntime.%s is %d bytes, want a 4-byte int", path, size)
+			return 0, fmt.Errorf("_PyRuntime.%s is %d bytes, want a 4-byte int", path, size)
 		}
 		addr := base + uint32(off)
 		if addr%4 != 0 {
-			return nil, fmt.Errorf("_PyRuntime.%s at %#x is not aligned", path, addr)
+			return 0, fmt.Errorf("_PyRuntime.%s at %#x is not aligned", path, addr)
 		}
-		t.Addrs[i] = addr
+		return addr, nil
+	}
+	t := &interruptTargets{}
+	for i := range 2 {
+		if t.Addrs[i], err = word(interruptPaths[i]); err != nil {
+			return nil, err
+		}
+	}
+	if _, _, err := fieldOffset(typ, "main_tstate"); err == nil {
+		// 3.13 and later: the breaker is in the main thread's state.
+		t.Layout = layoutThreadBreaker
+		if t.MainTstate, err = word("main_tstate"); err != nil {
+			return nil, err
+		}
+		ptr, _, _ := fieldType(typ, "main_tstate")
+		pt, ok := underlying(ptr).(*dwarf.PtrType)
+		if !ok {
+			return nil, fmt.Errorf("_PyRuntime.main_tstate is not a pointer (%s)", ptr)
+		}
+		off, size, err := fieldOffset(pt.Type, "eval_breaker")
+		if err != nil {
+			return nil, fmt.Errorf("PyThreadState.eval_breaker: %w", err)
+		}
+		if size != 4 || off%4 != 0 {
+			return nil, fmt.Errorf("PyThreadState.eval_breaker is %d bytes at offset %d, want an aligned 4-byte word", size, off)
+		}
+		t.BreakerOffset = uint32(off)
+		return t, nil
+	}
+	for i := 2; i < len(interruptPaths); i++ {
+		if t.Addrs[i], err = word(interruptPaths[i]); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
@@ -135,21 +198,30 @@ func findVariable(d *dwarf.Data, name string) (uint32, dwarf.Type, error) {
 	}
 }
 
-// fieldOffset resolves a path like "a.b[2].c" within t.
+// fieldOffset resolves a path like "a.b[2].c" within t: its offset and size.
 func fieldOffset(t dwarf.Type, path string) (int64, int64, error) {
+	ft, off, err := fieldType(t, path)
+	if err != nil {
+		return 0, 0, err
+	}
+	return off, underlying(ft).Size(), nil
+}
+
+// fieldType resolves a path like "a.b[2].c" within t: its type and offset.
+func fieldType(t dwarf.Type, path string) (dwarf.Type, int64, error) {
 	var off int64
 	for _, part := range strings.Split(path, ".") {
 		name, index := part, -1
 		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
 			n, err := strconv.Atoi(part[i+1 : len(part)-1])
 			if err != nil {
-				return 0, 0, err
+				return nil, 0, err
 			}
 			name, index = part[:i], n
 		}
 		st, ok := underlying(t).(*dwarf.StructType)
 		if !ok {
-			return 0, 0, fmt.Errorf("%s: not a struct (%s)", name, t)
+			return nil, 0, fmt.Errorf("%s: not a struct (%s)", name, t)
 		}
 		var field *dwarf.StructField
 		for _, f := range st.Field {
@@ -159,20 +231,20 @@ func fieldOffset(t dwarf.Type, path string) (int64, int64, error) {
 			}
 		}
 		if field == nil {
-			return 0, 0, fmt.Errorf("no field %s", name)
+			return nil, 0, fmt.Errorf("no field %s", name)
 		}
 		off += field.ByteOffset
 		t = field.Type
 		if index >= 0 {
 			at, ok := underlying(t).(*dwarf.ArrayType)
 			if !ok {
-				return 0, 0, fmt.Errorf("%s: not an array", name)
+				return nil, 0, fmt.Errorf("%s: not an array", name)
 			}
 			off += int64(index) * underlying(at.Type).Size()
 			t = at.Type
 		}
 	}
-	return off, underlying(t).Size(), nil
+	return t, off, nil
 }
 
 func underlying(t dwarf.Type) dwarf.Type {
@@ -205,28 +277,54 @@ func (in *interrupter) word(mem []byte, addr uint32) *int32 {
 	return (*int32)(unsafe.Pointer(&mem[addr]))
 }
 
-// trip raises the interrupt and keeps eval_breaker set until the guest has
-// taken it (or a second has passed).
+// trip raises the interrupt and keeps the eval breaker set until the guest
+// has taken it (or a second has passed).
 func (in *interrupter) trip() {
 	if !in.available() {
 		return
 	}
 	mem := in.mem()
-	a := in.targets.Addrs
-	for _, addr := range a {
-		if int(addr)+4 > len(mem) {
+	t := in.targets
+	inside := func(addr uint32) bool { return uint64(addr)+4 <= uint64(len(mem)) }
+	for _, addr := range t.Addrs {
+		if !inside(addr) {
 			return
 		}
 	}
-	tripped, breaker := in.word(mem, a[0]), in.word(mem, a[3])
+	if t.Layout == layoutThreadBreaker && !inside(t.MainTstate) {
+		return
+	}
+	tripped := in.word(mem, t.Addrs[0])
 	atomic.StoreInt32(tripped, 1)
-	atomic.StoreInt32(in.word(mem, a[1]), 1)
-	atomic.StoreInt32(in.word(mem, a[2]), 1)
-	atomic.StoreInt32(breaker, 1)
+	atomic.StoreInt32(in.word(mem, t.Addrs[1]), 1)
+	var assert func() bool
+	switch t.Layout {
+	case layoutThreadBreaker:
+		// The pointer is read from the guest each time: its value is the
+		// guest's to set, so it is checked against the memory's bounds
+		// before use (a garbage pointer costs the interrupt, not the
+		// worker).
+		assert = func() bool {
+			ts := uint32(atomic.LoadInt32(in.word(mem, t.MainTstate)))
+			addr := uint64(ts) + uint64(t.BreakerOffset)
+			if ts == 0 || addr%4 != 0 || addr+4 > uint64(len(mem)) {
+				return false
+			}
+			atomic.OrUint32((*uint32)(unsafe.Pointer(&mem[addr])), signalsPendingBit)
+			return true
+		}
+	default:
+		atomic.StoreInt32(in.word(mem, t.Addrs[2]), 1)
+		breaker := in.word(mem, t.Addrs[3])
+		assert = func() bool { atomic.StoreInt32(breaker, 1); return true }
+	}
+	if !assert() {
+		return
+	}
 	go func() {
 		deadline := time.Now().Add(time.Second)
 		for i := 0; time.Now().Before(deadline) && atomic.LoadInt32(tripped) != 0; i++ {
-			atomic.StoreInt32(breaker, 1)
+			assert()
 			// A sleep that began just after the interrupt (before Python
 			// saw the flag) is woken too.
 			if in.wake != nil && i%50 == 49 {

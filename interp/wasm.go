@@ -80,7 +80,9 @@ func loadModule(path string, cache *trustedCache) (*preparedModule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
+	// "v2": the interrupt targets gained the 3.13 layout; entries written
+	// before it would keep a 3.13 interpreter uninterruptible.
+	key := sha256.Sum256([]byte(fmt.Sprintf("v2|%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())))
 	base := "python-" + hex.EncodeToString(key[:8])
 	// Both are checked (and a bad one discarded and logged) even when the
 	// other fails, so the log names every tampered file.

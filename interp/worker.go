@@ -167,6 +167,9 @@ func runGuest(ctx context.Context, cfg Config, ch *channel, pipe *outputPipe, gc
 	if err != nil {
 		return err
 	}
+	if fsc, err = mountStdlib(fsc, cfg); err != nil {
+		return err
+	}
 
 	args := []string{"python", "-u", "-s", "-c", bootstrap}
 	env := guestEnv(cfg)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of wasipy: Go unit tests (race detector on), a short fuzz
 # run of the wire parser, the installer, and the end-to-end suite that
-# drives the installed kernel with real Jupyter clients.
+# drives the installed kernel with real Jupyter clients; then builds
+# CPython 3.13 for WASI (build/python/build.sh) and runs the interpreter's
+# own tests and a smoke subset of the suite on it.
 #
 # It installs what it needs (Debian packages as root, python.wasm with npm)
 # and installs the kernelspec into a throw-away Jupyter dir, never the
@@ -61,3 +63,14 @@ go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./inter
 step "end-to-end tests with real Jupyter clients"
 cd "$root"
 /usr/bin/python3 -m pytest tests -v -p no:cacheprovider
+
+# The interpreter built from Debian's sources (docs/BUILDING.md). The build
+# is kept in the data dir, so a rerun on the same machine takes seconds.
+built="$WASIPY_DATA_DIR/python3.13/python.wasm"
+step "build CPython 3.13 for WASI (build/python/build.sh, cached in $WASIPY_DATA_DIR/python3.13)"
+build/python/build.sh --data-dir "$WASIPY_DATA_DIR"
+step "the built interpreter: interpreter tests and a smoke subset of the end-to-end suite"
+WASIPY_PYTHON_WASM="$built" go test -race -count=1 ./interp/
+WASIPY_PYTHON_WASM="$built" WASIPY_REQUIRE_BUILT=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider \
+	tests/test_interpreter_build.py tests/test_execute.py tests/test_interrupts.py tests/test_asyncio.py \
+	tests/test_streams.py tests/test_complete.py

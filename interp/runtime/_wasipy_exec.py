@@ -182,7 +182,11 @@ class Shell:
                     pass
             if interrupted and isinstance(e, _cancelled_error()):
                 raise _as_keyboard_interrupt(e) from None
-            raise
+            # The traceback starts at the cell: the event loop's frames
+            # that re-raised it are not the user's (and where the standard
+            # library has its sources, as in the 3.13 build, they would be
+            # shown with their lines).
+            raise e.with_traceback(_from_cell_frame(e.__traceback__))
         finally:
             state.on_interrupt = saved
 
@@ -413,17 +417,25 @@ def _cancelled_error():
     return asyncio.CancelledError
 
 
+def _from_cell_frame(tb):
+    """tb from its first frame in a cell on, or all of it if none is."""
+    first = tb
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
+            return tb
+        tb = tb.tb_next
+    return first
+
+
 def _as_keyboard_interrupt(cancelled):
     """A KeyboardInterrupt carrying the traceback of the CancelledError that
     was raised inside the cell's coroutine (the one with the user's frames)."""
     exc, seen = cancelled, set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        tb = exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
-                return KeyboardInterrupt().with_traceback(exc.__traceback__)
-            tb = tb.tb_next
+        tb = _from_cell_frame(exc.__traceback__)
+        if tb is not None and tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
+            return KeyboardInterrupt().with_traceback(tb)
         exc = exc.__context__
     return KeyboardInterrupt()
 
