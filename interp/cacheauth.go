@@ -98,7 +98,7 @@ type trustedCache struct {
 func openTrustedCache(cfg Config) *trustedCache {
 	c := openCache(cfg.CacheDir, os.Stderr)
 	if c.dir != "" && cfg.PrepareInto == "" {
-		c.loadPycache(pycacheDir(cfg.CacheDir))
+		c.loadPycache(pycacheDir(cfg))
 	}
 	return c
 }

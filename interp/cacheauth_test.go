@@ -309,7 +309,7 @@ func TestTamperedInterruptAddressesAreRebuilt(t *testing.T) {
 // every file of it checks out; one changed file discards the folder.
 func TestPycacheIsCheckedAndServedFromMemory(t *testing.T) {
 	f := newCacheFixture(t)
-	dir := pycacheDir(f.cache)
+	dir := pycacheDir(Config{CacheDir: f.cache})
 	tmp := filepath.Join(f.cache, ".pycache-test")
 	files := map[string]string{"complete": runtimeHash() + "\n", ".wasipy/runtime/a.cpython-312.pyc": "bytecode a", ".wasipy/runtime/b.cpython-312.pyc": "bytecode b"}
 	for name, data := range files {
@@ -444,9 +444,9 @@ func BenchmarkCacheStart(b *testing.B) {
 		"wazero/" + wazeroVersion() + "-bench/" + strings.Repeat("0", 64): 34_393_464,
 	}
 	for i := range 35 {
-		sizes[fmt.Sprintf("%s/.wasipy/runtime/m%02d.pyc", filepath.Base(pycacheDir(dir)), i)] = 15_000
+		sizes[fmt.Sprintf("%s/.wasipy/runtime/m%02d.pyc", filepath.Base(pycacheDir(Config{CacheDir: dir})), i)] = 15_000
 	}
-	sizes[filepath.Base(pycacheDir(dir))+"/complete"] = 17
+	sizes[filepath.Base(pycacheDir(Config{CacheDir: dir}))+"/complete"] = 17
 	c := openCache(dir, os.Stderr)
 	for rel, n := range sizes {
 		data := bytes.Repeat([]byte{0x5a}, n)
@@ -465,7 +465,7 @@ func BenchmarkCacheStart(b *testing.B) {
 			}
 			free()
 		}
-		c.loadPycache(pycacheDir(dir))
+		c.loadPycache(pycacheDir(Config{CacheDir: dir}))
 		if c.pycache() == nil {
 			b.Fatal("bytecode did not verify")
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 // How an interrupt reaches running Python code without OS signals or
-// threads in the guest (DESIGN.md, hazard 4): the worker does, from outside,
+// threads in the guest (docs/RATIONALE.md, section 4): the worker does, from outside,
 // what CPython's PyErr_SetInterruptEx(SIGINT) does from inside: trip_signal()
 // in Modules/signalmodule.c. It sets
 //

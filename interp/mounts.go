@@ -30,8 +30,10 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) 
 	// The data dir holds the key that seals the code cache (cacheauth.go).
 	hidden = append(hidden, DataDir())
 	if cfg.PythonWasm != "" {
+		// The interpreter, and its folder: a built one keeps its standard
+		// library beside it (stdlib.go), which later sessions import.
 		if abs, err := filepath.Abs(cfg.PythonWasm); err == nil {
-			hidden = append(hidden, abs)
+			hidden = append(hidden, abs, filepath.Dir(abs))
 		}
 	}
 	logf := func(msg string) { fmt.Fprintln(os.Stderr, "wasipy:", msg) }

@@ -307,7 +307,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		cfg.QuotaFD = interruptFD + 1
 		cfg.DiskQuotaBytes, cfg.DiskQuotaFiles = cfg.DiskQuota.MaxBytes, cfg.DiskQuota.MaxFiles
 	}
-	if cfg.PrepareInto == "" && cfg.CacheDir != "" && !pycacheReady(pycacheDir(cfg.CacheDir)) {
+	if cfg.PrepareInto == "" && cfg.CacheDir != "" && !pycacheReady(pycacheDir(cfg)) {
 		// Once per runtime version: compile the runtime's bytecode (and
 		// warm the module cache) in a worker of its own.
 		if err := Prepare(ctx, cfg); err != nil && cfg.Stderr != nil {

@@ -41,12 +41,24 @@ var runtimeHash = sync.OnceValue(func() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 })
 
-// pycacheDir is where the runtime's bytecode is kept; "" without a cache.
-func pycacheDir(cacheDir string) string {
-	if cacheDir == "" {
+// pycacheDir is where the runtime's bytecode for cfg's interpreter is
+// kept; "" without a cache. It is keyed by the runtime's sources and by
+// the interpreter: a folder prepared by one CPython holds no bytecode for
+// another (the cache tag differs), yet would be marked complete.
+func pycacheDir(cfg Config) string {
+	if cfg.CacheDir == "" {
 		return ""
 	}
-	return filepath.Join(cacheDir, "pycache-"+runtimeHash())
+	name := "pycache-" + runtimeHash()
+	if cfg.PythonWasm != "" {
+		abs, err := filepath.Abs(cfg.PythonWasm)
+		if err != nil {
+			abs = cfg.PythonWasm
+		}
+		sum := sha256.Sum256([]byte(abs))
+		name += "-" + hex.EncodeToString(sum[:4])
+	}
+	return filepath.Join(cfg.CacheDir, name)
 }
 
 func pycacheReady(dir string) bool {
@@ -64,7 +76,7 @@ const compileScript = "import sys, compileall; sys.exit(0 if compileall.compile_
 // wazero's compiled code, and the runtime's bytecode. Start does it when
 // needed; install.sh does it ahead so that the first notebook starts fast.
 func Prepare(ctx context.Context, cfg Config) error {
-	dir := pycacheDir(cfg.CacheDir)
+	dir := pycacheDir(cfg)
 	if dir == "" || pycacheReady(dir) {
 		return nil
 	}

@@ -47,7 +47,7 @@ func sections(module []byte, fn func(id byte, name string, payload, encoded []by
 // stripDebugSections returns the module without its ".debug_*" custom
 // sections. The default python.wasm carries ~14 MB of DWARF; wazero still
 // reads and caches it, so compiling a stripped copy is ~7x faster from the
-// cache (DESIGN.md, "Measured facts").
+// cache (docs/RATIONALE.md, section 6).
 func stripDebugSections(module []byte) ([]byte, error) {
 	out := make([]byte, 0, len(module))
 	out = append(out, wasmMagic...)
