@@ -370,14 +370,10 @@ func (f *dirFS) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
 		return e
 	}
 	mode := uint32(perm.Perm()) &^ neverWorldWritable
-	if perm&fs.ModeSetuid != 0 {
-		mode |= unix.S_ISUID
-	}
-	if perm&fs.ModeSetgid != 0 {
-		mode |= unix.S_ISGID
-	}
-	if perm&fs.ModeSticky != 0 {
-		mode |= unix.S_ISVTX
+	for _, bit := range specialBits {
+		if perm&bit.fs != 0 {
+			mode |= bit.unix
+		}
 	}
 	return errno(unix.Fchmodat(unix.AT_FDCWD, procPath(fd), mode, 0))
 }
@@ -572,14 +568,20 @@ func fileMode(m uint32) fs.FileMode {
 	case unix.S_IFBLK:
 		mode |= fs.ModeDevice
 	}
-	if m&unix.S_ISUID != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		mode |= fs.ModeSticky
+	for _, bit := range specialBits {
+		if m&bit.unix != 0 {
+			mode |= bit.fs
+		}
 	}
 	return mode
+}
+
+// specialBits pairs the setuid, setgid and sticky bits of the two encodings.
+var specialBits = []struct {
+	unix uint32
+	fs   fs.FileMode
+}{
+	{unix.S_ISUID, fs.ModeSetuid},
+	{unix.S_ISGID, fs.ModeSetgid},
+	{unix.S_ISVTX, fs.ModeSticky},
 }
