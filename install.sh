@@ -333,6 +333,10 @@ if ((need_apt)); then
 fi
 
 spec_args=(--python-wasm "$python_wasm")
+if [[ $interp_mode == build ]]; then
+	# The name Jupyter shows follows the interpreter actually installed.
+	spec_args+=(--display-name "Python 3.13 (wasipy)")
+fi
 case $scope in
 prefix) scope_args=(--prefix "$prefix") ;;
 sys-prefix) scope_args=(--sys-prefix) ;;

@@ -25,6 +25,7 @@ this binary. With neither --write nor --install, prints kernel.json.
     --name NAME        kernel name (default wasipy)
   --python-wasm PATH   interpreter the kernel runs (passed to it as
                        --python-wasm; made absolute)
+  --display-name NAME  the name Jupyter shows (default: Python 3.12 (wasipy))
   --memory-limit SIZE  cap on the sandbox's memory (512M, 2G; default 2G,
                        at most 4G); passed to the kernel
   --max-output SIZE    cap on one cell's output (default 100M; 0: none);
@@ -48,6 +49,7 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		_          = fs.Bool("user", false, "") // the default scope, accepted to be explicit
 		name       = fs.String("name", kernelspec.Name, "")
 		pythonWasm = fs.String("python-wasm", "", "")
+		display    = fs.String("display-name", kernelspec.DisplayName, "")
 	)
 	lim := limitFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -130,6 +132,10 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		extra = append(extra, "--disk-quota", lim.disk.String())
 	}
 	spec := kernelspec.New(binary, extra)
+	if *display == "" {
+		return usageErr("--display-name must not be empty")
+	}
+	spec.DisplayName = *display
 
 	switch {
 	case set["write"]:

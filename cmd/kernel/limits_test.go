@@ -48,3 +48,19 @@ func TestLimitFlagsRejectBadSizes(t *testing.T) {
 		require.Contains(t, errOut.String(), "flag "+strings.TrimPrefix(args[0], "-"))
 	}
 }
+
+func TestKernelspecDisplayName(t *testing.T) {
+	code, stdout, stderr := ksRun(t, "--display-name", "Python 3.13 (wasipy)")
+	require.Equal(t, 0, code, stderr)
+	var s kernelspec.Spec
+	require.NoError(t, json.Unmarshal([]byte(stdout), &s))
+	require.Equal(t, "Python 3.13 (wasipy)", s.DisplayName)
+
+	code, stdout, _ = ksRun(t)
+	require.Equal(t, 0, code)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &s))
+	require.Equal(t, kernelspec.DisplayName, s.DisplayName)
+
+	code, _, _ = ksRun(t, "--display-name", "")
+	require.Equal(t, 2, code)
+}
