@@ -79,6 +79,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	lim := limitFlags(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	args, ipy := splitIPythonArgs(args)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -96,6 +97,15 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
 		return 2
 	}
+	ipy.logIgnored(log)
+	ipy.guestEnv(env)
+	hdir, cleanup, err := historyFor(ipy, *historyDir)
+	if err != nil {
+		log.Error("history", "err", err)
+		return 1
+	}
+	defer cleanup()
+	*historyDir = hdir
 	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), log); err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1

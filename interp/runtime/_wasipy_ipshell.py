@@ -213,6 +213,22 @@ class ExtensionManager:
         _lib()._reload_ext(_Ctx("reload_ext", module_str, None, "<magic>", 1, None))
 
 
+class HistoryManager:
+    """get_ipython().history_manager: the settings a launcher gave as
+    IPython options (--HistoryManager.hist_file=..., --HistoryManager.enabled=...),
+    which the kernel passes in the environment. The history itself is kept
+    by the kernel, outside the sandbox (history_request, %history)."""
+
+    def __init__(self):
+        # ipykernel's default is a file in the profile; wasipy's store is not
+        # a file the guest can see, so the default names none.
+        self.hist_file = os.environ.get("WASIPY_HIST_FILE", "")
+        self.enabled = os.environ.get("WASIPY_HISTORY_ENABLED", "True").lower() == "true"
+
+    def __repr__(self):
+        return f"<HistoryManager hist_file={self.hist_file!r} enabled={self.enabled}>"
+
+
 class _Kernel:
     """get_ipython().kernel: the pieces of ipykernel's Kernel that libraries
     touch (the comm manager, the parent message, the session)."""
@@ -281,6 +297,7 @@ class ZMQInteractiveShell(InteractiveShell):
         self.magics_manager = MagicsManager(self)
         self.extension_manager = ExtensionManager()
         self.kernel = _Kernel(self)
+        self.history_manager = HistoryManager()
         self.config = _Struct(IPKernelApp=_Struct(), InteractiveShell=_Struct())
         self.input_transformers_cleanup = []
         self.input_transformers_post = []
