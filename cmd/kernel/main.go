@@ -206,6 +206,8 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
 
+	parentGone := watchParent(log, ctx.Done())
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, k) }()
 	go k.Run(ctx)
@@ -215,6 +217,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 		log.Info("shutdown requested")
 	case s := <-sigs:
 		log.Info("signal", "signal", s.String())
+	case <-parentGone:
 	case err := <-served:
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
