@@ -1,0 +1,242 @@
+"""wasipy installed as the `python3` kernel (issue #19): notebooks saved for
+ipykernel, whose metadata names `python3`, run unchanged through Jupyter's
+own clients (nbclient, `jupyter nbconvert --execute`), in the sandbox.
+
+The kernelspec is installed the way install.sh --kernel-name python3 does it
+(`jupyter kernelspec install --name python3` of what `wasipy-kernel
+kernelspec --write` wrote), into a private prefix that JUPYTER_PATH puts
+before ipykernel's own `python3`.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import nbformat
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+import harness
+
+NBCONVERT = "/usr/bin/jupyter-nbconvert"
+JUPYTER = "/usr/bin/jupyter"
+
+
+@pytest.fixture(scope="module")
+def python3_path(wasipy_env, tmp_path_factory):
+    """A Jupyter path whose `python3` kernelspec is wasipy's; returns the
+    JUPYTER_PATH value to use (it comes first)."""
+    root = tmp_path_factory.mktemp("python3-spec")
+    spec = root / "spec"
+    proc = subprocess.run([wasipy_env["kernel"], "kernelspec", "--write", str(spec),
+                           "--python-wasm", wasipy_env["python_wasm"]],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    prefix = root / "prefix"
+    proc = subprocess.run([JUPYTER, "kernelspec", "install", "--prefix", str(prefix), "--name", "python3",
+                           str(spec)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    path = str(prefix / "share" / "jupyter")
+    assert os.path.isfile(os.path.join(path, "kernels", "python3", "kernel.json"))
+    return path + os.pathsep + os.environ["JUPYTER_PATH"]
+
+
+@pytest.fixture
+def as_python3(python3_path, monkeypatch):
+    """In-process Jupyter clients find wasipy as `python3`."""
+    monkeypatch.setenv("JUPYTER_PATH", python3_path)
+    return python3_path
+
+
+def python3_notebook(*sources):
+    """A notebook as ipykernel saves it: its metadata names python3."""
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def _stdout(cell):
+    return "".join(o["text"] for o in cell.outputs if o["output_type"] == "stream" and o["name"] == "stdout")
+
+
+def _errors(cell):
+    return [o for o in cell.outputs if o["output_type"] == "error"]
+
+
+# What the notebook checks, cell by cell, and check_outputs verifies.
+PLATFORM = "import sys; print(sys.platform)"
+HISTORY = ("hm = get_ipython().history_manager\n"
+           "print(repr(hm.hist_file), hm.enabled)")
+SHIM = textwrap.dedent("""\
+    ip = get_ipython()
+    msg = ip.kernel.session.send(ip.kernel.iopub_socket, 'display_data',
+                                 {'data': {'text/plain': 'sent by session.send', 'text/html': '<b>shim</b>'},
+                                  'metadata': {}},
+                                 parent=ip.parent_header)
+    ip.kernel.session.send(ip.kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 'streamed by session\\n'},
+                           parent=ip.parent_header)
+    print(msg['msg_type'], msg['parent_header']['msg_type'])
+    """)
+
+
+def check_outputs(nb):
+    platform, history, shim = [c for c in nb.cells if c.cell_type == "code"]
+    assert _stdout(platform) == "wasi\n", platform.outputs
+    # nbclient passes --HistoryManager.hist_file=:memory: to every kernel.
+    assert _stdout(history) == "':memory:' True\n", history.outputs
+    displays = [o for o in shim.outputs if o["output_type"] == "display_data"]
+    assert [d["data"] for d in displays] == [{"text/plain": "sent by session.send", "text/html": "<b>shim</b>"}], \
+        shim.outputs
+    assert _stdout(shim) == "streamed by session\ndisplay_data execute_request\n", shim.outputs
+    assert not any(_errors(c) for c in nb.cells if c.cell_type == "code")
+
+
+def test_nbclient_runs_python3_notebook(as_python3, tmp_path):
+    """Promise: a notebook saved for ipykernel (kernelspec python3) runs
+    unchanged under nbclient when wasipy is installed as python3: the cell
+    sees sys.platform 'wasi', nbclient's --HistoryManager.hist_file=:memory:
+    is accepted and visible as get_ipython().history_manager.hist_file, and
+    get_ipython().kernel.session.send(iopub_socket, 'display_data', ...)
+    puts its display in the cell's outputs."""
+    from nbclient import NotebookClient
+
+    nb = python3_notebook(PLATFORM, HISTORY, SHIM)
+    client = NotebookClient(nb, timeout=120, startup_timeout=harness.START_TIMEOUT,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    assert nb.metadata.kernelspec.name == "python3"
+    check_outputs(nb)
+
+
+def test_nbconvert_executes_python3_notebook(python3_path, tmp_path):
+    """Promise: `jupyter nbconvert --to notebook --execute` of a python3
+    notebook, with wasipy installed as python3, succeeds (no "flag provided
+    but not defined: -HistoryManager.hist_file") and the executed copy holds
+    the sandbox's outputs."""
+    if not os.path.exists(NBCONVERT):
+        pytest.fail(f"{NBCONVERT} is missing: install Debian's jupyter-nbconvert (tests/run.sh does)")
+    path = tmp_path / "any.ipynb"
+    nbformat.write(python3_notebook(PLATFORM, HISTORY, SHIM), str(path))
+    env = dict(os.environ, JUPYTER_PATH=python3_path)
+    proc = subprocess.run([NBCONVERT, "--to", "notebook", "--execute", "--output-dir", str(tmp_path / "out"),
+                           str(path)], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"nbconvert failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    assert "flag provided but not defined" not in proc.stderr, proc.stderr
+    nb = nbformat.read(str(tmp_path / "out" / "any.ipynb"), as_version=4)
+    check_outputs(nb)
+
+
+def test_ipython_options_on_the_command_line(as_python3):
+    """Promise: IPython-style options Jupyter passes to a python3 kernel
+    are never fatal: HistoryManager.enabled=False and hist_file take effect
+    (visible to cell code), unknown Class.trait options are ignored, and
+    the kernel serves."""
+    k = harness.Kernel.start(extra_arguments=["--HistoryManager.enabled=False",
+                                              "--HistoryManager.hist_file", ":memory:",
+                                              "--IPKernelApp.matplotlib=inline"])
+    try:
+        r = k.execute("hm = get_ipython().history_manager; print(hm.hist_file, hm.enabled)")
+        assert r.status == "ok", r.summary()
+        assert r.stdout == ":memory: False\n", r.summary()
+    finally:
+        k.shutdown()
+
+
+def test_unknown_plain_flag_still_fails(wasipy_env):
+    """Promise: an unknown plain flag (not Class.trait) still ends the
+    kernel at once with the flag package's clear message."""
+    proc = subprocess.run([wasipy_env["kernel"], "--no-such-flag", "-f", "/nonexistent.json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "flag provided but not defined: -no-such-flag" in proc.stderr
+
+
+def test_session_send_refuses_other_channels_and_kinds(as_python3):
+    """Promise: the iopub shim publishes only on iopub and only the kinds
+    cell code may already emit; anything else is a clear error in the cell,
+    and the kernel serves on."""
+    k = harness.Kernel.start()
+    try:
+        r = k.execute("ip = get_ipython(); ip.kernel.session.send(ip.kernel.iopub_socket, 'status', "
+                      "{'execution_state': 'idle'})")
+        assert r.status == "error" and r.errors[0]["ename"] == "ValueError", r.summary()
+        r = k.execute("ip = get_ipython(); ip.kernel.session.send(object(), 'display_data', {'data': {}})")
+        assert r.status == "error" and "iopub_socket only" in r.errors[0]["evalue"], r.summary()
+        r = k.execute("print('alive')")
+        assert r.stdout == "alive\n", r.summary()
+    finally:
+        k.shutdown()
+
+
+# ---- the client's death ---------------------------------------------------
+
+CLIENT = textwrap.dedent("""\
+    import sys
+    from jupyter_client.manager import KernelManager
+    km = KernelManager(kernel_name=sys.argv[1])
+    km.start_kernel(cwd=sys.argv[2])
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
+    print(km.provisioner.process.pid, flush=True)
+    kc.execute("import time\\nprint('running', flush=True)\\ntime.sleep(600)")
+    while True:
+        msg = kc.get_iopub_msg(timeout=120)
+        if msg['msg_type'] == 'stream' and 'running' in msg['content']['text']:
+            print('running', flush=True)
+            break
+    import time
+    time.sleep(600)
+    """)
+
+
+def _kill_client_and_check(kernel_name, jupyter_path, tmp_path):
+    env = dict(os.environ, JUPYTER_PATH=jupyter_path)
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, kernel_name, str(tmp_path)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = []
+    try:
+        line = client.stdout.readline()
+        assert line.strip().isdigit(), f"the client did not start a kernel: {line!r} {client.stderr.read()}"
+        launched = psutil.Process(int(line))
+        assert client.stdout.readline().strip() == "running", client.stderr.read()
+        procs = harness.process_tree(launched.pid)
+        assert any("wasipy-kernel" in " ".join(p.cmdline()) for p in procs), harness.describe(procs)
+        client.send_signal(signal.SIGKILL)
+        client.wait(timeout=10)
+        # ipykernel polls every second; give a loaded machine some slack.
+        _, left = psutil.wait_procs(harness.alive(procs), timeout=15)
+        left = harness.alive(left)
+        assert not left, f"kernel processes outlived the client killed with SIGKILL: {harness.describe(left)}"
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        for p in harness.alive(procs):
+            p.kill()
+
+
+def test_client_killed_leaves_no_kernel(python3_path, tmp_path):
+    """Promise: when the client that started the kernel (jupyter_client's
+    KernelManager, which sets JPY_PARENT_PID) is killed with SIGKILL while a
+    cell runs, the kernel and its interpreter worker end too."""
+    _kill_client_and_check("python3", python3_path, tmp_path)
+
+
+def test_client_killed_leaves_no_kernel_behind_a_shell(wasipy_env, tmp_path):
+    """Promise: the same when kernel.json's argv starts the kernel through a
+    shell that stays its parent (so the kernel's parent is not the client
+    and PR_SET_PDEATHSIG alone could not see the client die)."""
+    spec = json.load(open(os.path.join(wasipy_env["jupyter_path"], "kernels", "wasipy", "kernel.json")))
+    # `"$0" "$@"; :` keeps the shell alive as the kernel's parent.
+    spec["argv"] = ["/bin/sh", "-c", '"$0" "$@"; :'] + spec["argv"]
+    path = tmp_path / "jp"
+    (path / "kernels" / "wasipy-sh").mkdir(parents=True)
+    (path / "kernels" / "wasipy-sh" / "kernel.json").write_text(json.dumps(spec))
+    _kill_client_and_check("wasipy-sh", str(path) + os.pathsep + os.environ["JUPYTER_PATH"], tmp_path)
