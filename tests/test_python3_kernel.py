@@ -240,3 +240,103 @@ def test_client_killed_leaves_no_kernel_behind_a_shell(wasipy_env, tmp_path):
     (path / "kernels" / "wasipy-sh").mkdir(parents=True)
     (path / "kernels" / "wasipy-sh" / "kernel.json").write_text(json.dumps(spec))
     _kill_client_and_check("wasipy-sh", str(path) + os.pathsep + os.environ["JUPYTER_PATH"], tmp_path)
+
+
+# ---- cell code that ends its own process -----------------------------------
+
+ENDINGS = [
+    ("import os\nos._exit(3)", 3),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)", 128 + signal.SIGTERM),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", 128 + signal.SIGKILL),
+    ("import os\nos.abort()", 128 + signal.SIGABRT),
+    ("import signal\nsignal.raise_signal(signal.SIGTERM)", 128 + signal.SIGTERM),
+]
+
+
+@pytest.mark.parametrize("code,status", ENDINGS, ids=["_exit", "SIGTERM", "SIGKILL", "abort", "raise_signal"])
+def test_ending_calls_end_the_kernel(wasipy_env, code, status):
+    """Promise: os._exit(n), os.kill(os.getpid(), SIGTERM or SIGKILL),
+    os.abort() and signal.raise_signal(SIGTERM) in a cell end the kernel
+    process (and its worker), as ipykernel's process ends, with the status
+    a shell would show; output printed before is still delivered; the cell
+    gets no reply."""
+    k = harness.Kernel.start()
+    try:
+        tree = k.tree()
+        msg_id = k.execute_async(f"print('last words', flush=True)\n{code}")
+        proc = k.km.provisioner.process
+        rc = proc.wait(timeout=60)
+        assert rc == status, f"kernel exit status {rc}, want {status}"
+        _, left = psutil.wait_procs(harness.alive(tree), timeout=15)
+        assert not harness.alive(left), harness.describe(left)
+        texts = []
+        try:
+            while True:
+                m = k.kc.get_iopub_msg(timeout=2)
+                if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "stream":
+                    texts.append(m["content"]["text"])
+        except Exception:
+            pass
+        assert "last words\n" in "".join(texts), texts
+        with pytest.raises(Exception):
+            k.kc.get_shell_msg(timeout=1)
+    finally:
+        k.shutdown(check=False)
+
+
+def test_sigint_to_self_raises_keyboard_interrupt(wasipy_env):
+    """Promise: os.kill(os.getpid(), SIGINT) raises KeyboardInterrupt in the
+    cell (the kernel lives on, its state kept); other pids are out of reach
+    (ProcessLookupError), and signal 0 only says the process exists."""
+    k = harness.Kernel.start()
+    try:
+        k.ok("kept = 1")
+        r = k.execute("import os, signal\nos.kill(os.getpid(), signal.SIGINT)\nprint('not reached')")
+        assert r.status == "error" and r.reply["ename"] == "KeyboardInterrupt", r.summary()
+        assert "not reached" not in r.stdout
+        r = k.execute("import os, signal\nos.kill(1, signal.SIGKILL)")
+        assert r.status == "error" and r.reply["ename"] == "ProcessLookupError", r.summary()
+        r = k.execute("os.kill(os.getpid() + 1, signal.SIGTERM)")
+        assert r.status == "error" and r.reply["ename"] == "ProcessLookupError", r.summary()
+        r = k.execute("print(os.kill(os.getpid(), 0), kept)")
+        assert r.stdout == "None 1\n", r.summary()
+        assert k.km.is_alive()
+    finally:
+        k.shutdown()
+
+
+def test_keep_on_exit_replaces_the_interpreter(wasipy_env):
+    """Promise: with --keep-on-exit (wasipy's former behaviour), os._exit
+    in a cell replaces the interpreter and the kernel process lives on."""
+    k = harness.Kernel.start(extra_arguments=["--keep-on-exit"])
+    try:
+        pid = k.pid
+        r = k.execute("import os\nos._exit(1)")
+        assert r.status == "error", r.summary()
+        assert k.ok("print('works')").stdout == "works\n"
+        assert k.pid == pid and k.km.is_alive()
+    finally:
+        k.shutdown()
+
+
+def test_nbclient_sees_the_kernel_die(as_python3, tmp_path):
+    """Promise: nbclient running a python3 notebook raises DeadKernelError
+    when a cell sends SIGTERM to its own process, and reports
+    KeyboardInterrupt (CellExecutionError) for SIGINT."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    nb = python3_notebook("import os, signal\nos.kill(os.getpid(), signal.SIGINT)")
+    client = NotebookClient(nb, timeout=120, startup_timeout=harness.START_TIMEOUT,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError, match="KeyboardInterrupt"):
+        client.execute()
+
+    nb = python3_notebook("print('before')", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)",
+                          "print('never')")
+    client = NotebookClient(nb, timeout=120, startup_timeout=harness.START_TIMEOUT,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(DeadKernelError):
+        client.execute()
+    assert _stdout(nb.cells[0]) == "before\n"
+    assert nb.cells[2].outputs == []

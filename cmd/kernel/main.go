@@ -78,6 +78,7 @@ func run(args []string, stderr io.Writer) int {
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	lim := limitFlags(fs)
+	keepOnExit := fs.Bool("keep-on-exit", false, "when cell code ends its process (os._exit, os.kill(os.getpid(), SIGTERM), os.abort), replace the interpreter and keep the kernel, instead of ending the kernel as ipykernel does")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	args, ipy := splitIPythonArgs(args)
 	if err := fs.Parse(args); err != nil {
@@ -106,11 +107,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer cleanup()
 	*historyDir = hdir
-	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), log); err != nil {
+	code, err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, log)
+	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
-	return 0
+	return code
 }
 
 // pathList collects repeated --path flags as absolute folders.
@@ -142,24 +144,26 @@ func (h *hostList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, log *slog.Logger) error {
+// serve runs the kernel until it is asked to stop; it returns the status
+// the process exits with (the one cell code gave, when it ended the kernel).
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, log *slog.Logger) (int, error) {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	workDir, err := os.Getwd()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if workDir, err = filepath.EvalSymlinks(workDir); err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	srv, err := protocol.Listen(ctx, info, log)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer srv.Close()
 
@@ -167,7 +171,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if lim.disk.bytes > 0 || lim.disk.files > 0 {
 		// One quota for the session: every interpreter it starts shares it.
 		if dq, err = sandboxfs.NewQuota(lim.disk.bytes, lim.disk.files); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	hidden := privatePaths(connFile, cacheDir, historyDir)
@@ -195,9 +199,9 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output})
+	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
 	if err != nil {
-		return err
+		return 0, err
 	}
 
 	// Interrupts arrive as interrupt_request (interrupt_mode "message"); a
@@ -208,6 +212,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 
 	parentGone := watchParent(log, ctx.Done())
 
+	code := 0
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, k) }()
 	go k.Run(ctx)
@@ -218,9 +223,11 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	case s := <-sigs:
 		log.Info("signal", "signal", s.String())
 	case <-parentGone:
+	case <-k.Ended():
+		code = k.ExitCode()
 	case err := <-served:
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
+			return 0, err
 		}
 	}
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Second)
@@ -228,7 +235,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	cancelFlush()
 	cancel()
 	k.Close()
-	return nil
+	return code, nil
 }
 
 // openHistory starts this kernel's session in the history store. History
