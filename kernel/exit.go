@@ -38,6 +38,17 @@ func (k *Kernel) endByGuest(code int) {
 // ExitCode is then the status the kernel process should exit with.
 func (k *Kernel) Ended() <-chan struct{} { return k.ended }
 
+// hasEnded reports whether cell code ended the kernel: nothing is to be
+// restarted then.
+func (k *Kernel) hasEnded() bool {
+	select {
+	case <-k.ended:
+		return true
+	default:
+		return false
+	}
+}
+
 // ExitCode is the status cell code asked for, once Ended is closed.
 func (k *Kernel) ExitCode() int {
 	select {

@@ -289,7 +289,7 @@ func (k *Kernel) watch(in Interpreter) {
 	k.mu.Lock()
 	idle := k.interp == in && k.running == nil
 	k.mu.Unlock()
-	if idle && k.endedByGuest(in, nil) {
+	if idle && (k.endedByGuest(in, nil) || k.hasEnded()) {
 		return
 	}
 	if idle {
@@ -459,6 +459,9 @@ func orDefault(b *bool, def bool) bool {
 }
 
 func (k *Kernel) execute(ctx context.Context, r request) error {
+	if k.hasEnded() {
+		return nil // queued behind the cell that ended the kernel: it is going away
+	}
 	var req executeRequest
 	if err := r.msg.DecodeContent(&req); err != nil {
 		k.mu.Lock()
