@@ -34,14 +34,22 @@ type parentWatch struct {
 }
 
 // newParentWatch reads JPY_PARENT_PID; nil when there is nothing to
-// watch: no value, a value that is not a pid, or 1 (init never goes away,
-// only gets reassigned: ipykernel skips it too).
+// watch: no value, a value that is not a pid, 1 (init never goes away,
+// only gets reassigned: ipykernel skips it too), or a process that is not
+// running when the kernel starts.
 func newParentWatch(value string, getppid func() int, alive func(int) bool) *parentWatch {
 	pid, err := strconv.Atoi(strings.TrimSpace(value))
 	if err != nil || pid <= 1 {
 		return nil
 	}
-	return &parentWatch{pid: pid, direct: getppid() == pid, getppid: getppid, alive: alive}
+	w := &parentWatch{pid: pid, direct: getppid() == pid, getppid: getppid, alive: alive}
+	if !w.direct && !alive(pid) {
+		// A value inherited from some earlier Jupyter process that is gone
+		// already (a kernel started from a shell that had it): watching it
+		// would end the kernel at once.
+		return nil
+	}
+	return w
 }
 
 // gone reports whether the watched process has ended.

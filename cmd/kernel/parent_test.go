@@ -23,6 +23,9 @@ func TestNewParentWatch(t *testing.T) {
 	if w := newParentWatch("700", ppid, alive); w == nil || w.direct {
 		t.Errorf("started through a shell: %+v, want a watch by pid", w)
 	}
+	if w := newParentWatch("700", ppid, func(int) bool { return false }); w != nil {
+		t.Errorf("a stale JPY_PARENT_PID (no such process at start): watching %+v, want nothing", w)
+	}
 }
 
 // A direct parent is gone when getppid() changes (the kernel is
