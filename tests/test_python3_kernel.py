@@ -24,26 +24,40 @@ from nbformat.v4 import new_code_cell, new_notebook
 import harness
 
 NBCONVERT = "/usr/bin/jupyter-nbconvert"
-JUPYTER = "/usr/bin/jupyter"
 
 
 @pytest.fixture(scope="module")
 def python3_path(wasipy_env, tmp_path_factory):
-    """A Jupyter path whose `python3` kernelspec is wasipy's; returns the
-    JUPYTER_PATH value to use (it comes first)."""
-    root = tmp_path_factory.mktemp("python3-spec")
-    spec = root / "spec"
-    proc = subprocess.run([wasipy_env["kernel"], "kernelspec", "--write", str(spec),
-                           "--python-wasm", wasipy_env["python_wasm"]],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    prefix = root / "prefix"
-    proc = subprocess.run([JUPYTER, "kernelspec", "install", "--prefix", str(prefix), "--name", "python3",
-                           str(spec)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    """wasipy installed as `python3` by install.sh --kernel-name python3
+    into a private prefix; returns the JUPYTER_PATH value that puts it
+    first (before ipykernel's own python3)."""
+    root = tmp_path_factory.mktemp("python3-install")
+    prefix, data = root / "prefix", root / "data"
+    env = dict(os.environ, PATH=os.path.dirname(harness._find_go()) + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run([os.path.join(harness.REPO, "install.sh"), "--kernel-name", "python3",
+                           "--python-wasm", wasipy_env["python_wasm"], "--prefix", str(prefix),
+                           "--data-dir", str(data)],
+                          cwd=harness.REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"install.sh failed:\n{proc.stdout}\n{proc.stderr}"
     path = str(prefix / "share" / "jupyter")
-    assert os.path.isfile(os.path.join(path, "kernels", "python3", "kernel.json"))
+    assert os.path.isfile(os.path.join(path, "kernels", "python3", "kernel.json")), proc.stdout
     return path + os.pathsep + os.environ["JUPYTER_PATH"]
+
+
+def test_install_as_python3_keeps_the_wasipy_name(python3_path):
+    """Promise: install.sh --kernel-name python3 installs a kernelspec that
+    Jupyter finds as `python3` (before ipykernel's), whose display name
+    still says wasipy; an invalid name is refused before anything is done."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    ksm = KernelSpecManager(kernel_dirs=[os.path.join(p, "kernels") for p in python3_path.split(os.pathsep)])
+    spec = ksm.get_kernel_spec("python3")
+    assert spec.resource_dir.startswith(python3_path.split(os.pathsep)[0]), spec.resource_dir
+    assert "wasipy" in spec.display_name, spec.display_name
+    assert os.path.basename(spec.argv[0]) == "wasipy-kernel", spec.argv
+    proc = subprocess.run([os.path.join(harness.REPO, "install.sh"), "--kernel-name", "../x"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "invalid --kernel-name" in proc.stderr, proc.stderr
 
 
 @pytest.fixture
