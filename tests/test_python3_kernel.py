@@ -149,8 +149,9 @@ def test_nbconvert_executes_python3_notebook(python3_path, tmp_path):
 def test_ipython_options_on_the_command_line(as_python3):
     """Promise: IPython-style options Jupyter passes to a python3 kernel
     are never fatal: HistoryManager.enabled=False and hist_file take effect
-    (visible to cell code), unknown Class.trait options are ignored, and
-    the kernel serves."""
+    (visible to cell code; with enabled=False history_request finds
+    nothing), unknown Class.trait options are ignored, and the kernel
+    serves."""
     k = harness.Kernel.start(extra_arguments=["--HistoryManager.enabled=False",
                                               "--HistoryManager.hist_file", ":memory:",
                                               "--IPKernelApp.matplotlib=inline"])
@@ -158,6 +159,9 @@ def test_ipython_options_on_the_command_line(as_python3):
         r = k.execute("hm = get_ipython().history_manager; print(hm.hist_file, hm.enabled)")
         assert r.status == "ok", r.summary()
         assert r.stdout == ":memory: False\n", r.summary()
+        # enabled=False: the kernel keeps no history at all.
+        h = k.request("history_request", {"hist_access_type": "tail", "n": 10, "output": False, "raw": True})
+        assert h.reply["status"] == "ok" and h.reply["history"] == [], h.reply
     finally:
         k.shutdown()
 
