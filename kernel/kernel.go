@@ -533,6 +533,13 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	}, events)
 
 	var reply map[string]any
+	if err != nil && ctx.Err() != nil {
+		// The kernel is stopping (shutdown, SIGTERM, its client gone) and
+		// closed the interpreter under the cell: nothing to restart, and
+		// no one to reply to.
+		k.log.Info("the kernel stopped while a cell ran")
+		return nil
+	}
 	if err != nil {
 		k.mu.Lock()
 		forced := !k.interrupt.IsZero()
