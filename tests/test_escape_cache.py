@@ -91,7 +91,9 @@ def private_cache_kernel(tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), WASIPY_DATA_DIR=str(data))
     # DefaultCacheDir is $XDG_CACHE_HOME/wasipy.
     cache = tmp_path / "wasipy"
-    k = harness.Kernel.start(env=env, stderr=log)
+    # --keep-on-exit: os._exit in a cell replaces the interpreter in place
+    # (by default it ends the kernel, as with ipykernel).
+    k = harness.Kernel.start(env=env, stderr=log, extra_arguments=["--keep-on-exit"])
     try:
         yield k, str(cache), str(log_path)
     finally:

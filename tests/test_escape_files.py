@@ -306,10 +306,10 @@ for op in [lambda: open('.cache/wasipy/planted', 'w').write('x'),
 def test_disk_quota(start_kernel, world):
     """Promise: --disk-quota caps the bytes and the entries a session adds;
     past it a write fails with an OSError that says so, the kernel lives,
-    deleting frees the quota, and restarting the interpreter (os._exit)
-    does not reset it."""
+    deleting frees the quota, and restarting the interpreter (os._exit,
+    with --keep-on-exit: by default it ends the kernel) does not reset it."""
     nb = world["nb"]
-    k = start_kernel(cwd=nb, extra_arguments=["--disk-quota", "8M,40"])
+    k = start_kernel(cwd=nb, extra_arguments=["--disk-quota", "8M,40", "--keep-on-exit"])
     r = k.execute("with open('big', 'wb') as f:\n    for i in range(20):\n        f.write(b'x' * (1 << 20))")
     assert r.status == "error" and r.errors[0]["ename"] == "OSError", r
     assert "disk quota" in "\n".join(r.errors[0]["traceback"]), r.errors[0]

@@ -1,7 +1,9 @@
 """The kernel never freezes and never dies with its interpreter: heartbeat and
 control answer while a cell spins, a stuck cell is ended by a second
-interrupt, os._exit and SystemExit are survived, restart gives a fresh
-interpreter, shutdown and signals end every process."""
+interrupt, os._exit (with --keep-on-exit) and SystemExit are survived,
+restart gives a fresh interpreter, shutdown and signals end every process.
+By default os._exit ends the kernel, as ipykernel's process ends
+(test_python3_kernel.py checks that)."""
 
 import signal
 import time
@@ -151,7 +153,10 @@ def test_interrupt_when_idle_is_harmless(kernel):
     assert kernel.value("kept") == "'yes'"
 
 
-def test_os_exit_restarts_interpreter(kernel):
+def test_os_exit_restarts_interpreter(start_kernel):
+    """With --keep-on-exit, os._exit in a cell replaces the interpreter and
+    the kernel process lives on."""
+    kernel = start_kernel(extra_arguments=["--keep-on-exit"])
     before = kernel.ok("doomed = 1")
     old_tree = {p.pid for p in kernel.tree()}
     r = kernel.execute("import os\nos._exit(3)")
@@ -172,7 +177,8 @@ def test_os_exit_restarts_interpreter(kernel):
     assert len(harness.alive(kernel.tree())) == len(old_tree)
 
 
-def test_output_before_os_exit_is_kept(kernel):
+def test_output_before_os_exit_is_kept(start_kernel):
+    kernel = start_kernel(extra_arguments=["--keep-on-exit"])
     r = kernel.execute("import os, sys\nprint('last words')\nsys.stdout.flush()\nos._exit(0)")
     assert r.status == "error"
     assert "last words\n" in r.stdout

@@ -78,7 +78,9 @@ func run(args []string, stderr io.Writer) int {
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	lim := limitFlags(fs)
+	keepOnExit := fs.Bool("keep-on-exit", false, "when cell code ends its process (os._exit, os.kill(os.getpid(), SIGTERM), os.abort), replace the interpreter and keep the kernel, instead of ending the kernel as ipykernel does")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	args, ipy := splitIPythonArgs(args)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -96,11 +98,21 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
 		return 2
 	}
-	if err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), log); err != nil {
+	ipy.logIgnored(log)
+	ipy.guestEnv(env)
+	hdir, cleanup, err := historyFor(ipy, *historyDir)
+	if err != nil {
+		log.Error("history", "err", err)
+		return 1
+	}
+	defer cleanup()
+	*historyDir = hdir
+	code, err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, log)
+	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
 	}
-	return 0
+	return code
 }
 
 // pathList collects repeated --path flags as absolute folders.
@@ -132,24 +144,26 @@ func (h *hostList) Set(s string) error {
 	return nil
 }
 
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, log *slog.Logger) error {
+// serve runs the kernel until it is asked to stop; it returns the status
+// the process exits with (the one cell code gave, when it ended the kernel).
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, log *slog.Logger) (int, error) {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	workDir, err := os.Getwd()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if workDir, err = filepath.EvalSymlinks(workDir); err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	srv, err := protocol.Listen(ctx, info, log)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer srv.Close()
 
@@ -157,7 +171,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if lim.disk.bytes > 0 || lim.disk.files > 0 {
 		// One quota for the session: every interpreter it starts shares it.
 		if dq, err = sandboxfs.NewQuota(lim.disk.bytes, lim.disk.files); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	hidden := privatePaths(connFile, cacheDir, historyDir)
@@ -185,9 +199,9 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output})
+	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
 	if err != nil {
-		return err
+		return 0, err
 	}
 
 	// Interrupts arrive as interrupt_request (interrupt_mode "message"); a
@@ -196,6 +210,9 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
 
+	parentGone := watchParent(log, ctx.Done())
+
+	code := 0
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, k) }()
 	go k.Run(ctx)
@@ -205,9 +222,12 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 		log.Info("shutdown requested")
 	case s := <-sigs:
 		log.Info("signal", "signal", s.String())
+	case <-parentGone:
+	case <-k.Ended():
+		code = k.ExitCode()
 	case err := <-served:
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
+			return 0, err
 		}
 	}
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Second)
@@ -215,7 +235,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	cancelFlush()
 	cancel()
 	k.Close()
-	return nil
+	return code, nil
 }
 
 // openHistory starts this kernel's session in the history store. History

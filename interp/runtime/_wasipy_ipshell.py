@@ -213,14 +213,129 @@ class ExtensionManager:
         _lib()._reload_ext(_Ctx("reload_ext", module_str, None, "<magic>", 1, None))
 
 
+class HistoryManager:
+    """get_ipython().history_manager: the settings a launcher gave as
+    IPython options (--HistoryManager.hist_file=..., --HistoryManager.enabled=...),
+    which the kernel passes in the environment. The history itself is kept
+    by the kernel, outside the sandbox (history_request, %history)."""
+
+    def __init__(self):
+        # ipykernel's default is a file in the profile; wasipy's store is not
+        # a file the guest can see, so the default names none.
+        self.hist_file = os.environ.get("WASIPY_HIST_FILE", "")
+        self.enabled = os.environ.get("WASIPY_HISTORY_ENABLED", "True").lower() == "true"
+
+    def __repr__(self):
+        return f"<HistoryManager hist_file={self.hist_file!r} enabled={self.enabled}>"
+
+
+class _IOPubSocket:
+    """get_ipython().kernel.iopub_socket: no socket, only what Session.send
+    recognises as the iopub channel (the guest never reaches the kernel's
+    sockets)."""
+
+    def __repr__(self):
+        return "<wasipy iopub socket>"
+
+
+# What Session.send may publish: the kinds cell code already emits through
+# print() and display(), which the kernel checks and shapes (display.Shape)
+# and counts against the output cap like any other output.
+_SESSION_KINDS = ("stream", "display_data", "update_display_data", "clear_output", "execute_result")
+
+
+def _msg_id_of(parent):
+    """The msg_id of a parent given as a message ({"header": {...}}) or a
+    header, as ipykernel's extract_header accepts; None when there is none."""
+    if not isinstance(parent, dict):
+        return None
+    header = parent.get("header", parent)
+    msg_id = header.get("msg_id") if isinstance(header, dict) else None
+    return msg_id if isinstance(msg_id, str) and msg_id else None
+
+
+class Session:
+    """get_ipython().kernel.session: the part of jupyter_client's Session
+    that code written for ipykernel uses to publish its own messages,
+    session.send(kernel.iopub_socket, "display_data", content, parent=...).
+    Only iopub, only the kinds in _SESSION_KINDS; the kernel signs and sends
+    them, so the guest holds no key and no socket."""
+
+    def __init__(self, shell):
+        self._shell = shell
+        self.session = os.urandom(16).hex()
+        self.username = "username"
+
+    def msg_header(self, msg_type):
+        import datetime
+        return {"msg_id": os.urandom(16).hex(), "msg_type": msg_type, "username": self.username,
+                "session": self.session, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                "version": "5.3"}
+
+    def msg(self, msg_type, content=None, parent=None, header=None, metadata=None):
+        """A message as a dict, as Session.msg builds it (nothing is sent)."""
+        header = dict(header) if header else self.msg_header(msg_type)
+        parent_header = {}
+        if isinstance(parent, dict):
+            parent_header = dict(parent.get("header", parent))
+        return {"header": header, "msg_id": header["msg_id"], "msg_type": header["msg_type"],
+                "parent_header": parent_header, "content": {} if content is None else content,
+                "metadata": dict(metadata or {})}
+
+    def send(self, stream, msg_or_type, content=None, parent=None, ident=None, buffers=None, track=False,
+             header=None, metadata=None):
+        """Publish a message on iopub for the request parent names (the
+        running cell when there is none) and return it as a dict."""
+        if not isinstance(stream, _IOPubSocket):
+            raise ValueError("wasipy: session.send publishes on kernel.iopub_socket only")
+        if isinstance(msg_or_type, dict):
+            msg = msg_or_type
+            msg_type = msg.get("header", {}).get("msg_type") or msg.get("msg_type")
+            content = msg.get("content", {}) if content is None else content
+            parent = parent if parent is not None else msg.get("parent_header")
+        else:
+            msg_type = msg_or_type
+            msg = None
+        if msg_type not in _SESSION_KINDS:
+            raise ValueError(f"wasipy: session.send cannot publish {msg_type!r} "
+                             f"(only {', '.join(_SESSION_KINDS)})")
+        if not isinstance(content, dict):
+            raise TypeError(f"content must be a dict, not {type(content).__name__}")
+        if msg is None:
+            msg = self.msg(msg_type, content, parent, header, metadata)
+        self._publish(msg_type, content, _msg_id_of(parent))
+        return msg
+
+    def _publish(self, msg_type, content, parent_id):
+        import _wasipy_exec
+        # The request the output belongs to travels as the cell context the
+        # runtime already tags output with (an earlier cell's id: that
+        # cell's output area, as in ipykernel; the kernel only honours ids
+        # of requests it has seen recently).
+        token = _wasipy_exec.current_cell.set(parent_id) if parent_id else None
+        try:
+            if msg_type == "stream":
+                name, text = content.get("name"), content.get("text")
+                if name not in ("stdout", "stderr") or not isinstance(text, str):
+                    raise ValueError("a stream message needs name 'stdout' or 'stderr' and a str text")
+                stream = sys.stdout if name == "stdout" else sys.stderr
+                stream.write(text)
+                stream.flush()
+            else:
+                _wasipy_display.send(msg_type, _wasipy_display._jsonable(dict(content)))
+        finally:
+            if token is not None:
+                _wasipy_exec.current_cell.reset(token)
+
+
 class _Kernel:
     """get_ipython().kernel: the pieces of ipykernel's Kernel that libraries
     touch (the comm manager, the parent message, the session)."""
 
     def __init__(self, shell):
         self.shell = shell
-        self.session = None
-        self.iopub_socket = None
+        self.session = Session(shell)
+        self.iopub_socket = _IOPubSocket()
         self.shell_streams = []
 
     @property
@@ -238,7 +353,7 @@ class _Kernel:
     def get_parent(self, channel=None):
         """The Jupyter message being answered: {"header": ...} of the
         execute_request running now (ipywidgets' Output widget uses it)."""
-        header = self.shell.parent_header
+        header = self.shell._core.parent_header
         return {"header": dict(header)} if header else {}
 
     @property
@@ -281,6 +396,7 @@ class ZMQInteractiveShell(InteractiveShell):
         self.magics_manager = MagicsManager(self)
         self.extension_manager = ExtensionManager()
         self.kernel = _Kernel(self)
+        self.history_manager = HistoryManager()
         self.config = _Struct(IPKernelApp=_Struct(), InteractiveShell=_Struct())
         self.input_transformers_cleanup = []
         self.input_transformers_post = []
@@ -315,6 +431,17 @@ class ZMQInteractiveShell(InteractiveShell):
     @property
     def execution_count(self):
         return self._core.execution_count
+
+    @property
+    def parent_header(self):
+        """The message being answered, as ipykernel's shell keeps it (the
+        whole message, which session.send's parent= accepts); {} between
+        requests."""
+        header = self._core.parent_header
+        if not header:
+            return {}
+        return {"header": dict(header), "msg_id": header.get("msg_id"), "msg_type": header.get("msg_type"),
+                "parent_header": {}, "metadata": {}, "content": {}}
 
     def push(self, variables, interactive=True):
         """Add variables to the namespace: a dict, or names (a list or a

@@ -319,7 +319,7 @@ def main():
     for kind in ("comm_open", "comm_msg", "comm_close"):
         runtime.handlers[kind] = (lambda k: lambda c: shell.run_handler(
             lambda: _lazy("comm").handle_request(k, c)))(kind)
-    for name in ("_wasipy_host", "_wasipy_ffi", "_wasipy_magics"):
+    for name in ("_wasipy_host", "_wasipy_ffi", "_wasipy_magics", "_wasipy_process"):
         try:
             _lazy(name).install(shell)
         except ModuleNotFoundError as e:
