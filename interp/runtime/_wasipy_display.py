@@ -72,7 +72,9 @@ def _shell():
     return getattr(mod, "shell", None) if mod is not None else None
 
 
-def _flush():
+def flush_std_streams():
+    """Flush Python's stdout and stderr, so that what was printed goes out
+    before whatever comes next (a display message, the process's end)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -86,7 +88,7 @@ def send(msg_type, content):
     if _captures:
         _captures[-1]._receive(msg_type, content)
         return
-    _flush()
+    flush_std_streams()
     shell = _shell()
     if shell is None:
         # Outside the kernel: a plain-text fallback.
@@ -167,7 +169,7 @@ def clear_output(wait=False):
     if _captures:
         _captures[-1]._receive("clear_output", {"wait": bool(wait)})
         return
-    _flush()
+    flush_std_streams()
     shell = _shell()
     if shell is None:
         print("\033[2K\r", end="", flush=True)

@@ -10,7 +10,7 @@ it costs the -O0 interpreter tens of milliseconds.
 import sys
 
 import _wasipy_display
-from _wasipy_display import _flush, _jsonable, _shell, publish_display_data
+from _wasipy_display import _jsonable, _shell, flush_std_streams, publish_display_data
 
 # ---- pretty printing (text/plain) ---------------------------------------
 
@@ -794,7 +794,7 @@ class capture_output:
         self._saved = (sys.stdout, sys.stderr)
         out = io.StringIO() if self.stdout else None
         err = io.StringIO() if self.stderr else None
-        _flush()
+        flush_std_streams()
         if out is not None:
             sys.stdout = out
         if err is not None:

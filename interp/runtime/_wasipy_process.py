@@ -16,6 +16,8 @@ import os
 import signal
 import sys
 
+from _wasipy_display import flush_std_streams
+
 # Signals whose default action is to do nothing.
 _IGNORED_BY_DEFAULT = {getattr(signal, n) for n in ("SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT") if hasattr(signal, n)}
 # Signals that would stop the process, not end it: a stopped kernel only
@@ -27,19 +29,11 @@ _UNCATCHABLE = {getattr(signal, n) for n in ("SIGKILL", "SIGSTOP") if hasattr(si
 _real_exit = os._exit
 
 
-def _flush():
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-
-
 def _exit(status):
     """os._exit: output written so far reaches the notebook (the host
     streams fd 1 and 2; Python's buffers are flushed first), then the
     interpreter ends, and with it the kernel."""
-    _flush()
+    flush_std_streams()
     _real_exit(status)
 
 
