@@ -70,6 +70,10 @@ built="$WASIPY_DATA_DIR/python3.13/python.wasm"
 step "build CPython 3.13 for WASI (build/python/build.sh, cached in $WASIPY_DATA_DIR/python3.13)"
 build/python/build.sh --data-dir "$WASIPY_DATA_DIR"
 step "the built interpreter: interpreter tests and a smoke subset of the end-to-end suite"
+# Warm its code and bytecode caches with the real kernel binary first, as
+# install.sh does: inside 'go test -race' the worker is the race-enabled
+# test binary, whose compile of a cold module can outlast a test's timeout.
+"$WASIPY_KERNEL" prepare --python-wasm "$built"
 WASIPY_PYTHON_WASM="$built" go test -race -count=1 ./interp/
 WASIPY_PYTHON_WASM="$built" WASIPY_REQUIRE_BUILT=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider \
 	tests/test_interpreter_build.py tests/test_execute.py tests/test_interrupts.py tests/test_asyncio.py \
