@@ -64,7 +64,11 @@ def _python_wasm():
         if not data:
             xdg = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
             data = os.path.join(xdg, "wasipy")
-        wasm = os.path.join(data, "python.wasm")
+        # As interp.DefaultPythonWasm: the built interpreter when it is
+        # installed, else the npm one (install.sh --prebuilt).
+        wasm = os.path.join(data, "python3.13", "python.wasm")
+        if not os.path.isfile(wasm):
+            wasm = os.path.join(data, "python.wasm")
         how = "the default location (set WASIPY_PYTHON_WASM, or run ./install.sh)"
     else:
         how = "WASIPY_PYTHON_WASM"
