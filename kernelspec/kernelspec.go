@@ -33,8 +33,10 @@ import (
 // Name is the kernel name wasipy installs under by default.
 const Name = "wasipy"
 
-// DisplayName is the name Jupyter front ends show for the kernel.
-const DisplayName = "Python 3.12 (wasipy)"
+// DisplayName is the name Jupyter front ends show for the kernel: that of
+// the default interpreter, the CPython 3.13 install.sh builds
+// (install.sh --prebuilt names its npm 3.12 with --display-name).
+const DisplayName = "Python 3.13 (wasipy)"
 
 // KernelJSON is the name of the spec file inside a kernelspec directory.
 const KernelJSON = "kernel.json"

@@ -23,7 +23,7 @@ func TestNew(t *testing.T) {
 	if !reflect.DeepEqual(s.Argv, want) {
 		t.Errorf("Argv = %q, want %q", s.Argv, want)
 	}
-	if s.DisplayName != "Python 3.12 (wasipy)" || s.Language != "python" || s.InterruptMode != "message" {
+	if s.DisplayName != "Python 3.13 (wasipy)" || s.Language != "python" || s.InterruptMode != "message" {
 		t.Errorf("spec = %+v", s)
 	}
 	if s.Metadata["debugger"] != false {

@@ -3,8 +3,9 @@
 Environment:
   WASIPY_KERNEL        the built kernel binary; when unset it is built with
                        `go build ./cmd/kernel` into a session temp dir.
-  WASIPY_PYTHON_WASM   the interpreter; when unset,
-                       ${WASIPY_DATA_DIR:-${XDG_DATA_HOME:-~/.local/share}/wasipy}/python.wasm.
+  WASIPY_PYTHON_WASM   the interpreter; when unset, the data dir's
+                       (${WASIPY_DATA_DIR:-${XDG_DATA_HOME:-~/.local/share}/wasipy})
+                       built python3.13/python.wasm, else its npm python.wasm.
                        A missing interpreter fails every test with the reason.
 
 The session writes the kernelspec into a private Jupyter path (JUPYTER_PATH,

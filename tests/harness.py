@@ -64,13 +64,33 @@ def _python_wasm():
         if not data:
             xdg = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
             data = os.path.join(xdg, "wasipy")
-        wasm = os.path.join(data, "python.wasm")
+        # As interp.DefaultPythonWasm: the built interpreter when it is
+        # installed, else the npm one (install.sh --prebuilt).
+        wasm = os.path.join(data, "python3.13", "python.wasm")
+        if not os.path.isfile(wasm):
+            wasm = os.path.join(data, "python.wasm")
         how = "the default location (set WASIPY_PYTHON_WASM, or run ./install.sh)"
     else:
         how = "WASIPY_PYTHON_WASM"
     if not os.path.isfile(wasm):
         raise SetupError(f"python.wasm not found at {wasm} (from {how})")
     return os.path.abspath(wasm)
+
+
+def built_python_version(wasm):
+    """The "3.NN" of an interpreter laid out as build/python/build.sh installs
+    it (python.wasm beside lib/python3NN.zip), else None (e.g. the npm build,
+    which carries no such stdlib)."""
+    lib = os.path.join(os.path.dirname(wasm), "lib")
+    try:
+        names = os.listdir(lib)
+    except OSError:
+        return None
+    for n in names:
+        m = re.fullmatch(r"python3(\d+)\.zip", n)
+        if m:
+            return f"3.{m.group(1)}"
+    return None
 
 
 def setup_env():
@@ -102,8 +122,14 @@ def setup_env():
 
     jupyter_path = os.path.join(root, "jupyter")
     spec_dir = os.path.join(jupyter_path, "kernels", KERNEL_NAME)
+    # The kernelspec names the interpreter the session runs, as install.sh's
+    # does (tests compare what Jupyter shows with the kernel's real version).
+    spec_args = ["--python-wasm", wasm]
+    version = built_python_version(wasm)
+    if version:
+        spec_args += ["--display-name", f"Python {version} (wasipy)"]
     proc = subprocess.run(
-        [kernel, "kernelspec", "--write", spec_dir, "--python-wasm", wasm],
+        [kernel, "kernelspec", "--write", spec_dir] + spec_args,
         capture_output=True, text=True, timeout=60,
     )
     if proc.returncode != 0:
@@ -123,7 +149,9 @@ def setup_env():
     os.environ.setdefault("WASIPY_HISTORY_DIR", os.path.join(root, "history"))
     for d in ("jupyter-data", "jupyter-runtime", "jupyter-config", "ipython"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
-    _env = {"kernel": kernel, "python_wasm": wasm, "jupyter_path": jupyter_path, "root": root}
+    display_name = load_json(os.path.join(spec_dir, "kernel.json"))["display_name"]
+    _env = {"kernel": kernel, "python_wasm": wasm, "jupyter_path": jupyter_path, "root": root,
+            "display_name": display_name}
     return _env
 
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test of wasipy: Go unit tests (race detector on), a short fuzz
-# run of the wire parser, the installer, and the end-to-end suite that
-# drives the installed kernel with real Jupyter clients; then builds
-# CPython 3.13 for WASI (build/python/build.sh) and runs the interpreter's
-# own tests and a smoke subset of the suite on it.
+# Runs every test of wasipy: the installer (which builds CPython 3.13 for
+# WASI from Debian's sources, build/python/build.sh, the default
+# interpreter), Go unit tests (race detector on), short fuzz runs of the
+# wire parser and the guest channel, and the whole end-to-end suite that
+# drives the installed kernel with real Jupyter clients on the built
+# interpreter; then installs the npm build of CPython 3.12
+# (install.sh --prebuilt) and runs the interpreter tests and a smoke subset
+# of the suite on it.
 #
-# It installs what it needs (Debian packages as root, python.wasm with npm)
-# and installs the kernelspec into a throw-away Jupyter dir, never the
-# user's. Set FUZZTIME (default 20s) to fuzz longer.
+# It installs what it needs (Debian packages as root, the npm python.wasm
+# with npm) and installs the kernelspec into a throw-away Jupyter dir, never
+# the user's. The build is kept in the data dir, so a rerun on the same
+# machine takes seconds (the first takes about 10 minutes on 2 cores). Set
+# FUZZTIME (default 20s) to fuzz longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,15 +34,21 @@ export JUPYTER_CONFIG_DIR="$work/jupyter-config"
 export JUPYTER_RUNTIME_DIR="$work/jupyter-runtime"
 export WASIPY_HISTORY_DIR="$work/history" # never the user's own history
 
-step "install.sh (fetch and verify python.wasm, build, install the kernelspec)"
+# Neither install.sh nor the tests may take an interpreter from the caller's
+# environment: each step below names the one it means.
+unset WASIPY_PYTHON_WASM WASIPY_KERNEL
+step "install.sh (build CPython 3.13 for WASI, build the kernel, install the kernelspec)"
 ./install.sh --data-dir "$WASIPY_DATA_DIR" --user
-step "install.sh again (must reuse python.wasm)"
+step "install.sh again (must reuse the built python.wasm)"
 ./install.sh --data-dir "$WASIPY_DATA_DIR" --user > "$work/install2.log"
 cat "$work/install2.log"
-grep -qi "reus" "$work/install2.log" || { echo "second install.sh run did not reuse python.wasm" >&2; exit 1; }
+grep -qi "reus" "$work/install2.log" || { echo "second install.sh run did not reuse the built python.wasm" >&2; exit 1; }
 test -f "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" || { echo "kernelspec not installed" >&2; exit 1; }
+grep -q '"Python 3.13 (wasipy)"' "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" ||
+	{ echo "the kernelspec does not name the built Python 3.13" >&2; exit 1; }
 
-export WASIPY_PYTHON_WASM="$WASIPY_DATA_DIR/python.wasm"
+built="$WASIPY_DATA_DIR/python3.13/python.wasm"
+export WASIPY_PYTHON_WASM="$built"
 export WASIPY_KERNEL="$WASIPY_DATA_DIR/bin/wasipy-kernel"
 export WASIPY_REQUIRE_WASM=1
 
@@ -60,21 +71,20 @@ go test -run='^$' -fuzz='^FuzzReadMsg$' -fuzztime="${FUZZTIME:-20s}" ./protocol/
 step "fuzz the guest channel (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./interp/
 
-step "end-to-end tests with real Jupyter clients"
+step "end-to-end tests with real Jupyter clients (the built CPython 3.13)"
 cd "$root"
-/usr/bin/python3 -m pytest tests -v -p no:cacheprovider
+WASIPY_REQUIRE_BUILT=1 /usr/bin/python3 -m pytest tests -v -p no:cacheprovider
 
-# The interpreter built from Debian's sources (docs/BUILDING.md). The build
-# is kept in the data dir, so a rerun on the same machine takes seconds.
-built="$WASIPY_DATA_DIR/python3.13/python.wasm"
-step "build CPython 3.13 for WASI (build/python/build.sh, cached in $WASIPY_DATA_DIR/python3.13)"
-build/python/build.sh --data-dir "$WASIPY_DATA_DIR"
-step "the built interpreter: interpreter tests and a smoke subset of the end-to-end suite"
-# Warm its code and bytecode caches with the real kernel binary first, as
-# install.sh does: inside 'go test -race' the worker is the race-enabled
-# test binary, whose compile of a cold module can outlast a test's timeout.
-"$WASIPY_KERNEL" prepare --python-wasm "$built"
-WASIPY_PYTHON_WASM="$built" go test -race -count=1 ./interp/
-WASIPY_PYTHON_WASM="$built" WASIPY_REQUIRE_BUILT=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider \
-	tests/test_interpreter_build.py tests/test_execute.py tests/test_interrupts.py tests/test_asyncio.py \
-	tests/test_streams.py tests/test_complete.py
+# The npm build of CPython 3.12 (install.sh --prebuilt) still works: it is
+# installed beside the built one (python.wasm in the data dir) and runs the
+# interpreter tests and a smoke subset of the suite.
+npm_wasm="$WASIPY_DATA_DIR/python.wasm"
+step "install.sh --prebuilt (fetch and verify the npm CPython 3.12)"
+./install.sh --prebuilt --data-dir "$WASIPY_DATA_DIR" --user
+grep -q '"Python 3.12 (wasipy)"' "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" ||
+	{ echo "the kernelspec does not name the npm Python 3.12" >&2; exit 1; }
+step "the npm interpreter: interpreter tests and a smoke subset of the end-to-end suite"
+WASIPY_PYTHON_WASM="$npm_wasm" go test -race -count=1 ./interp/
+WASIPY_PYTHON_WASM="$npm_wasm" /usr/bin/python3 -m pytest -v -p no:cacheprovider \
+	tests/test_execute.py tests/test_interrupts.py tests/test_asyncio.py \
+	tests/test_streams.py tests/test_complete.py tests/test_protocol.py

@@ -126,7 +126,9 @@ def test_kernel_info_reply(k):
     assert isinstance(c["implementation_version"], str) and c["implementation_version"]
     li = c["language_info"]
     assert li["name"] == "python"
-    assert li["version"].startswith("3.12"), li
+    # The interpreter's real version, whichever interpreter the session runs.
+    real = k.eval("__import__('platform').python_version()")
+    assert li["version"] == real, (li, real)
     assert li["mimetype"] == "text/x-python"
     assert li["file_extension"] == ".py"
     assert li["pygments_lexer"] in ("ipython3", "python3", "python"), li
@@ -135,7 +137,7 @@ def test_kernel_info_reply(k):
         assert cm["name"] in ("ipython", "python"), cm
     else:
         assert cm in ("ipython", "python"), cm
-    assert isinstance(c["banner"], str) and "3.12" in c["banner"], c["banner"]
+    assert isinstance(c["banner"], str) and real in c["banner"], (c["banner"], real)
     assert isinstance(c["help_links"], list) and c["help_links"], c
     for link in c["help_links"]:
         assert set(link) >= {"text", "url"} and link["url"].startswith("http"), link

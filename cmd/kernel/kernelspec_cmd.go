@@ -25,7 +25,8 @@ this binary. With neither --write nor --install, prints kernel.json.
     --name NAME        kernel name (default wasipy)
   --python-wasm PATH   interpreter the kernel runs (passed to it as
                        --python-wasm; made absolute)
-  --display-name NAME  the name Jupyter shows (default: Python 3.12 (wasipy))
+  --display-name NAME  the name Jupyter shows (default: Python 3.13 (wasipy),
+                       the interpreter install.sh builds)
   --memory-limit SIZE  cap on the sandbox's memory (512M, 2G; default 2G,
                        at most 4G); passed to the kernel
   --max-output SIZE    cap on one cell's output (default 100M; 0: none);

@@ -50,11 +50,11 @@ func TestLimitFlagsRejectBadSizes(t *testing.T) {
 }
 
 func TestKernelspecDisplayName(t *testing.T) {
-	code, stdout, stderr := ksRun(t, "--display-name", "Python 3.13 (wasipy)")
+	code, stdout, stderr := ksRun(t, "--display-name", "Python 3.12 (wasipy)")
 	require.Equal(t, 0, code, stderr)
 	var s kernelspec.Spec
 	require.NoError(t, json.Unmarshal([]byte(stdout), &s))
-	require.Equal(t, "Python 3.13 (wasipy)", s.DisplayName)
+	require.Equal(t, "Python 3.12 (wasipy)", s.DisplayName)
 
 	code, stdout, _ = ksRun(t)
 	require.Equal(t, 0, code)
