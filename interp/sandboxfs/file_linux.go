@@ -188,22 +188,30 @@ func direntType(t byte) experimentalsys.FileType {
 	return experimentalsys.FileType(1 << 19) // fs.ModeIrregular: unknown
 }
 
-// reserve takes the growth a write of n bytes at off would cause off the
-// quota, before the write; settle gives back what the write did not use.
-func (f *file) reserve(off, n int64) (size, reserved int64, e experimentalsys.Errno) {
+// reserve takes the growth a write of n bytes at off (off < 0: at the end
+// of the file, for O_APPEND) would cause off the quota, before the write; it
+// returns the size before, the offset written at and what it reserved, for
+// settle. Without a quota it costs nothing: writes are a hot path.
+func (f *file) reserve(off, n int64) (size, at, reserved int64, e experimentalsys.Errno) {
+	if f.fs.quota == nil {
+		return 0, off, 0, 0
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(f.fd, &st); err != nil {
-		return 0, 0, errno(err)
+		return 0, 0, 0, errno(err)
+	}
+	if off < 0 {
+		off = st.Size
 	}
 	growth := off + n - st.Size
-	if growth <= 0 || f.fs.quota == nil {
-		return st.Size, 0, 0
+	if growth <= 0 {
+		return st.Size, off, 0, 0
 	}
 	if !f.fs.quota.addBytes(growth) {
 		f.fs.logf("a write of %d bytes: the session's disk quota is used up", n)
-		return 0, 0, errQuota
+		return 0, 0, 0, errQuota
 	}
-	return st.Size, growth, 0
+	return st.Size, off, growth, 0
 }
 
 func (f *file) settle(size, reserved, end int64) {
@@ -223,21 +231,14 @@ func (f *file) Write(buf []byte) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	var off int64
-	if f.fs.quota != nil {
-		var st unix.Stat_t
-		if err := unix.Fstat(f.fd, &st); err != nil {
+	off := int64(-1) // at the end, for O_APPEND
+	if f.fs.quota != nil && !f.IsAppend() {
+		var err error
+		if off, err = unix.Seek(f.fd, 0, io.SeekCurrent); err != nil {
 			return 0, errno(err)
 		}
-		off = st.Size
-		if !f.IsAppend() {
-			var err error
-			if off, err = unix.Seek(f.fd, 0, io.SeekCurrent); err != nil {
-				return 0, errno(err)
-			}
-		}
 	}
-	size, reserved, e := f.reserve(off, int64(len(buf)))
+	size, off, reserved, e := f.reserve(off, int64(len(buf)))
 	if e != 0 {
 		return 0, e
 	}
@@ -256,7 +257,7 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	size, reserved, e := f.reserve(off, int64(len(buf)))
+	size, _, reserved, e := f.reserve(off, int64(len(buf)))
 	if e != 0 {
 		return 0, e
 	}
@@ -275,7 +276,7 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	if size < 0 {
 		return experimentalsys.EINVAL
 	}
-	old, reserved, e := f.reserve(size, 0)
+	old, _, reserved, e := f.reserve(size, 0)
 	if e != 0 {
 		return e
 	}

@@ -361,25 +361,28 @@ func (f *dirFS) makeEntry(path string, mk func(dirfd int, name string) error) ex
 
 // Chmod implements experimentalsys.FS.
 func (f *dirFS) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
-	fd, a, e := f.entry(path, true)
-	if e != 0 {
-		return e
-	}
-	defer unix.Close(fd)
-	if e := f.writable(a); e != 0 {
-		return e
-	}
 	mode := uint32(perm.Perm()) &^ neverWorldWritable
 	for _, bit := range specialBits {
 		if perm&bit.fs != 0 {
 			mode |= bit.unix
 		}
 	}
-	return errno(unix.Fchmodat(unix.AT_FDCWD, procPath(fd), mode, 0))
+	return f.changeEntry(path, func(proc string) experimentalsys.Errno {
+		return errno(unix.Fchmodat(unix.AT_FDCWD, proc, mode, 0))
+	})
 }
 
 // Utimens implements experimentalsys.FS.
 func (f *dirFS) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
+	return f.changeEntry(path, func(proc string) experimentalsys.Errno {
+		return utimens(proc, atim, mtim)
+	})
+}
+
+// changeEntry changes the attributes of what path names (following a final
+// link, within the mount), through /proc's link to the pinned inode, if
+// the mount lets it be written.
+func (f *dirFS) changeEntry(path string, change func(proc string) experimentalsys.Errno) experimentalsys.Errno {
 	fd, a, e := f.entry(path, true)
 	if e != 0 {
 		return e
@@ -388,7 +391,7 @@ func (f *dirFS) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
 	if e := f.writable(a); e != 0 {
 		return e
 	}
-	return utimens(procPath(fd), atim, mtim)
+	return change(procPath(fd))
 }
 
 func utimens(path string, atim, mtim int64) experimentalsys.Errno {
