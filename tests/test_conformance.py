@@ -1,8 +1,7 @@
 """Jupyter's own kernel conformance suite (Debian's python3-jupyter-kernel-test)
 run against the wasipy kernel.
 
-The pager test stays unset: `obj?` shows the inspection as output in the
-cell (issue 4), not as a pager payload.
+`obj?` answers with a `page` payload, as ipykernel does (test_pager).
 """
 
 import jupyter_kernel_test
@@ -39,6 +38,7 @@ class WasipyKernelTests(jupyter_kernel_test.KernelTests):
         {"text": "%pw", "matches": {"%pwd"}},
     ]
     code_inspect_sample = "print"
+    code_page_something = "print?"
 
     code_display_data = [
         {"code": "from IPython.display import HTML, display; display(HTML('<b>hi</b>'))", "mime": "text/html"},

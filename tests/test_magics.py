@@ -26,6 +26,15 @@ def data_of(r):
     return [m["content"]["data"] for m in r.iopub if m["msg_type"] == "display_data"]
 
 
+def page_of(r):
+    """The one `page` payload of an execute_reply (the pager's text): the
+    inspection is never output in the cell (tests/test_pager.py compares
+    with ipykernel)."""
+    pages = [p for p in r.reply["payload"] if p.get("source") == "page"]
+    assert len(pages) == 1 and data_of(r) == [] and r.results == [], r
+    return pages[0]["data"]
+
+
 TIME = r"\d+(\.\d+)? (s|ms|µs|ns)|\d+min( \d+s)?"
 
 
@@ -309,8 +318,7 @@ def test_user_magic_functions(k):
     assert k.value("get_ipython().run_line_magic('greet', 'again')") == "'hello again'"
     assert k.value("get_ipython().run_cell_magic('count_lines', '', 'x\\ny')") == "2"
     r = k.ok("%greet?")
-    [data] = data_of(r)
-    assert "Say hello." in strip_ansi(data["text/plain"])
+    assert "Say hello." in strip_ansi(page_of(r)["text/plain"])
 
 
 def test_magic_arguments(k):
@@ -330,19 +338,15 @@ def test_magic_arguments(k):
 def test_question_mark_inspection(k):
     k.ok("def helped(a, b=2):\n    '''Adds things.'''\n    return a + b")
     for code in ("helped?", "?helped", "%pinfo helped"):
-        r = k.ok(code)
-        [data] = data_of(r)
-        text = strip_ansi(data["text/plain"])
+        text = strip_ansi(page_of(k.ok(code))["text/plain"])
         assert "helped(a, b=2)" in text and "Adds things." in text, (code, text)
         assert "return a + b" not in text
-        assert r.results == []
     for code in ("helped??", "%pinfo2 helped"):
-        [data] = data_of(k.ok(code))
-        assert "return a + b" in strip_ansi(data["text/plain"]), code
+        assert "return a + b" in strip_ansi(page_of(k.ok(code))["text/plain"]), code
     r = k.ok("no_such_object_here?")
     assert r.stdout == "Object `no_such_object_here` not found.\n" and data_of(r) == []
-    [data] = data_of(k.ok("%timeit?"))
-    assert "Time a statement" in strip_ansi(data["text/plain"])
+    assert r.reply["payload"] == []
+    assert "Time a statement" in strip_ansi(page_of(k.ok("%timeit?"))["text/plain"])
 
 
 # ---- no shell, unknown magics ---------------------------------------------------------------

@@ -768,7 +768,8 @@ def _magic_doc(kind, name):
 
 
 def _help(target, level, frame=None):
-    """`obj?` (level 0) and `obj??` (level 1): the inspection as output."""
+    """`obj?` (level 0) and `obj??` (level 1): the inspection goes to the
+    frontend's pager (see _page)."""
     if target.startswith("%"):
         kind = "cell" if target.startswith("%%") else "line"
         name = target.lstrip("%")
@@ -780,8 +781,21 @@ def _help(target, level, frame=None):
         if text is None:
             print(f"Object `{target}` not found.")
             return None
-    _wasipy_display.publish_display_data({"text/plain": text}, {})
+    _page(text)
     return None
+
+
+def _page(text):
+    """Hand text to the frontend's pager as IPython does: a `page` payload
+    in the running cell's execute_reply (Notebook opens its pager with it;
+    jupyter_kernel_test's test_pager expects it), not output in the cell. A
+    cell keeps only its last page, as IPython's payload manager does."""
+    core = _wasipy_magics._core
+    if core is None:
+        print(text)
+        return
+    core.payload[:] = [p for p in core.payload if p.get("source") != "page"]
+    core.payload.append({"source": "page", "data": {"text/plain": text}, "start": 0})
 
 
 def _inspect_text(target, level, frame=None):
