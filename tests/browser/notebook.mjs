@@ -133,12 +133,20 @@ export class Session {
    * rewrite it. */
   async type(code) {
     const cells = this.cells();
-    const cell = cells.nth((await cells.count()) - 1);
-    const editor = cell.locator(".CodeMirror");
-    const before = await cell.locator(".CodeMirror-code").innerText();
+    let cell = cells.nth((await cells.count()) - 1);
     // CodeMirror shows an empty line as a zero-width space.
-    if (before.replace(/\u200b/g, "").trim() !== "") throw new Error(`the last cell is not empty: ${JSON.stringify(before)}`);
-    await editor.click();
+    const empty = async (c) => (await c.locator(".CodeMirror-code").innerText()).replace(/\u200b/g, "").trim() === "";
+    if (!(await empty(cell))) {
+      // A step that failed left text behind: a new cell below (Esc, B).
+      await cell.locator(".CodeMirror").click();
+      const had = await cells.count();
+      await this.page.keyboard.press("Escape");
+      await this.page.keyboard.press("b");
+      await until("a new cell", async () => (await cells.count()) > had, ACTION);
+      cell = cells.nth(had);
+      if (!(await empty(cell))) throw new Error("could not get an empty cell at the end of the notebook");
+    }
+    await cell.locator(".CodeMirror").click();
     await this.page.keyboard.insertText(code);
     return cell;
   }
