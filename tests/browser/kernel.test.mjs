@@ -68,10 +68,13 @@ test("the toolbar's restart button asks, then gives a fresh kernel", async () =>
   });
   await s.step("restarted", async () => {
     const dialog = s.page.locator(".modal-dialog", { hasText: "Restart kernel?" });
+    const from = s.console.length;
     await dialog.locator("button.btn-danger", { hasText: "Restart" }).click();
     await dialog.waitFor({ state: "hidden" });
-    // The notification area says so, then the kernel is idle again.
-    await s.page.locator("#notification_kernel", { hasText: /restart|ready/i }).waitFor({ state: "visible", timeout: CELL });
+    // The page logs the kernel's lifecycle: restarting, then ready again.
+    const logged = (what) => s.console.slice(from).findIndex((l) => l.includes(`Kernel: ${what}`));
+    await until("the restarted kernel to be ready", () => logged("kernel_restarting") >= 0
+      && logged("kernel_ready") > logged("kernel_restarting"), KERNEL_START);
     await s.waitIdle(KERNEL_START);
     const { cell, n } = await s.run("print('before_restart' in globals())");
     assert.equal((await cell.locator(".output_stdout").innerText()).trim(), "False");
