@@ -64,6 +64,10 @@ test("the toolbar's restart button asks, then gives a fresh kernel", async () =>
     await toolbar("confirm-restart-kernel").click();
     const dialog = s.page.locator(".modal-dialog", { hasText: "Restart kernel?" });
     await dialog.waitFor({ state: "visible" });
+    // Bootstrap slides the dialog in: wait until it is in place.
+    await until("the dialog to settle", () => dialog.evaluate((e) =>
+      ["none", "matrix(1, 0, 0, 1, 0, 0)"].includes(getComputedStyle(e).transform)
+      && getComputedStyle(e.closest(".modal")).opacity === "1"), 5_000);
     assert.ok((await dialog.innerText()).includes("All variables will be lost"));
   });
   await s.step("restarted", async () => {
