@@ -68,7 +68,23 @@ export class Session {
   /** Saves a screenshot of the notebook page as <suite>-NN-<name>.png. */
   async screenshot(name, opts = {}) {
     const file = path.join(ARTIFACTS, `${this.suite}-${String(++this.shot).padStart(2, "0")}-${name}.png`);
-    await (opts.element ?? this.page).screenshot({ path: file, timeout: ACTION });
+    if (opts.element) {
+      await opts.element.screenshot({ path: file, timeout: ACTION });
+      return file;
+    }
+    // The window down to the lowest thing shown (the notebook, the pager,
+    // a dialog, the completer), not the empty page below it.
+    const bottom = await this.page.evaluate(() => {
+      const shown = ["#notebook-container", "#pager", ".modal-dialog", "#complete"]
+        .flatMap((sel) => [...document.querySelectorAll(sel)])
+        .filter((e) => e.offsetParent !== null || getComputedStyle(e).position === "fixed")
+        .map((e) => e.getBoundingClientRect())
+        .filter((r) => r.height > 0);
+      return Math.max(0, ...shown.map((r) => r.bottom));
+    });
+    const { width, height } = this.page.viewportSize();
+    const clip = { x: 0, y: 0, width, height: Math.min(height, Math.ceil(bottom) + 20) };
+    await this.page.screenshot({ path: file, timeout: ACTION, clip });
     return file;
   }
 

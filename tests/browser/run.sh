@@ -14,12 +14,22 @@
 #   WASIPY_PYTHON_WASM          the interpreter (else the data dir's, as tests/harness.py)
 #   WASIPY_BROWSER_ARTIFACTS    where screenshots go (default tests/browser/artifacts)
 #   WASIPY_BROWSER_ONLY         run only the tests whose name matches (node --test-name-pattern)
+#
+# With --update-docs-img, a passing run also copies the screenshots the
+# README shows into docs/img/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export PATH="$PATH:/usr/local/go/bin"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+update_docs=0
+case "${1:-}" in
+--update-docs-img) update_docs=1 ;;
+"") ;;
+*) echo "usage: tests/browser/run.sh [--update-docs-img]" >&2; exit 2 ;;
+esac
 
 step "browser suite: dependencies"
 packages=(chromium jupyter-notebook python3-notebook python3-ipywidgets python3-widgetsnbextension
@@ -153,4 +163,17 @@ rc=$?
 set -e
 echo "browser suite: $(($(date +%s) - start)) s; screenshots in $artifacts"
 [ $rc -eq 124 ] && echo "browser suite: timed out after 600 s" >&2
+if [ $rc -eq 0 ] && [ $update_docs -eq 1 ]; then
+	# step screenshot -> the README's picture
+	while read -r from to; do
+		cp "$artifacts/$from" "$root/docs/img/$to"
+		echo "docs/img/$to <- $from"
+	done <<-'EOF'
+		outputs-06-markdown-latex.png notebook-rich-output.png
+		outputs-09-traceback.png notebook-traceback.png
+		kernel-01-input-typed.png notebook-input.png
+		assist-01-pager.png notebook-pager.png
+		widgets-03-slider-dragged.png notebook-widgets.png
+	EOF
+fi
 exit $rc
