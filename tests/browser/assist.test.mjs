@@ -16,6 +16,8 @@ after(async () => {
 /** The text of the cell's editor, without CodeMirror's zero-width spaces. */
 const source = async (cell) => (await cell.locator(".CodeMirror-code").innerText()).replace(/\u200b/g, "");
 
+// Promise: `obj?` opens the pager with the signature and docstring in colored fields and no
+// output in the cell; `obj??` adds the source; Esc closes it.
 test("obj? opens the pager with the inspection, not output in the cell", async () => {
   await s.step("pager", async () => {
     await s.run("def greet(name, punctuation='!'):\n    '''Say hello to someone.'''\n    return 'hello ' + name + punctuation");
@@ -53,6 +55,8 @@ test("obj? opens the pager with the inspection, not output in the cell", async (
   });
 });
 
+// Promise: Tab completes `import js` to `import json` in place (one match); after `os.pa` it
+// pops up os's names starting with `pa`, and one chosen with the keyboard is inserted and runs.
 test("Tab completes: import js becomes import json; os.pa pops up os's names", async () => {
   await s.step("complete-single", async () => {
     // One match: Notebook completes in place, without a popup.

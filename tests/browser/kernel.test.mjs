@@ -16,6 +16,8 @@ after(async () => {
 
 const toolbar = (action) => s.page.locator(`#maintoolbar button[data-jupyter-action="jupyter-notebook:${action}"]`);
 
+// Promise: input() shows Notebook's input box with the prompt and the focus; what is typed
+// there and sent with Enter is what the cell receives.
 test("input() shows a box; what is typed there reaches the cell", async () => {
   await s.step("input", async () => {
     const cell = await s.start("name = input('name? ')\nprint(f'hello {name}')");
@@ -36,6 +38,8 @@ test("input() shows a box; what is typed there reaches the cell", async () => {
   });
 });
 
+// Promise: the toolbar's interrupt button stops `while True: pass` with KeyboardInterrupt on
+// the page within 1 s of the click, and the session's variables survive.
 test("the toolbar's interrupt button stops while True: pass within a second; state survives", async () => {
   await s.step("interrupt", async () => {
     await s.run("kept = 41");
@@ -58,6 +62,8 @@ test("the toolbar's interrupt button stops while True: pass within a second; sta
   });
 });
 
+// Promise: the toolbar's restart button asks in a dialog; confirming gives a fresh kernel
+// (earlier variables gone, counting from 1).
 test("the toolbar's restart button asks, then gives a fresh kernel", async () => {
   await s.step("restart-dialog", async () => {
     await s.run("before_restart = 'set'");

@@ -21,6 +21,8 @@ const outputs = (cell) =>
 /** Whether the cell's prompt still says it runs (`In [*]:`). */
 const running = async (cell) => (await cell.locator(".input_prompt").innerText()).includes("*");
 
+// Promise: a cell's stdout and stderr lines show in the order they were written, each stream in
+// its own area, stderr on Notebook's red tint.
 test("stdout and stderr appear in order, stderr styled as stderr", async () => {
   await s.step("streams", async () => {
     const { cell } = await s.run(
@@ -36,6 +38,8 @@ test("stdout and stderr appear in order, stderr styled as stderr", async () => {
   });
 });
 
+// Promise: while a cell runs, its printed lines reach the page as they are printed (3+ partial
+// states seen), not all at the end.
 test("a running cell's lines appear one by one", async () => {
   await s.step("live-stream", async () => {
     const cell = await s.start("import time\nfor i in range(6):\n    print(f'line {i}', flush=True)\n    time.sleep(0.4)");
@@ -58,6 +62,8 @@ test("a running cell's lines appear one by one", async () => {
   });
 });
 
+// Promise: a cell's value shows as its result with Out[n] equal to the cell's In[n], and counts
+// go up by one per cell.
 test("results carry Out[n] prompts matching In[n], counting up", async () => {
   await s.step("out-prompt", async () => {
     const a = await s.run("6 * 7");
@@ -71,6 +77,8 @@ test("results carry Out[n] prompts matching In[n], counting up", async () => {
   });
 });
 
+// Promise: text/html from display(HTML(...)) and from _repr_html_ renders as real table
+// elements; the latter is the cell's Out[n] result.
 test("HTML tables from display(HTML(...)) and _repr_html_ render as tables", async () => {
   await s.step("html-table", async () => {
     const { cell, n } = await s.run([
@@ -92,6 +100,8 @@ test("HTML tables from display(HTML(...)) and _repr_html_ render as tables", asy
   });
 });
 
+// Promise: image/png shows as an <img> with the image's own pixel size (96x48); image/svg+xml
+// renders as inline SVG at its size.
 test("a PNG shows at its real pixel size; SVG renders as SVG", async () => {
   await s.step("png-svg", async () => {
     // A 96x48 gradient PNG made in the cell (zlib and struct only).
@@ -119,6 +129,8 @@ test("a PNG shows at its real pixel size; SVG renders as SVG", async () => {
   });
 });
 
+// Promise: text/markdown renders to HTML (bold, code, emphasis) and text/latex is typeset by
+// MathJax, its TeX source no longer shown.
 test("Markdown renders; LaTeX is typeset by MathJax", async () => {
   await s.step("markdown-latex", async () => {
     const { cell } = await s.run([
@@ -140,6 +152,8 @@ test("Markdown renders; LaTeX is typeset by MathJax", async () => {
   });
 });
 
+// Promise: update_display replaces the earlier output in its own cell, leaving one output there
+// and none in the updating cell.
 test("update_display replaces an output in place", async () => {
   await s.step("update-display", async () => {
     const first = await s.run("h = display('first version', display_id=True)");
@@ -150,6 +164,8 @@ test("update_display replaces an output in place", async () => {
   });
 });
 
+// Promise: clear_output(wait=True) in a loop shows one output at a time whose counter goes up
+// while the cell runs, ending at the last value.
 test("clear_output(wait=True) animates a counter in one output", async () => {
   await s.step("clear-output", async () => {
     const cell = await s.start([
@@ -178,6 +194,8 @@ test("clear_output(wait=True) animates a counter in one output", async () => {
   });
 });
 
+// Promise: an error's traceback shows the exception, its message, the user's lines, in colored
+// spans (no raw ANSI codes), the exception name in red.
 test("a traceback shows in color, with the user's line and the exception", async () => {
   await s.step("traceback", async () => {
     const { cell } = await s.run("def divide(a, b):\n    return a / b\n\ndivide(1, 0)");

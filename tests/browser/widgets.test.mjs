@@ -14,6 +14,8 @@ after(async () => {
   await s?.close();
 });
 
+// Promise: an IntSlider renders as a slider; a real mouse drag changes the value the kernel
+// has, and setting .value in a cell moves the handle to that place.
 test("IntSlider renders; dragging it and setting .value sync both ways", async () => {
   let cell;
   const readout = () => cell.locator(".widget-readout");
