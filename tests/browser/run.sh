@@ -60,8 +60,10 @@ fi
 
 work=$(mktemp -d -t wasipy-browser-XXXXXX)
 server_pid=""
+suite_pid=""
 cleanup() {
 	local rc=$?
+	[ -n "$suite_pid" ] && kill -KILL -- "-$suite_pid" 2>/dev/null || true
 	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
 		# The server ends its kernels on SIGTERM; whatever is left of its
 		# process group (kernels, their workers) is killed after 20 s.
@@ -80,8 +82,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 artifacts=${WASIPY_BROWSER_ARTIFACTS:-$here/artifacts}
-rm -rf "$artifacts"
 mkdir -p "$artifacts"
+# Only what an earlier run left (the folder may be one the caller named).
+find "$artifacts" -maxdepth 1 -type f \( -name '*.png' -o -name '*.html' -o -name '*.log' \) -delete
 
 step "browser suite: the kernel from this tree and its kernelspec"
 kernel=${WASIPY_KERNEL:-}
@@ -155,10 +158,13 @@ only=()
 [ -n "${WASIPY_BROWSER_ONLY:-}" ] && only=(--test-name-pattern="$WASIPY_BROWSER_ONLY")
 start=$(date +%s)
 set +e
+# In its own process group too, so cleanup can end a browser left behind.
 WASIPY_NOTEBOOK_URL="$base" WASIPY_NOTEBOOK_TOKEN="$token" WASIPY_KERNEL_DISPLAY_NAME="$display_name" \
 	WASIPY_BROWSER_ARTIFACTS="$artifacts" WASIPY_BROWSER_PROFILE="$work/chromium-profile" \
-	timeout --kill-after=10 600 node --test --test-concurrency=1 --test-reporter=spec "${only[@]}" \
-	"$here"/*.test.mjs
+	setsid timeout --kill-after=10 600 node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec \
+	"${only[@]}" "$here"/*.test.mjs &
+suite_pid=$!
+wait "$suite_pid"
 rc=$?
 set -e
 echo "browser suite: $(($(date +%s) - start)) s; screenshots in $artifacts"
