@@ -75,6 +75,9 @@ step "end-to-end tests with real Jupyter clients (the built CPython 3.13)"
 cd "$root"
 WASIPY_REQUIRE_BUILT=1 /usr/bin/python3 -m pytest tests -v -p no:cacheprovider
 
+step "browser suite: headless Chromium drives the Notebook UI on the kernel"
+tests/browser/run.sh
+
 # The npm build of CPython 3.12 (install.sh --prebuilt) still works: it is
 # installed beside the built one (python.wasm in the data dir) and runs the
 # interpreter tests and a smoke subset of the suite.
