@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,55 +20,7 @@ import (
 	"github.com/wasipy/wasipy/interp/internal/guestproto"
 	"github.com/wasipy/wasipy/interp/internal/pipe"
 	"github.com/wasipy/wasipy/interp/internal/worker"
-	"github.com/wasipy/wasipy/interp/sandboxfs"
 )
-
-// Config says which interpreter to run and what the sandbox holds.
-type Config struct {
-	// PythonWasm is the WASI CPython command module to run.
-	PythonWasm string
-	// CacheDir keeps the stripped module and wazero's compilation cache.
-	// Empty disables caching (every start compiles for seconds).
-	CacheDir string
-	// WorkDir is mounted read-write at the same path in the guest and made
-	// its working directory, so relative paths agree with the host's.
-	WorkDir string
-	// ImportPaths are host folders of pure-Python packages, mounted
-	// read-only at the same paths and added to the guest's sys.path.
-	ImportPaths []string
-	// Hidden are host paths the guest must never reach through any mount:
-	// the kernel's own folders (caches, data, history, Jupyter's runtime
-	// folder with connection files), which may lie inside WorkDir.
-	// CacheDir and the folder of PythonWasm are always hidden.
-	Hidden []string
-	// DiskQuota caps what the guest may add beneath WorkDir. Its counters
-	// are shared with every worker started with this Config, so a restart
-	// does not reset them. Nil: no cap.
-	DiskQuota *sandboxfs.Quota
-	// DiskQuotaBytes, DiskQuotaFiles and QuotaFD carry DiskQuota to the
-	// worker (the counters travel as an inherited descriptor).
-	DiskQuotaBytes int64
-	DiskQuotaFiles int64
-	QuotaFD        int
-	// Env adds variables to the guest's environment.
-	Env map[string]string
-	// MemoryLimit caps the guest's linear memory in bytes (rounded down to
-	// whole 64 KiB pages). Past it, allocations fail and Python raises
-	// MemoryError. 0 means DefaultMemoryLimit; more than MaxMemoryLimit
-	// (all that wasm32 can address) means MaxMemoryLimit.
-	MemoryLimit uint64
-	// Modules are Python modules implemented in Go (see Module).
-	Modules []*Module
-	// Executable is the program started as the worker; it must call
-	// WorkerMain first thing. Empty means this program.
-	Executable string
-	// Stderr receives the worker's own diagnostics. Nil discards them.
-	Stderr io.Writer
-
-	// prepareInto, set by Prepare, makes the worker compile the runtime's
-	// bytecode into this host folder and exit, running no user code.
-	prepareInto string
-}
 
 // LanguageInfo describes the interpreter, as the guest reports it at start.
 type LanguageInfo struct {
@@ -82,9 +33,10 @@ type LanguageInfo struct {
 	NbconvertExporter string          `json:"nbconvert_exporter"`
 }
 
-// Event is something the guest produced while running a request, or in the
-// background: "stream" (content {name, text}) or a message the guest shaped
-// itself ("execute_result", "display_data", "error", "clear_output", ...).
+// Event is something the guest produced while running a request, or in
+// the background: output ("stream", content {name, text}) or a message the
+// guest shaped itself ("execute_result", "display_data", "error",
+// "clear_output", "comm_msg", ...).
 type Event struct {
 	Type    string
 	Content json.RawMessage
@@ -97,7 +49,7 @@ type Event struct {
 }
 
 // Payload is a request's content with binary buffers and metadata, for
-// Call (comm messages from the frontend carry both).
+// Call: the buffers cross as raw bytes, without base64.
 type Payload struct {
 	Content  any
 	Metadata any
@@ -287,39 +239,6 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		p.Close()
 		return nil, ctx.Err()
 	}
-}
-
-// workerConfig is what the worker is told: every path and limit worked
-// out here, so that the worker only applies them.
-func workerConfig(cfg Config) worker.Config {
-	w := worker.Config{
-		PythonWasm:       cfg.PythonWasm,
-		CacheDir:         cfg.CacheDir,
-		KeyFile:          filepath.Join(DataDir(), codecache.KeyFile),
-		PycacheDir:       pycacheDir(cfg),
-		PrepareInto:      cfg.prepareInto,
-		WorkDir:          cfg.WorkDir,
-		ImportPaths:      cfg.ImportPaths,
-		Hidden:           append([]string(nil), cfg.Hidden...),
-		Env:              cfg.Env,
-		MemoryLimitPages: memoryLimitPages(cfg.MemoryLimit),
-	}
-	if cfg.CacheDir != "" {
-		w.Hidden = append(w.Hidden, cfg.CacheDir)
-	}
-	// The data dir holds the key that seals the code cache.
-	w.Hidden = append(w.Hidden, DataDir())
-	if cfg.PythonWasm != "" {
-		// The interpreter, and its folder: a built one keeps its standard
-		// library beside it, which later sessions import.
-		if abs, err := filepath.Abs(cfg.PythonWasm); err == nil {
-			w.Hidden = append(w.Hidden, abs, filepath.Dir(abs))
-		}
-	}
-	if q := cfg.DiskQuota; q != nil {
-		w.Quota, w.QuotaBytes, w.QuotaFiles = true, q.MaxBytes, q.MaxFiles
-	}
-	return w
 }
 
 // Info describes the interpreter.
@@ -571,146 +490,6 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 	p.outCond.Broadcast()
 	p.outMu.Unlock()
 	close(p.exited)
-}
-
-// route routes one frame the guest wrote on the channel. It runs on
-// readLoop, which also carries the guest's output and the news of its
-// exit, so nothing here may block: cell code can write any frame the
-// runtime could (open /.wasipy/host/channel), as many as it likes. Frames
-// that are malformed, or that answer no request of the host's, are dropped
-// and logged.
-func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
-	m, err := guestproto.Decode(payload)
-	if err != nil {
-		p.log.drop("malformed frame", "err", err, "bytes", len(payload))
-		return
-	}
-	if guestproto.FromHostOnly(m.Type) {
-		// The guest has no business sending these.
-		p.log.drop("message of a host-only kind", "type", m.Type)
-		return
-	}
-	switch m.Type {
-	case guestproto.Hello:
-		// Once, at start.
-		select {
-		case hello <- m.Content:
-		default:
-			p.log.drop("second hello")
-		}
-	case guestproto.Reply:
-		// A reply answers the waiting call with its id, once: the call
-		// leaves calls here, so a duplicate finds nothing.
-		p.mu.Lock()
-		c := p.calls[m.ID]
-		delete(p.calls, m.ID)
-		p.mu.Unlock()
-		if c == nil {
-			p.log.drop("reply to no waiting request", "id", m.ID)
-			return
-		}
-		c.reply <- m // buffered; this is its only send
-	case guestproto.HostRequest:
-		p.hostRequest(m)
-	default:
-		p.deliver(Event{Type: string(m.Type), Content: m.Content, ParentID: m.ParentID, Buffers: m.Buffers, Metadata: m.Metadata})
-	}
-}
-
-// hostRequest admits one host_request of the guest, within
-// maxHostRequests, and serves it on a goroutine of its own.
-func (p *Process) hostRequest(m *guestproto.Message) {
-	p.outMu.Lock()
-	admit := p.hostBusy < maxHostRequests && p.outErr == nil
-	refuse := !admit && p.refusals < maxRefusals && p.outErr == nil
-	if admit {
-		p.hostBusy++
-	} else if refuse {
-		p.refusals++
-	}
-	p.outMu.Unlock()
-	switch {
-	case admit:
-		go p.serveHost(m)
-	case refuse:
-		p.log.drop("host request refused: too many in flight", "method", m.Method, "limit", maxHostRequests)
-		reply := &guestproto.Message{Type: guestproto.HostReply, RID: m.RID, Error: &guestproto.HostError{Type: "HostError",
-			Message: fmt.Sprintf("too many requests of the host in flight (at most %d)", maxHostRequests)}}
-		payload, _ := guestproto.Encode(reply)
-		_ = p.queue(pipe.Message, payload, func() {
-			p.outMu.Lock()
-			p.refusals--
-			p.outMu.Unlock()
-		}, false)
-	default:
-		p.log.drop("host request dropped: too many in flight and refused", "method", m.Method)
-	}
-}
-
-// serveHost answers one admitted host_request of the guest. Its slot is
-// given back once the answer was written to the worker.
-func (p *Process) serveHost(m *guestproto.Message) {
-	release := func() {
-		p.outMu.Lock()
-		p.hostBusy--
-		p.outMu.Unlock()
-	}
-	p.mu.Lock()
-	h := p.host
-	p.mu.Unlock()
-	reply := &guestproto.Message{Type: guestproto.HostReply, RID: m.RID}
-	if guestproto.IsFFIMethod(m.Method) {
-		h = p.serveFFI
-	}
-	if h == nil {
-		reply.Error = &guestproto.HostError{Type: "HostError", Message: "the host does not answer " + string(m.Method)}
-	} else {
-		result, buffers, err := h(p.hostCtx, string(m.Method), m.Content, m.Buffers)
-		if err != nil {
-			reply.Error = errorForGuest(err)
-		} else {
-			if reply.Content, err = json.Marshal(result); err != nil {
-				reply.Content, reply.Error = nil, errorForGuest(err)
-			}
-			reply.Buffers = buffers
-		}
-	}
-	payload, err := guestproto.Encode(reply)
-	if err != nil {
-		release()
-		return
-	}
-	_ = p.queue(pipe.Message, payload, release, false)
-}
-
-// GuestError is an error that reaches Python as an exception of the named
-// type (a builtin exception such as PermissionError, KeyboardInterrupt or
-// EOFError); any other error becomes HostError.
-type GuestError struct {
-	Type    string
-	Message string
-}
-
-func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
-
-func errorForGuest(err error) *guestproto.HostError {
-	var ge *GuestError
-	if errors.As(err, &ge) {
-		return &guestproto.HostError{Type: ge.Type, Message: ge.Message}
-	}
-	return &guestproto.HostError{Type: "HostError", Message: err.Error()}
-}
-
-func (p *Process) deliver(e Event) {
-	p.mu.Lock()
-	sink := p.background
-	if p.current != nil && p.current.events != nil && e.ParentID == "" {
-		sink = p.current.events
-	}
-	p.mu.Unlock()
-	if sink != nil {
-		sink(e)
-	}
 }
 
 func streamEvent(name, text string) Event {
