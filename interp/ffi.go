@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/wasipy/wasipy/interp/internal/guestproto"
+	"github.com/wasipy/wasipy/interp/internal/pipe"
 )
 
 // A Module is a Python module implemented in Go, like Pyodide's
@@ -90,8 +93,8 @@ type PyObject struct {
 // Release lets the interpreter free the object.
 func (o *PyObject) Release() {
 	o.released.Do(func() {
-		msg, _ := json.Marshal(map[string]any{"type": "py_release", "id": o.id})
-		_ = o.p.send(frameMessage, msg)
+		msg, _ := guestproto.Encode(&guestproto.Message{Type: guestproto.PyRelease, ID: o.id})
+		_ = o.p.send(pipe.Message, msg)
 	})
 }
 
@@ -99,14 +102,14 @@ func (o *PyObject) Release() {
 // It can be used while the interpreter is idle or from a Func that Python
 // is waiting on.
 func (o *PyObject) CallMethod(ctx context.Context, name string, args ...any) (any, error) {
-	return o.p.callPython(ctx, "py_call", map[string]any{"id": o.id, "method": name}, args)
+	return o.p.callPython(ctx, guestproto.PyCall, map[string]any{"id": o.id, "method": name}, args)
 }
 
 // Eval evaluates a Python expression (with `args` bound to the given
 // arguments) in a fresh namespace and returns its converted value. Like
 // CallMethod it works while the interpreter is idle or from inside a Func.
 func (p *Process) Eval(ctx context.Context, expr string, args ...any) (any, error) {
-	return p.callPython(ctx, "py_eval", map[string]any{"expr": expr}, args)
+	return p.callPython(ctx, guestproto.PyEval, map[string]any{"expr": expr}, args)
 }
 
 // ---- encoding ---------------------------------------------------------
@@ -417,8 +420,8 @@ func (t *handleTable) Len() int {
 type nestedKey struct{}
 
 // moduleList tells the guest which modules and functions exist.
-func (p *Process) moduleList() map[string]any {
-	var mods []map[string]any
+func (p *Process) moduleList() guestproto.ModuleList {
+	var l guestproto.ModuleList
 	for _, m := range p.modules {
 		funcs, async := []string{}, []string{}
 		for name := range m.Funcs {
@@ -429,31 +432,26 @@ func (p *Process) moduleList() map[string]any {
 		}
 		sort.Strings(funcs)
 		sort.Strings(async)
-		mods = append(mods, map[string]any{"name": m.Name, "funcs": funcs, "async": async})
+		l.Modules = append(l.Modules, guestproto.ModuleInfo{Name: m.Name, Funcs: funcs, Async: async})
 	}
-	return map[string]any{"modules": mods}
+	return l
 }
 
 // serveFFI answers the guest's calls into Go ("ffi.call", "ffi.proxy_call")
 // and handle releases ("ffi.release").
 func (p *Process) serveFFI(ctx context.Context, method string, content json.RawMessage, buffers [][]byte) (any, [][]byte, error) {
-	var req struct {
-		Module string          `json:"module"`
-		Func   string          `json:"func"`
-		ID     int64           `json:"id"`
-		Args   json.RawMessage `json:"args"`
-		Kwargs json.RawMessage `json:"kwargs"`
-	}
+	var req guestproto.FFIRequest
 	if err := json.Unmarshal(content, &req); err != nil {
 		return nil, nil, err
 	}
-	if method == "ffi.release" {
+	switch guestproto.Method(method) {
+	case guestproto.FFIRelease:
 		p.handles.release(req.ID)
 		return nil, nil, nil
 	}
 	var fn Func
-	switch method {
-	case "ffi.call":
+	switch guestproto.Method(method) {
+	case guestproto.FFICall:
 		m := p.modules[req.Module]
 		if m == nil {
 			return nil, nil, fmt.Errorf("no Go module %q", req.Module)
@@ -464,7 +462,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 		if fn == nil {
 			return nil, nil, &GuestError{Type: "AttributeError", Message: fmt.Sprintf("module %q has no function %q", req.Module, req.Func)}
 		}
-	case "ffi.proxy_call":
+	case guestproto.FFIProxyCall:
 		v, ok := p.handles.get(req.ID)
 		if !ok {
 			return nil, nil, &GuestError{Type: "ValueError", Message: "the Go object was released"}
@@ -506,7 +504,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 // callPython runs py_eval / py_call in the guest and converts the result.
 // From inside a Func (the guest is waiting for that Func), the request goes
 // straight to the guest; otherwise it waits its turn like any request.
-func (p *Process) callPython(ctx context.Context, typ string, content map[string]any, args []any) (any, error) {
+func (p *Process) callPython(ctx context.Context, typ guestproto.Kind, content map[string]any, args []any) (any, error) {
 	c := &codec{p: p}
 	enc, err := c.encodeList(args)
 	if err != nil {
@@ -517,22 +515,16 @@ func (p *Process) callPython(ctx context.Context, typ string, content map[string
 	var raw json.RawMessage
 	var buffers [][]byte
 	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
-		raw, buffers, err = p.roundTrip(ctx, typ, payload, nil, false)
+		raw, buffers, err = p.roundTrip(ctx, string(typ), payload, nil, false)
 	} else {
 		p.callMu.Lock()
-		raw, buffers, err = p.roundTrip(ctx, typ, payload, nil, true)
+		raw, buffers, err = p.roundTrip(ctx, string(typ), payload, nil, true)
 		p.callMu.Unlock()
 	}
 	if err != nil {
 		return nil, err
 	}
-	var reply struct {
-		Status    string          `json:"status"`
-		Value     json.RawMessage `json:"value"`
-		Ename     string          `json:"ename"`
-		Evalue    string          `json:"evalue"`
-		Traceback []string        `json:"traceback"`
-	}
+	var reply guestproto.PyResult
 	if err := json.Unmarshal(raw, &reply); err != nil {
 		return nil, err
 	}

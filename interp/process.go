@@ -2,7 +2,6 @@ package interp
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -17,60 +16,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wasipy/wasipy/interp/sandboxfs"
+	"github.com/wasipy/wasipy/interp/internal/codecache"
+	"github.com/wasipy/wasipy/interp/internal/guestproto"
+	"github.com/wasipy/wasipy/interp/internal/pipe"
+	"github.com/wasipy/wasipy/interp/internal/worker"
 )
-
-// workerEnv marks a process as an interpreter worker and carries its Config.
-const workerEnv = "WASIPY_INTERP_WORKER"
-
-// Config says which interpreter to run and what the sandbox holds.
-type Config struct {
-	// PythonWasm is the WASI CPython command module to run.
-	PythonWasm string `json:"python_wasm"`
-	// CacheDir keeps the stripped module and wazero's compilation cache.
-	// Empty disables caching (every start compiles for seconds).
-	CacheDir string `json:"cache_dir"`
-	// WorkDir is mounted read-write at the same path in the guest and made
-	// its working directory, so relative paths agree with the host's.
-	WorkDir string `json:"work_dir"`
-	// ImportPaths are host folders of pure-Python packages, mounted
-	// read-only at the same paths and added to the guest's sys.path.
-	ImportPaths []string `json:"import_paths,omitempty"`
-	// Hidden are host paths the guest must never reach through any mount:
-	// the kernel's own folders (caches, data, history, Jupyter's runtime
-	// folder with connection files), which may lie inside WorkDir.
-	// CacheDir and the folder of PythonWasm are always hidden.
-	Hidden []string `json:"hidden,omitempty"`
-	// DiskQuota caps what the guest may add beneath WorkDir. Its counters
-	// are shared with every worker started with this Config, so a restart
-	// does not reset them. Nil: no cap.
-	DiskQuota *sandboxfs.Quota `json:"-"`
-	// DiskQuotaBytes, DiskQuotaFiles and QuotaFD carry DiskQuota to the
-	// worker (the counters travel as an inherited descriptor).
-	DiskQuotaBytes int64 `json:"disk_quota_bytes,omitempty"`
-	DiskQuotaFiles int64 `json:"disk_quota_files,omitempty"`
-	QuotaFD        int   `json:"quota_fd,omitempty"`
-	// Env adds variables to the guest's environment.
-	Env map[string]string `json:"env,omitempty"`
-	// MemoryLimit caps the guest's linear memory in bytes (rounded down to
-	// whole 64 KiB pages). Past it, allocations fail and Python raises
-	// MemoryError. 0 means DefaultMemoryLimit; more than MaxMemoryLimit
-	// (all that wasm32 can address) means MaxMemoryLimit.
-	MemoryLimit uint64 `json:"memory_limit,omitempty"`
-	// Modules are Python modules implemented in Go (see Module).
-	Modules []*Module `json:"-"`
-	// Executable is the program started as the worker; it must call
-	// WorkerMain first thing. Empty means this program.
-	Executable string `json:"-"`
-	// Stderr receives the worker's own diagnostics. Nil discards them.
-	Stderr io.Writer `json:"-"`
-
-	// prepareInto, set by Prepare, makes the worker compile the runtime's
-	// bytecode into this host folder and exit, running no user code.
-	prepareInto string
-	// PrepareInto carries prepareInto to the worker.
-	PrepareInto string `json:"prepare_into,omitempty"`
-}
 
 // LanguageInfo describes the interpreter, as the guest reports it at start.
 type LanguageInfo struct {
@@ -83,9 +33,10 @@ type LanguageInfo struct {
 	NbconvertExporter string          `json:"nbconvert_exporter"`
 }
 
-// Event is something the guest produced while running a request, or in the
-// background: "stream" (content {name, text}) or a message the guest shaped
-// itself ("execute_result", "display_data", "error", "clear_output", ...).
+// Event is something the guest produced while running a request, or in
+// the background: output ("stream", content {name, text}) or a message the
+// guest shaped itself ("execute_result", "display_data", "error",
+// "clear_output", "comm_msg", ...).
 type Event struct {
 	Type    string
 	Content json.RawMessage
@@ -98,7 +49,7 @@ type Event struct {
 }
 
 // Payload is a request's content with binary buffers and metadata, for
-// Call (comm messages from the frontend carry both).
+// Call: the buffers cross as raw bytes, without base64.
 type Payload struct {
 	Content  any
 	Metadata any
@@ -147,8 +98,6 @@ const (
 	// guest to read them; a request beyond both limits is dropped and
 	// logged, and its sender waits (until interrupted) for nothing.
 	maxRefusals = 256
-	// maxGuestBuffers caps the binary buffers one guest message lists.
-	maxGuestBuffers = 1 << 16
 )
 
 // Process is a running interpreter in a worker process.
@@ -192,7 +141,7 @@ type Process struct {
 type call struct {
 	id     int64
 	events func(Event)
-	reply  chan *guestMessage // buffered 1; only the reply that removes the call from calls sends
+	reply  chan *guestproto.Message // buffered 1; only the reply that removes the call from calls sends
 }
 
 // outFrame is one frame queued for the worker's stdin; sent, if set, runs
@@ -201,90 +150,6 @@ type outFrame struct {
 	kind    byte
 	payload []byte
 	sent    func()
-}
-
-// guestMessage is one message of the guest protocol (see
-// runtime/_wasipy_kernel.py): JSON, then optionally a NUL byte and the
-// binary buffers whose lengths BufferLengths lists.
-type guestMessage struct {
-	Type          string          `json:"type"`
-	ID            int64           `json:"id,omitempty"`
-	RID           int64           `json:"rid,omitempty"`
-	Method        string          `json:"method,omitempty"`
-	ParentID      string          `json:"parent_id,omitempty"`
-	Content       json.RawMessage `json:"content,omitempty"`
-	Metadata      json.RawMessage `json:"metadata,omitempty"`
-	Error         *hostError      `json:"error,omitempty"`
-	BufferLengths []int           `json:"buffer_lengths,omitempty"`
-	buffers       [][]byte
-}
-
-// hostError is how a failed host request is reported to the guest, which
-// raises it as an exception of that type (HostError unless a Python
-// builtin exception such as PermissionError is named).
-type hostError struct {
-	Type    string `json:"type"`
-	Message string `json:"message"`
-}
-
-// decodeGuestMessage parses one frame the guest wrote. The frame is
-// untrusted (cell code can write the channel): its JSON must be valid
-// UTF-8 (the runtime writes ASCII; invalid bytes would reach the frontend
-// verbatim), have a type, and list buffers whose lengths add up to exactly
-// the bytes after the NUL. Anything else is an error, and the caller drops
-// the frame.
-func decodeGuestMessage(payload []byte) (*guestMessage, error) {
-	head, rest := payload, []byte(nil)
-	i := bytes.IndexByte(payload, 0)
-	if i >= 0 {
-		head, rest = payload[:i], payload[i+1:]
-	}
-	if !utf8.Valid(head) {
-		return nil, errors.New("guest message is not valid UTF-8")
-	}
-	var m guestMessage
-	if err := json.Unmarshal(head, &m); err != nil {
-		return nil, err
-	}
-	if m.Type == "" {
-		return nil, errors.New("guest message has no type")
-	}
-	if len(m.BufferLengths) > maxGuestBuffers {
-		return nil, fmt.Errorf("guest message lists %d buffers, over the limit of %d", len(m.BufferLengths), maxGuestBuffers)
-	}
-	if i < 0 && len(m.BufferLengths) > 0 {
-		return nil, errors.New("guest message lists buffers but carries none")
-	}
-	if len(m.BufferLengths) > 0 {
-		m.buffers = make([][]byte, 0, len(m.BufferLengths))
-	}
-	for _, n := range m.BufferLengths {
-		if n < 0 || n > len(rest) {
-			return nil, errors.New("guest message buffers are shorter than announced")
-		}
-		m.buffers = append(m.buffers, rest[:n:n])
-		rest = rest[n:]
-	}
-	if len(rest) > 0 {
-		return nil, errors.New("guest message buffers are longer than announced")
-	}
-	return &m, nil
-}
-
-func encodeGuestMessage(m *guestMessage) ([]byte, error) {
-	m.BufferLengths = nil
-	for _, b := range m.buffers {
-		m.BufferLengths = append(m.BufferLengths, len(b))
-	}
-	head, err := json.Marshal(m)
-	if err != nil || len(m.buffers) == 0 {
-		return head, err
-	}
-	out := append(head, 0)
-	for _, b := range m.buffers {
-		out = append(out, b...)
-	}
-	return out, nil
 }
 
 // Start launches a worker and waits until the interpreter has started and
@@ -300,26 +165,19 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if _, err := os.Stat(cfg.PythonWasm); err != nil {
 		return nil, fmt.Errorf("python.wasm: %w", err)
 	}
-	cfg.PrepareInto = cfg.prepareInto
-	if cfg.DiskQuota != nil {
-		// The counters are the second of cmd.ExtraFiles (fd 3 is the
-		// interrupt pipe).
-		cfg.QuotaFD = interruptFD + 1
-		cfg.DiskQuotaBytes, cfg.DiskQuotaFiles = cfg.DiskQuota.MaxBytes, cfg.DiskQuota.MaxFiles
-	}
-	if cfg.PrepareInto == "" && cfg.CacheDir != "" && !pycacheReady(pycacheDir(cfg)) {
+	if cfg.prepareInto == "" && cfg.CacheDir != "" && !codecache.PycacheReady(pycacheDir(cfg)) {
 		// Once per runtime version: compile the runtime's bytecode (and
 		// warm the module cache) in a worker of its own.
 		if err := Prepare(ctx, cfg); err != nil && cfg.Stderr != nil {
 			fmt.Fprintln(cfg.Stderr, "wasipy: runtime bytecode not cached:", err)
 		}
 	}
-	raw, err := json.Marshal(cfg)
+	raw, err := json.Marshal(workerConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
+	cmd.Env = append(os.Environ(), worker.EnvVar+"="+string(raw))
 	if cfg.Stderr != nil {
 		cmd.Stderr = cfg.Stderr
 	}
@@ -332,7 +190,8 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The interrupt pipe: the worker's fd 3 (see interruptFD).
+	// The interrupt pipe is the worker's fd 3 and the quota's counters its
+	// fd 4 (worker.InterruptFD, worker.QuotaFD): the order of ExtraFiles.
 	intrR, intrW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -359,12 +218,16 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	go p.readLoop(stdout, hello)
 	select {
 	case h := <-hello:
+		if err := guestproto.CheckHello(h); err != nil {
+			p.Close()
+			return nil, err
+		}
 		if err := json.Unmarshal(h, &p.info); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("interpreter hello: %w", err)
 		}
 		if len(p.modules) > 0 {
-			if _, err := p.Call(ctx, "ffi_modules", p.moduleList(), nil); err != nil {
+			if _, err := p.Call(ctx, string(guestproto.FFIModules), p.moduleList(), nil); err != nil {
 				p.Close()
 				return nil, fmt.Errorf("registering Go modules: %w", err)
 			}
@@ -429,7 +292,7 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 		return nil, nil, err
 	}
 	p.mu.Lock()
-	c := &call{id: p.newCallID(), events: events, reply: make(chan *guestMessage, 1)}
+	c := &call{id: p.newCallID(), events: events, reply: make(chan *guestproto.Message, 1)}
 	p.calls[c.id] = c
 	if outermost {
 		p.current = c
@@ -443,11 +306,11 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 		}
 		p.mu.Unlock()
 	}()
-	msg, err := encodeGuestMessage(&guestMessage{Type: typ, ID: c.id, Content: body, Metadata: metadata, buffers: buffers})
+	msg, err := guestproto.Encode(&guestproto.Message{Type: guestproto.Kind(typ), ID: c.id, Content: body, Metadata: metadata, Buffers: buffers})
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.queue(frameMessage, msg, nil, true); err != nil {
+	if err := p.queue(pipe.Message, msg, nil, true); err != nil {
 		select {
 		case <-p.exited:
 			return nil, nil, p.exitErr
@@ -457,7 +320,7 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 	}
 	select {
 	case r := <-c.reply:
-		return r.Content, r.buffers, nil
+		return r.Content, r.Buffers, nil
 	case <-p.exited:
 		// Output the guest wrote before it died was delivered first.
 		return nil, nil, p.exitErr
@@ -539,7 +402,7 @@ func (p *Process) queue(kind byte, payload []byte, sent func(), request bool) er
 		return err
 	}
 	p.outq = append(p.outq, outFrame{kind, payload, sent})
-	if kind == frameMessage {
+	if kind == pipe.Message {
 		p.outSeq++
 		if request {
 			p.lastReq = p.outSeq
@@ -564,7 +427,7 @@ func (p *Process) writeLoop() {
 		var err error
 		for _, f := range batch {
 			if err == nil && !failed {
-				err = writeFrame(p.stdin, f.kind, f.payload)
+				err = pipe.WriteFrame(p.stdin, f.kind, f.payload)
 			}
 			if f.sent != nil {
 				f.sent()
@@ -587,23 +450,23 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 	var decoders [2]utf8Stream
 	exit := &ExitError{Code: 1, Reason: "the interpreter worker stopped unexpectedly"}
 	for {
-		kind, payload, err := readFrame(r)
+		kind, payload, err := pipe.ReadFrame(r)
 		if err != nil {
 			break
 		}
 		switch kind {
-		case frameStdout, frameStderr:
+		case pipe.Stdout, pipe.Stderr:
 			i, name := 0, "stdout"
-			if kind == frameStderr {
+			if kind == pipe.Stderr {
 				i, name = 1, "stderr"
 			}
 			if text := decoders[i].decode(payload); text != "" {
 				p.deliver(streamEvent(name, text))
 			}
-		case frameMessage:
-			p.guestMessage(payload, hello)
-		case frameExit:
-			var info exitInfo
+		case pipe.Message:
+			p.route(payload, hello)
+		case pipe.Exit:
+			var info pipe.ExitInfo
 			_ = json.Unmarshal(payload, &info)
 			exit = &ExitError{Code: info.Code, Reason: info.Error}
 		}
@@ -629,150 +492,12 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 	close(p.exited)
 }
 
-// guestMessage routes one frame the guest wrote on the channel. It runs on
-// readLoop, which also carries the guest's output and the news of its
-// exit, so nothing here may block: cell code can write any frame the
-// runtime could (open /.wasipy/host/channel), as many as it likes. Frames
-// that are malformed, or that answer no request of the host's, are dropped
-// and logged.
-func (p *Process) guestMessage(payload []byte, hello chan<- json.RawMessage) {
-	m, err := decodeGuestMessage(payload)
-	if err != nil {
-		p.log.drop("malformed frame", "err", err, "bytes", len(payload))
-		return
-	}
-	switch m.Type {
-	case "hello":
-		// Once, at start.
-		select {
-		case hello <- m.Content:
-		default:
-			p.log.drop("second hello")
-		}
-	case "reply":
-		// A reply answers the waiting call with its id, once: the call
-		// leaves calls here, so a duplicate finds nothing.
-		p.mu.Lock()
-		c := p.calls[m.ID]
-		delete(p.calls, m.ID)
-		p.mu.Unlock()
-		if c == nil {
-			p.log.drop("reply to no waiting request", "id", m.ID)
-			return
-		}
-		c.reply <- m // buffered; this is its only send
-	case "host_request":
-		p.hostRequest(m)
-	case "host_reply", "interrupt", "py_release", "py_eval", "py_call", "ffi_modules":
-		// Host → guest kinds: the guest has no business sending them.
-		p.log.drop("message of a host-only kind", "type", m.Type)
-	default:
-		p.deliver(Event{Type: m.Type, Content: m.Content, ParentID: m.ParentID, Buffers: m.buffers, Metadata: m.Metadata})
-	}
-}
-
-// hostRequest admits one host_request of the guest, within
-// maxHostRequests, and serves it on a goroutine of its own.
-func (p *Process) hostRequest(m *guestMessage) {
-	p.outMu.Lock()
-	admit := p.hostBusy < maxHostRequests && p.outErr == nil
-	refuse := !admit && p.refusals < maxRefusals && p.outErr == nil
-	if admit {
-		p.hostBusy++
-	} else if refuse {
-		p.refusals++
-	}
-	p.outMu.Unlock()
-	switch {
-	case admit:
-		go p.serveHost(m)
-	case refuse:
-		p.log.drop("host request refused: too many in flight", "method", m.Method, "limit", maxHostRequests)
-		reply := &guestMessage{Type: "host_reply", RID: m.RID, Error: &hostError{Type: "HostError",
-			Message: fmt.Sprintf("too many requests of the host in flight (at most %d)", maxHostRequests)}}
-		payload, _ := encodeGuestMessage(reply)
-		_ = p.queue(frameMessage, payload, func() {
-			p.outMu.Lock()
-			p.refusals--
-			p.outMu.Unlock()
-		}, false)
-	default:
-		p.log.drop("host request dropped: too many in flight and refused", "method", m.Method)
-	}
-}
-
-// serveHost answers one admitted host_request of the guest. Its slot is
-// given back once the answer was written to the worker.
-func (p *Process) serveHost(m *guestMessage) {
-	release := func() {
-		p.outMu.Lock()
-		p.hostBusy--
-		p.outMu.Unlock()
-	}
-	p.mu.Lock()
-	h := p.host
-	p.mu.Unlock()
-	reply := &guestMessage{Type: "host_reply", RID: m.RID}
-	if strings.HasPrefix(m.Method, "ffi.") {
-		h = p.serveFFI
-	}
-	if h == nil {
-		reply.Error = &hostError{Type: "HostError", Message: "the host does not answer " + m.Method}
-	} else {
-		result, buffers, err := h(p.hostCtx, m.Method, m.Content, m.buffers)
-		if err != nil {
-			reply.Error = errorForGuest(err)
-		} else {
-			if reply.Content, err = json.Marshal(result); err != nil {
-				reply.Content, reply.Error = nil, errorForGuest(err)
-			}
-			reply.buffers = buffers
-		}
-	}
-	payload, err := encodeGuestMessage(reply)
-	if err != nil {
-		release()
-		return
-	}
-	_ = p.queue(frameMessage, payload, release, false)
-}
-
-// GuestError is an error that reaches Python as an exception of the named
-// type (a builtin exception such as PermissionError, KeyboardInterrupt or
-// EOFError); any other error becomes HostError.
-type GuestError struct {
-	Type    string
-	Message string
-}
-
-func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
-
-func errorForGuest(err error) *hostError {
-	var ge *GuestError
-	if errors.As(err, &ge) {
-		return &hostError{Type: ge.Type, Message: ge.Message}
-	}
-	return &hostError{Type: "HostError", Message: err.Error()}
-}
-
-func (p *Process) deliver(e Event) {
-	p.mu.Lock()
-	sink := p.background
-	if p.current != nil && p.current.events != nil && e.ParentID == "" {
-		sink = p.current.events
-	}
-	p.mu.Unlock()
-	if sink != nil {
-		sink(e)
-	}
-}
-
 func streamEvent(name, text string) Event {
 	b, _ := json.Marshal(struct {
 		Name string `json:"name"`
 		Text string `json:"text"`
 	}{name, text})
-	return Event{Type: "stream", Content: b}
+	return Event{Type: string(guestproto.Stream), Content: b}
 }
 
 // utf8Stream turns a byte stream into text without splitting a character

@@ -14,6 +14,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if fakeWorkerMain() {
+		return
+	}
 	if WorkerMain() {
 		return
 	}

@@ -43,13 +43,13 @@ readonly PKGS=(python3.13 zlib bzip2 xz-utils sqlite3)
 readonly LLVM=19
 readonly TARGET=wasm32-wasi
 # -O2: -O3 measured no faster (docs/BUILDING.md); -g keeps the DWARF that
-# interp/interrupt.go reads to find the signal flags (the kernel runs a
+# interp/internal/interrupt/interrupt.go reads to find the signal flags (the kernel runs a
 # stripped copy, so the size costs nothing at run time).
 OPT_CFLAGS=${WASIPY_PY_OPT:--O2}
 readonly OPT_CFLAGS
 readonly DEBUG_CFLAGS='-g'
 # The guest sees the standard library at $GUEST_PREFIX/lib/python3.13
-# (interp/stdlib.go mounts it there, read-only).
+# (interp/internal/worker/stdlib.go mounts it there, read-only).
 readonly GUEST_PREFIX=/usr/local
 
 # ---- arguments -----------------------------------------------------------------

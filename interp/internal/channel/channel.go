@@ -1,0 +1,346 @@
+// Package channel is the guest's end of the host: a virtual folder
+// (GuestDir) whose files carry the guest protocol's frames both ways, set
+// a timeout for the next read, and read the worker's CPU time. Everything
+// the guest writes there is untrusted: cell code can open these files too.
+package channel
+
+import (
+	"encoding/binary"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasipy/wasipy/interp/internal/guestproto"
+	"github.com/wasipy/wasipy/interp/internal/wake"
+)
+
+// The guest and the host exchange structured messages (requests, replies,
+// display data) over one virtual file, separate from fd 1 and 2 so that
+// user output can never be mistaken for a protocol message. The file lives
+// at GuestDir/channelName. Each message is a frame: a 4-byte
+// big-endian length and that many bytes of JSON.
+//
+// A second file, deadlineName, sets a timeout for the next read of the
+// channel: the guest writes a number of nanoseconds to it, and that read
+// fails with EAGAIN when no frame came in time. The guest's asyncio loop
+// waits that way for its next timer or the next message, whichever is first.
+const (
+	// GuestDir is where the worker mounts FS in the guest.
+	GuestDir     = "/.wasipy/host"
+	channelName  = "channel"
+	deadlineName = "deadline"
+	cputimeName  = "cputime" // read: the worker's CPU time in ns (see cputime_unix.go)
+
+	// maxGuestFrame caps one frame the guest writes. A larger length
+	// prefix is refused at once (EINVAL), before any byte of it is kept.
+	maxGuestFrame = 256 << 20
+	// maxPartialBytes caps the bytes of unfinished frames held for all the
+	// guest's open channel files together. Cell code can open the channel
+	// as often as it likes and start a large frame on each; without this
+	// budget the worker's Go heap (outside the guest's memory cap) would
+	// grow by maxGuestFrame per open file.
+	maxPartialBytes = maxGuestFrame + 1<<20
+)
+
+// Channel is the host end of that file. Reads block the guest until the
+// host has a frame for it: that is how an idle interpreter waits for work
+// without spinning.
+type Channel struct {
+	in chan []byte // frames for the guest, already length-prefixed
+	// Wake is fired by an interrupt: it ends a sleep in poll_oneoff
+	// early.
+	Wake *wake.Broadcast
+	done chan struct{} // closed when the host shuts the guest down
+
+	// Guest goroutine only.
+	pending []byte
+	timeout time.Duration // for the next read; < 0 means none
+	partial int           // bytes of unfinished frames held by all writers
+	budget  int           // at most this many (maxPartialBytes)
+
+	reading atomic.Bool // the guest is blocked in a read of the channel
+
+	onFrame  func(payload []byte) // a complete frame written by the guest
+	onBlock  func()               // the guest is about to block in a read
+	closeOne sync.Once
+}
+
+// New returns a channel that hands every complete frame the guest writes
+// to onFrame (on the guest's goroutine) and calls onBlock, if set, before
+// the guest blocks in a read.
+func New(onFrame func([]byte), onBlock func()) *Channel {
+	c := &Channel{
+		in:      make(chan []byte, 64),
+		Wake:    wake.New(),
+		done:    make(chan struct{}),
+		onFrame: onFrame,
+		onBlock: onBlock,
+		timeout: -1,
+		budget:  maxPartialBytes,
+	}
+	return c
+}
+
+// Push queues a message for the guest. It blocks while the guest is not
+// reading (the queue is small on purpose: the guest handles one at a
+// time); it returns false once the channel is closed.
+func (c *Channel) Push(payload []byte) bool {
+	frame := make([]byte, 4+len(payload))
+	binary.BigEndian.PutUint32(frame, uint32(len(payload)))
+	copy(frame[4:], payload)
+	select {
+	case c.in <- frame:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// InterruptWaiting tells a guest that waits on the channel (for input, a
+// host call, or its event loop's next timer) with an in-band message, so
+// that it raises KeyboardInterrupt at a point where no frame can be torn.
+// It reports whether the guest was waiting; if not, it is running code (or
+// sleeping), which the caller stops with the interrupt flags and wake.
+func (c *Channel) InterruptWaiting() bool {
+	if !c.reading.Load() {
+		return false
+	}
+	frame := make([]byte, 4+len(interruptMessage))
+	binary.BigEndian.PutUint32(frame, uint32(len(interruptMessage)))
+	copy(frame[4:], interruptMessage)
+	select {
+	case c.in <- frame:
+		return true
+	default:
+		// The queue is full, so the guest is about to take a frame and
+		// run: the caller trips the flags instead, which it sees then.
+		// Never block here: this runs on the interrupt path.
+		return false
+	}
+}
+
+// interruptMessage is the in-band interrupt: the guest raises
+// KeyboardInterrupt where it reads it.
+var interruptMessage, _ = guestproto.Encode(&guestproto.Message{Type: guestproto.Interrupt})
+
+// Close ends the guest's reads (EOF): the host is gone.
+func (c *Channel) Close() { c.closeOne.Do(func() { close(c.done) }) }
+
+func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
+	timeout := c.timeout
+	c.timeout = -1
+	if len(c.pending) == 0 {
+		select {
+		case f := <-c.in:
+			c.pending = f
+		default:
+			if timeout == 0 {
+				return 0, experimentalsys.EAGAIN
+			}
+			if c.onBlock != nil {
+				c.onBlock()
+			}
+			var expired <-chan time.Time
+			if timeout > 0 {
+				t := time.NewTimer(timeout)
+				defer t.Stop()
+				expired = t.C
+			}
+			c.reading.Store(true)
+			defer c.reading.Store(false)
+			select {
+			case f := <-c.in:
+				c.pending = f
+			case <-expired:
+				return 0, experimentalsys.EAGAIN
+			case <-c.done:
+				return 0, 0 // EOF: the guest's main loop ends
+			}
+		}
+	}
+	n := copy(buf, c.pending)
+	c.pending = c.pending[n:]
+	return n, 0
+}
+
+// FrameWriter splits the bytes written to one open channel file into
+// frames, handed to the channel's onFrame. Each open file has its own, so that cell code which opens the
+// channel and leaves half a frame on its descriptor cannot swallow the
+// runtime's own frames into it. Everything the guest writes is untrusted:
+// a length prefix above maxGuestFrame is refused before anything is
+// allocated for it, and bytes are held only as they actually arrive,
+// within the channel-wide maxPartialBytes budget.
+type FrameWriter struct {
+	ch  *Channel
+	buf []byte // the unfinished frame, prefix included
+}
+
+// Write takes bytes the guest wrote; EINVAL refuses a frame over the
+// limits (and forgets it).
+func (w *FrameWriter) Write(buf []byte) (int, experimentalsys.Errno) {
+	c := w.ch
+	data := buf
+	if len(w.buf) > 0 {
+		if c.partial+len(buf) > c.budget {
+			w.Drop()
+			return 0, experimentalsys.EINVAL
+		}
+		w.buf = append(w.buf, buf...)
+		c.partial += len(buf)
+		data = w.buf
+	}
+	for len(data) >= 4 {
+		size := binary.BigEndian.Uint32(data)
+		if size > maxGuestFrame {
+			w.Drop()
+			return 0, experimentalsys.EINVAL
+		}
+		if uint64(len(data)-4) < uint64(size) {
+			break
+		}
+		payload := make([]byte, size)
+		copy(payload, data[4:4+size])
+		data = data[4+size:]
+		c.onFrame(payload)
+	}
+	switch {
+	case len(data) == 0:
+		w.Drop()
+	case len(w.buf) == 0:
+		// Frames came whole and a piece of the next one is left: keep it.
+		if c.partial+len(data) > c.budget {
+			return 0, experimentalsys.EINVAL
+		}
+		w.buf = append([]byte(nil), data...)
+		c.partial += len(data)
+	default:
+		// Slide the unfinished frame to the front; let a large buffer go.
+		c.partial -= len(w.buf) - len(data)
+		w.buf = append(w.buf[:0:0], data...)
+	}
+	return len(buf), 0
+}
+
+// Drop forgets the unfinished frame and returns its bytes to the budget.
+func (w *FrameWriter) Drop() {
+	w.ch.partial -= len(w.buf)
+	w.buf = nil
+}
+
+// NewFrameWriter returns the frame splitter of one more open channel file.
+func (c *Channel) NewFrameWriter() *FrameWriter { return &FrameWriter{ch: c} }
+
+// FS is the file system to mount at GuestDir: the channel, the deadline
+// and the CPU clock.
+func (c *Channel) FS() experimentalsys.FS { return &channelFS{ch: c} }
+
+// channelFS holds the files of GuestDir.
+type channelFS struct {
+	experimentalsys.UnimplementedFS
+	ch *Channel
+}
+
+func (f *channelFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	switch path {
+	case "", ".":
+		return &channelDir{}, 0
+	case channelName:
+		return &channelFile{ch: f.ch, w: FrameWriter{ch: f.ch}}, 0
+	case deadlineName:
+		return &deadlineFile{ch: f.ch}, 0
+	case cputimeName:
+		return &cputimeFile{}, 0
+	}
+	return nil, experimentalsys.ENOENT
+}
+
+func (f *channelFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
+	switch path {
+	case "", ".":
+		return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
+	case channelName, deadlineName, cputimeName:
+		return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
+	}
+	return sys.Stat_t{}, experimentalsys.ENOENT
+}
+
+func (f *channelFS) Lstat(path string) (sys.Stat_t, experimentalsys.Errno) { return f.Stat(path) }
+
+type channelDir struct {
+	experimentalsys.UnimplementedFile
+}
+
+func (*channelDir) IsDir() (bool, experimentalsys.Errno) { return true, 0 }
+func (*channelDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
+}
+func (*channelDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
+	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}, {Name: deadlineName, Type: fs.ModeNamedPipe}, {Name: cputimeName, Type: fs.ModeNamedPipe}}, 0
+}
+
+type channelFile struct {
+	experimentalsys.UnimplementedFile
+	ch *Channel
+	w  FrameWriter
+}
+
+func (*channelFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*channelFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
+}
+func (f *channelFile) Read(buf []byte) (int, experimentalsys.Errno)  { return f.ch.read(buf) }
+func (f *channelFile) Write(buf []byte) (int, experimentalsys.Errno) { return f.w.Write(buf) }
+
+// Close forgets an unfinished frame left on this descriptor.
+func (f *channelFile) Close() experimentalsys.Errno {
+	f.w.Drop()
+	return 0
+}
+
+// deadlineFile sets the timeout of the next channel read.
+type deadlineFile struct {
+	experimentalsys.UnimplementedFile
+	ch *Channel
+}
+
+func (*deadlineFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*deadlineFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o200, Nlink: 1}, 0
+}
+func (f *deadlineFile) Write(buf []byte) (int, experimentalsys.Errno) {
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(buf)), 10, 64)
+	if err != nil {
+		return 0, experimentalsys.EINVAL
+	}
+	f.ch.timeout = time.Duration(ns)
+	if ns < 0 {
+		f.ch.timeout = -1
+	}
+	return len(buf), 0
+}
+
+// cputimeFile reads as the worker's CPU time in nanoseconds, in decimal,
+// afresh at every pread at offset 0. wasi-libc has no CPU clock (its
+// times() is the monotonic clock), so time.process_time() reads this.
+type cputimeFile struct {
+	experimentalsys.UnimplementedFile
+}
+
+func (*cputimeFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*cputimeFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o400, Nlink: 1}, 0
+}
+func (*cputimeFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
+	s := strconv.FormatInt(processCPUTime(), 10)
+	if off >= int64(len(s)) {
+		return 0, 0
+	}
+	return copy(buf, s[off:]), 0
+}
+func (f *cputimeFile) Read(buf []byte) (int, experimentalsys.Errno) { return f.Pread(buf, 0) }

@@ -1,0 +1,128 @@
+package channel
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+)
+
+func frameOf(payload []byte) []byte {
+	f := make([]byte, 4+len(payload))
+	binary.BigEndian.PutUint32(f, uint32(len(payload)))
+	copy(f[4:], payload)
+	return f
+}
+
+func TestEachChannelFileFramesOnItsOwn(t *testing.T) {
+	var got []string
+	c := New(func(p []byte) { got = append(got, string(p)) }, nil)
+	runtime, cell := c.NewFrameWriter(), c.NewFrameWriter()
+	// Cell code leaves half a frame (announcing 1 MiB) on its descriptor...
+	_, errno := cell.Write([]byte{0, 0x10, 0, 0, 'x'})
+	require.Zero(t, errno)
+	// ...and the runtime's frames still arrive whole.
+	_, errno = runtime.Write(frameOf([]byte(`{"type":"reply"}`)))
+	require.Zero(t, errno)
+	require.Equal(t, []string{`{"type":"reply"}`}, got)
+	require.Equal(t, 5, c.partial)
+	cell.Drop() // as Close does
+	require.Zero(t, c.partial)
+
+	// A length prefix over the cap is refused before anything is kept.
+	n, errno := cell.Write([]byte{0xff, 0xff, 0xff, 0xff, 'x'})
+	require.Equal(t, experimentalsys.EINVAL, errno)
+	require.Zero(t, n)
+	require.Zero(t, c.partial)
+}
+
+func TestPartialFramesShareOneBudget(t *testing.T) {
+	c := New(func([]byte) {}, nil)
+	c.budget = 1 << 20 // the same rule as maxPartialBytes, at a test's scale
+	hdr := make([]byte, 4)
+	binary.BigEndian.PutUint32(hdr, maxGuestFrame)
+	chunk := make([]byte, 64<<10)
+	fill := func(w *FrameWriter, bytes int) experimentalsys.Errno {
+		if _, errno := w.Write(hdr); errno != 0 {
+			return errno
+		}
+		for left := bytes; left > 0; left -= len(chunk) {
+			if _, errno := w.Write(chunk[:min(left, len(chunk))]); errno != 0 {
+				return errno
+			}
+		}
+		return 0
+	}
+	a, b := c.NewFrameWriter(), c.NewFrameWriter()
+	require.Zero(t, fill(a, c.budget-4-1))
+	// A second descriptor cannot hold another large frame at the same time.
+	require.Equal(t, experimentalsys.EINVAL, fill(b, 256<<10))
+	require.LessOrEqual(t, c.partial, c.budget)
+	require.Empty(t, b.buf, "the refused writer's frame is dropped")
+	a.Drop()
+	b.Drop()
+	require.Zero(t, c.partial)
+}
+
+func TestChannelFramesBothWays(t *testing.T) {
+	var got [][]byte
+	c := New(func(p []byte) { got = append(got, p) }, nil)
+	// Guest → host: frames may arrive in pieces and several per write.
+	w := c.NewFrameWriter()
+	n, errno := w.Write([]byte{0, 0, 0, 2, 'h'})
+	require.Zero(t, errno)
+	require.Equal(t, 5, n)
+	_, _ = w.Write([]byte{'i', 0, 0, 0, 1, '!'})
+	require.Equal(t, [][]byte{[]byte("hi"), []byte("!")}, got)
+
+	// Host → guest, with a deadline that expires first.
+	c.timeout = 10 * time.Millisecond
+	buf := make([]byte, 16)
+	_, errno = c.read(buf)
+	require.NotZero(t, errno, "EAGAIN when nothing came in time")
+	require.True(t, c.Push([]byte("yo")))
+	n, errno = c.read(buf)
+	require.Zero(t, errno)
+	require.Equal(t, []byte{0, 0, 0, 2, 'y', 'o'}, buf[:n])
+	c.Close()
+	n, errno = c.read(buf)
+	require.Zero(t, errno)
+	require.Zero(t, n, "EOF once the host closed the channel")
+}
+
+// FuzzFrameWriter feeds arbitrary bytes, cut into arbitrary writes, to the
+// frame splitter. Whatever the guest writes: no panic, no frame bigger
+// than what was written, the partial-frame budget kept, and given back
+// when the file is closed.
+func FuzzFrameWriter(f *testing.F) {
+	f.Add(frameOf([]byte(`{"type":"reply","id":42}`)), uint8(3))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'x'}, uint8(1))
+	f.Add([]byte{0, 0, 0}, uint8(2))
+	f.Add([]byte{0, 0, 0x10, 0, 'x', 'y'}, uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
+		total := 0
+		c := New(func(payload []byte) { total += 4 + len(payload) }, nil)
+		c.budget = 1 << 10 // small, so that fuzz inputs reach it
+		w := c.NewFrameWriter()
+		step := int(cut)%17 + 1
+		for i := 0; i < len(data); i += step {
+			end := min(i+step, len(data))
+			n, errno := w.Write(data[i:end])
+			if errno == 0 && n != end-i {
+				t.Fatalf("short write %d of %d without an error", n, end-i)
+			}
+			if c.partial != len(w.buf) || c.partial > c.budget {
+				t.Fatalf("partial bytes %d, writer holds %d (budget %d)", c.partial, len(w.buf), c.budget)
+			}
+			if total > end {
+				t.Fatalf("frames of %d bytes from %d written", total, end)
+			}
+		}
+		w.Drop()
+		if c.partial != 0 {
+			t.Fatalf("budget not given back: %d", c.partial)
+		}
+	})
+}

@@ -1,0 +1,262 @@
+// Package guestproto defines the protocol between the interpreter's host
+// (the kernel process, through the worker) and the Python-side runtime in
+// the guest: the kinds of message, the fields they carry, the frame codec
+// and the protocol's version. The Python half
+// (interp/runtime, the module that defines the same names) must agree with
+// this file; testdata/messages.jsonl is the shared fixture both halves
+// round-trip.
+//
+// A frame's payload is a JSON object (the head), optionally followed by a
+// NUL byte and binary buffers whose lengths the head lists in
+// buffer_lengths, so bytes (comm buffers, FFI bytes) cross without
+// base64. On the channel each payload is preceded by its length (4 bytes,
+// big-endian); that framing belongs to the channel, not to this package.
+//
+// The fixture testdata/messages.jsonl has one JSON object per line:
+//
+//	{"kind": "<a Kind>", "frame": {<the JSON head as written on the channel>}, "buffers_b64": ["<base64>", ...]}
+//
+// frame's "type" equals kind, and when buffers_b64 is not empty frame lists
+// their lengths in "buffer_lengths". Every Kind has at least one line, and
+// every Method at least one host_request line.
+package guestproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Version is the protocol's version (PROTOCOL_VERSION on the Python side).
+// The guest sends it in its hello; the host refuses a guest that speaks
+// another one. Bump it for any change that an old peer would misread.
+const Version = 1
+
+// Kind is the "type" of a message.
+type Kind string
+
+// Host → guest requests, each answered by one Reply with the same ID.
+const (
+	Execute    Kind = "execute"     // run a cell; events follow, then the reply
+	IsComplete Kind = "is_complete" // is this code a complete statement?
+	Complete   Kind = "complete"    // completions at a cursor position
+	Inspect    Kind = "inspect"     // help text for the name at a cursor
+	PyEval     Kind = "py_eval"     // Go evaluates a Python expression (FFI)
+	PyCall     Kind = "py_call"     // Go calls a method of a Python object it holds (FFI)
+	FFIModules Kind = "ffi_modules" // the Go modules the guest can import, sent once at start
+)
+
+// Comm messages travel both ways: the frontend's reach the guest as
+// requests (answered by a Reply), the guest's reach the host as events.
+const (
+	CommOpen  Kind = "comm_open"
+	CommMsg   Kind = "comm_msg"
+	CommClose Kind = "comm_close"
+)
+
+// Host → guest messages that are not requests: nothing answers them.
+const (
+	HostReply Kind = "host_reply" // answers a HostRequest with the same RID
+	Interrupt Kind = "interrupt"  // in band: stop waiting on the channel with KeyboardInterrupt
+	PyRelease Kind = "py_release" // Go let go of the handle on a Python object (ID)
+)
+
+// Guest → host messages.
+const (
+	Hello       Kind = "hello"        // once, at start: HelloContent
+	Reply       Kind = "reply"        // answers the host's request with the same ID
+	HostRequest Kind = "host_request" // the guest asks the host (Method), answered by HostReply
+)
+
+// Guest → host events: output of the running request, or (with ParentID)
+// of an earlier one whose asyncio task still runs.
+const (
+	Stream            Kind = "stream" // {name, text}: output of a background task
+	ExecuteResult     Kind = "execute_result"
+	DisplayData       Kind = "display_data"
+	UpdateDisplayData Kind = "update_display_data"
+	ClearOutput       Kind = "clear_output"
+	Error             Kind = "error" // an exception a cell raised
+)
+
+// Method names what a HostRequest asks of the host.
+type Method string
+
+const (
+	Input        Method = "input"          // input() and getpass: {prompt, password}
+	FFICall      Method = "ffi.call"       // call a function of a Go module: FFIRequest
+	FFIProxyCall Method = "ffi.proxy_call" // call a Go value Python holds a handle on: FFIRequest
+	FFIRelease   Method = "ffi.release"    // Python let go of the handle on a Go value: FFIRequest.ID
+)
+
+// FromHostOnly reports whether only the host may send messages of kind k.
+// A guest that sends one (cell code can write the channel) is ignored.
+func FromHostOnly(k Kind) bool {
+	switch k {
+	case Execute, IsComplete, Complete, Inspect, PyEval, PyCall, FFIModules, HostReply, Interrupt, PyRelease:
+		return true
+	}
+	return false
+}
+
+// IsFFIMethod reports whether a host request is served by the FFI (the
+// Go modules) rather than by the embedder's handler.
+func IsFFIMethod(m Method) bool {
+	return m == FFICall || m == FFIProxyCall || m == FFIRelease
+}
+
+// Message is one message of either direction. Which fields are set
+// depends on Type; the field comments say for which kinds.
+type Message struct {
+	Type Kind `json:"type"`
+	// ID pairs a host's request with its Reply; for PyRelease it names
+	// the Python object let go of.
+	ID int64 `json:"id,omitempty"`
+	// RID pairs a HostRequest with its HostReply (the guest numbers them).
+	RID int64 `json:"rid,omitempty"`
+	// Method is what a HostRequest asks for.
+	Method Method `json:"method,omitempty"`
+	// ParentID (events only) names the request an event belongs to when
+	// it is not the running one: output of an asyncio task that an
+	// earlier cell started. It is the parent_id the host gave in that
+	// request's content.
+	ParentID string          `json:"parent_id,omitempty"`
+	Content  json.RawMessage `json:"content,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Error is a failed HostReply.
+	Error *HostError `json:"error,omitempty"`
+	// BufferLengths is written by Encode from Buffers and checked by
+	// Decode against the bytes after the NUL.
+	BufferLengths []int `json:"buffer_lengths,omitempty"`
+	// Buffers are the binary buffers after the head.
+	Buffers [][]byte `json:"-"`
+}
+
+// HostError is how a failed host request is reported to the guest, which
+// raises it as an exception of that type (HostError unless a Python
+// builtin exception such as PermissionError is named).
+type HostError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// HelloContent is the content of Hello: the protocol the guest speaks and
+// what the interpreter is (the host passes the rest on as it is).
+type HelloContent struct {
+	Protocol *int `json:"protocol"`
+}
+
+// FFIRequest is the content of the FFI host requests.
+type FFIRequest struct {
+	Module string          `json:"module,omitempty"` // ffi.call
+	Func   string          `json:"func,omitempty"`   // ffi.call
+	ID     int64           `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
+	Args   json.RawMessage `json:"args,omitempty"`
+	Kwargs json.RawMessage `json:"kwargs,omitempty"`
+}
+
+// ModuleList is the content of FFIModules.
+type ModuleList struct {
+	Modules []ModuleInfo `json:"modules"`
+}
+
+// ModuleInfo names a Go module's functions, blocking and awaitable.
+type ModuleInfo struct {
+	Name  string   `json:"name"`
+	Funcs []string `json:"funcs"`
+	Async []string `json:"async"`
+}
+
+// PyResult is the Reply content of PyEval and PyCall.
+type PyResult struct {
+	Status    string          `json:"status"` // "ok" or "error"
+	Value     json.RawMessage `json:"value,omitempty"`
+	Ename     string          `json:"ename,omitempty"`
+	Evalue    string          `json:"evalue,omitempty"`
+	Traceback []string        `json:"traceback,omitempty"`
+}
+
+// MaxBuffers caps the binary buffers one message lists.
+const MaxBuffers = 1 << 16
+
+// Decode parses one payload. The payload is untrusted (cell code can write
+// the channel): its head must be valid UTF-8 JSON (the runtime writes
+// ASCII; invalid bytes would reach the frontend verbatim), have a type,
+// and list buffers whose lengths add up to exactly the bytes after the
+// NUL. Anything else is an error, and the caller drops the frame.
+func Decode(payload []byte) (*Message, error) {
+	head, rest := payload, []byte(nil)
+	i := bytes.IndexByte(payload, 0)
+	if i >= 0 {
+		head, rest = payload[:i], payload[i+1:]
+	}
+	if !utf8.Valid(head) {
+		return nil, errors.New("guest message is not valid UTF-8")
+	}
+	var m Message
+	if err := json.Unmarshal(head, &m); err != nil {
+		return nil, err
+	}
+	if m.Type == "" {
+		return nil, errors.New("guest message has no type")
+	}
+	if len(m.BufferLengths) > MaxBuffers {
+		return nil, fmt.Errorf("guest message lists %d buffers, over the limit of %d", len(m.BufferLengths), MaxBuffers)
+	}
+	if i < 0 && len(m.BufferLengths) > 0 {
+		return nil, errors.New("guest message lists buffers but carries none")
+	}
+	if len(m.BufferLengths) > 0 {
+		m.Buffers = make([][]byte, 0, len(m.BufferLengths))
+	}
+	for _, n := range m.BufferLengths {
+		if n < 0 || n > len(rest) {
+			return nil, errors.New("guest message buffers are shorter than announced")
+		}
+		m.Buffers = append(m.Buffers, rest[:n:n])
+		rest = rest[n:]
+	}
+	if len(rest) > 0 {
+		return nil, errors.New("guest message buffers are longer than announced")
+	}
+	return &m, nil
+}
+
+// Encode writes one payload: the head, then, if there are buffers, a NUL
+// and the buffers. It sets m.BufferLengths from m.Buffers.
+func Encode(m *Message) ([]byte, error) {
+	m.BufferLengths = nil
+	for _, b := range m.Buffers {
+		m.BufferLengths = append(m.BufferLengths, len(b))
+	}
+	head, err := json.Marshal(m)
+	if err != nil || len(m.Buffers) == 0 {
+		return head, err
+	}
+	out := append(head, 0)
+	for _, b := range m.Buffers {
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// CheckHello checks the protocol version a Hello's content announces
+// against Version.
+func CheckHello(content json.RawMessage) error {
+	var h HelloContent
+	if err := json.Unmarshal(content, &h); err != nil {
+		return fmt.Errorf("interpreter hello: %w", err)
+	}
+	// A runtime from before the version was sent speaks version 1: until
+	// every runtime sends it, a missing field means 1.
+	got := 1
+	if h.Protocol != nil {
+		got = *h.Protocol
+	}
+	if got != Version {
+		return fmt.Errorf("the interpreter's runtime speaks guest protocol version %d, the host speaks version %d: they must come from the same build", got, Version)
+	}
+	return nil
+}

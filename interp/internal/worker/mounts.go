@@ -1,0 +1,66 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+
+	"github.com/wasipy/wasipy/interp/sandboxfs"
+)
+
+// quotaGuestDir is where the guest reads its disk quota's usage.
+const quotaGuestDir = "/.wasipy/quota"
+
+// mountHostFolders mounts the working directory (read-write) and the
+// --path folders (read-only) through sandboxfs, so that no path, link or
+// race reaches outside them, and the kernel's own folders inside them stay
+// out of reach (SECURITY.md, "Files").
+func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) {
+	if cfg.WorkDir == "" && len(cfg.ImportPaths) == 0 {
+		return fsc, nil
+	}
+	hidden := cfg.Hidden
+	logf := func(msg string) { fmt.Fprintln(os.Stderr, "wasipy:", msg) }
+	quota, err := workerQuota(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mount := func(dir string, o sandboxfs.Options) error {
+		m, err := sandboxfs.New(dir, o)
+		if errors.Is(err, sandboxfs.ErrUnsupported) {
+			// Where host folders cannot be fenced, the interpreter still
+			// runs, without them, and the log says why.
+			logf(fmt.Sprintf("%s is not available to the notebook's code: %v", dir, err))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(m, dir)
+		return nil
+	}
+	if cfg.WorkDir != "" {
+		if err := mount(cfg.WorkDir, sandboxfs.Options{Hidden: hidden, ReadOnlyPaths: cfg.ImportPaths, Quota: quota, Log: logf}); err != nil {
+			return nil, err
+		}
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(sandboxfs.UsageFS(quota), quotaGuestDir)
+	}
+	for _, dir := range cfg.ImportPaths {
+		if err := mount(dir, sandboxfs.Options{ReadOnly: true, Hidden: hidden, Log: logf}); err != nil {
+			return nil, err
+		}
+	}
+	return fsc, nil
+}
+
+// workerQuota attaches to the kernel session's quota counters, handed to
+// the worker as an inherited descriptor; nil when there is no quota.
+func workerQuota(cfg Config) (*sandboxfs.Quota, error) {
+	if !cfg.Quota {
+		return nil, nil
+	}
+	return sandboxfs.OpenQuota(os.NewFile(QuotaFD, "quota"), cfg.QuotaBytes, cfg.QuotaFiles)
+}

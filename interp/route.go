@@ -1,0 +1,150 @@
+package interp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/wasipy/wasipy/interp/internal/guestproto"
+	"github.com/wasipy/wasipy/interp/internal/pipe"
+)
+
+// route routes one frame the guest wrote on the channel. It runs on
+// readLoop, which also carries the guest's output and the news of its
+// exit, so nothing here may block: cell code can write any frame the
+// runtime could (open /.wasipy/host/channel), as many as it likes. Frames
+// that are malformed, or that answer no request of the host's, are dropped
+// and logged.
+func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
+	m, err := guestproto.Decode(payload)
+	if err != nil {
+		p.log.drop("malformed frame", "err", err, "bytes", len(payload))
+		return
+	}
+	if guestproto.FromHostOnly(m.Type) {
+		// The guest has no business sending these.
+		p.log.drop("message of a host-only kind", "type", m.Type)
+		return
+	}
+	switch m.Type {
+	case guestproto.Hello:
+		// Once, at start.
+		select {
+		case hello <- m.Content:
+		default:
+			p.log.drop("second hello")
+		}
+	case guestproto.Reply:
+		// A reply answers the waiting call with its id, once: the call
+		// leaves calls here, so a duplicate finds nothing.
+		p.mu.Lock()
+		c := p.calls[m.ID]
+		delete(p.calls, m.ID)
+		p.mu.Unlock()
+		if c == nil {
+			p.log.drop("reply to no waiting request", "id", m.ID)
+			return
+		}
+		c.reply <- m // buffered; this is its only send
+	case guestproto.HostRequest:
+		p.hostRequest(m)
+	default:
+		p.deliver(Event{Type: string(m.Type), Content: m.Content, ParentID: m.ParentID, Buffers: m.Buffers, Metadata: m.Metadata})
+	}
+}
+
+// hostRequest admits one host_request of the guest, within
+// maxHostRequests, and serves it on a goroutine of its own.
+func (p *Process) hostRequest(m *guestproto.Message) {
+	p.outMu.Lock()
+	admit := p.hostBusy < maxHostRequests && p.outErr == nil
+	refuse := !admit && p.refusals < maxRefusals && p.outErr == nil
+	if admit {
+		p.hostBusy++
+	} else if refuse {
+		p.refusals++
+	}
+	p.outMu.Unlock()
+	switch {
+	case admit:
+		go p.serveHost(m)
+	case refuse:
+		p.log.drop("host request refused: too many in flight", "method", m.Method, "limit", maxHostRequests)
+		reply := &guestproto.Message{Type: guestproto.HostReply, RID: m.RID, Error: &guestproto.HostError{Type: "HostError",
+			Message: fmt.Sprintf("too many requests of the host in flight (at most %d)", maxHostRequests)}}
+		payload, _ := guestproto.Encode(reply)
+		_ = p.queue(pipe.Message, payload, func() {
+			p.outMu.Lock()
+			p.refusals--
+			p.outMu.Unlock()
+		}, false)
+	default:
+		p.log.drop("host request dropped: too many in flight and refused", "method", m.Method)
+	}
+}
+
+// serveHost answers one admitted host_request of the guest. Its slot is
+// given back once the answer was written to the worker.
+func (p *Process) serveHost(m *guestproto.Message) {
+	release := func() {
+		p.outMu.Lock()
+		p.hostBusy--
+		p.outMu.Unlock()
+	}
+	p.mu.Lock()
+	h := p.host
+	p.mu.Unlock()
+	reply := &guestproto.Message{Type: guestproto.HostReply, RID: m.RID}
+	if guestproto.IsFFIMethod(m.Method) {
+		h = p.serveFFI
+	}
+	if h == nil {
+		reply.Error = &guestproto.HostError{Type: "HostError", Message: "the host does not answer " + string(m.Method)}
+	} else {
+		result, buffers, err := h(p.hostCtx, string(m.Method), m.Content, m.Buffers)
+		if err != nil {
+			reply.Error = errorForGuest(err)
+		} else {
+			if reply.Content, err = json.Marshal(result); err != nil {
+				reply.Content, reply.Error = nil, errorForGuest(err)
+			}
+			reply.Buffers = buffers
+		}
+	}
+	payload, err := guestproto.Encode(reply)
+	if err != nil {
+		release()
+		return
+	}
+	_ = p.queue(pipe.Message, payload, release, false)
+}
+
+// GuestError is an error that reaches Python as an exception of the named
+// type (a builtin exception such as PermissionError, KeyboardInterrupt or
+// EOFError); any other error becomes HostError.
+type GuestError struct {
+	Type    string
+	Message string
+}
+
+func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
+
+func errorForGuest(err error) *guestproto.HostError {
+	var ge *GuestError
+	if errors.As(err, &ge) {
+		return &guestproto.HostError{Type: ge.Type, Message: ge.Message}
+	}
+	return &guestproto.HostError{Type: "HostError", Message: err.Error()}
+}
+
+func (p *Process) deliver(e Event) {
+	p.mu.Lock()
+	sink := p.background
+	if p.current != nil && p.current.events != nil && e.ParentID == "" {
+		sink = p.current.events
+	}
+	p.mu.Unlock()
+	if sink != nil {
+		sink(e)
+	}
+}
