@@ -70,6 +70,10 @@ go test -run='^$' -fuzz='^FuzzReadMsg$' -fuzztime="${FUZZTIME:-20s}" ./protocol/
 
 step "fuzz the guest channel (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./interp/
+step "fuzz the guest protocol's frame codec (${FUZZTIME:-20s})"
+go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/guestproto/
+step "fuzz the channel's frame splitter (${FUZZTIME:-20s})"
+go test -run='^$' -fuzz='^FuzzFrameWriter$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/channel/
 
 step "end-to-end tests with real Jupyter clients (the built CPython 3.13)"
 cd "$root"
@@ -87,7 +91,7 @@ step "install.sh --prebuilt (fetch and verify the npm CPython 3.12)"
 grep -q '"Python 3.12 (wasipy)"' "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" ||
 	{ echo "the kernelspec does not name the npm Python 3.12" >&2; exit 1; }
 step "the npm interpreter: interpreter tests and a smoke subset of the end-to-end suite"
-WASIPY_PYTHON_WASM="$npm_wasm" go test -race -count=1 ./interp/
+WASIPY_PYTHON_WASM="$npm_wasm" go test -race -count=1 ./interp/ ./interp/internal/interrupt/
 WASIPY_PYTHON_WASM="$npm_wasm" /usr/bin/python3 -m pytest -v -p no:cacheprovider \
 	tests/test_execute.py tests/test_interrupts.py tests/test_asyncio.py \
 	tests/test_streams.py tests/test_complete.py tests/test_protocol.py
