@@ -11,6 +11,7 @@ import sys
 
 import _wasipy_display
 import _wasipy_magics
+import _wasipy_publish
 from _wasipy_magics import (Magic, UsageError, _Ctx, _find, _frame_globals, _frame_locals, cell_magics,
                             line_magics)
 
@@ -322,7 +323,7 @@ class Session:
                 stream.write(text)
                 stream.flush()
             else:
-                _wasipy_display.send(msg_type, _wasipy_display._jsonable(dict(content)))
+                _wasipy_display.send(msg_type, _wasipy_publish.jsonable(dict(content)))
         finally:
             if token is not None:
                 _wasipy_exec.current_cell.reset(token)
@@ -376,7 +377,7 @@ class InteractiveShell:
 
     @classmethod
     def initialized(cls):
-        return _wasipy_magics._core is not None
+        return _wasipy_magics.core() is not None
 
     @classmethod
     def clear_instance(cls):
@@ -607,13 +608,19 @@ class ZMQInteractiveShell(InteractiveShell):
     def object_inspect_text(self, oname, detail_level=0):
         return _lib()._inspect_text(oname, detail_level) or ""
 
+    # The cell events around each execute request (_wasipy_magics fires them).
+    def _wasipy_before_execute(self, req):
+        return _pre_run(self, req)
+
+    def _wasipy_after_execute(self, req, info, reply):
+        _post_run(self, req, info, reply)
+
 
 # ---- cell events ------------------------------------------------------------
 
 
-def _pre_run(req):
+def _pre_run(ip, req):
     silent = bool(req.get("silent", False))
-    ip = _wasipy_magics.get_ipython()
     ip.events.trigger("pre_execute")
     info = None
     if not silent:
@@ -623,8 +630,7 @@ def _pre_run(req):
     return info
 
 
-def _post_run(req, info, reply):
-    ip = _wasipy_magics.get_ipython()
+def _post_run(ip, req, info, reply):
     ok = isinstance(reply, dict) and reply.get("status") == "ok"
     ip.last_execution_succeeded = ok
     ip.events.trigger("post_execute")

@@ -17,7 +17,7 @@ __all__ = ["BaseComm", "Comm", "CommManager", "create_comm", "get_comm_manager"]
 
 def _shell():
     import _wasipy_exec
-    return _wasipy_exec.shell
+    return _wasipy_exec.current_shell()
 
 
 class BaseComm:
