@@ -7,8 +7,6 @@ capture (%%capture, IPython.utils.capture.capture_output) receives the
 messages instead of the frontend: the innermost one.
 """
 
-import base64
-
 from _wasipy_channel import flush_std as flush_std_streams  # noqa: F401  (public here)
 
 _shell = None
@@ -29,6 +27,7 @@ def bound_shell():
 
 
 def b64(value):
+    import base64  # not at start-up: most sessions never display bytes
     return base64.b64encode(value).decode("ascii")
 
 
