@@ -13,7 +13,6 @@ request handlers on the Router.
 
 import ast
 import builtins
-import codeop
 import errno
 import contextvars
 import io
@@ -568,6 +567,8 @@ def is_complete(code):
         indent += "    "
     if code.rstrip("\n").endswith("\\"):
         return {"status": "incomplete", "indent": indent}
+    import codeop  # not at start-up: only consoles ask is_complete
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -42,6 +42,10 @@ def getpass(prompt="Password: ", stream=None):
     return _ask(prompt, True)
 
 
+def _after_getpass(module):
+    module.getpass = getpass
+
+
 def _after_asyncio(module):
     # The host-driven event loop becomes the default.
     import _wasipy_asyncio
@@ -49,7 +53,7 @@ def _after_asyncio(module):
 
 
 # module name -> fn(module), run right after its first import.
-_AFTER_IMPORT = {"asyncio": _after_asyncio}
+_AFTER_IMPORT = {"asyncio": _after_asyncio, "getpass": _after_getpass}
 
 
 def after_import(name, fn):
@@ -130,5 +134,5 @@ def install(shell, router):
     _install_cpu_clock()
     sys.meta_path.insert(0, _PatchOnImport())
     builtins.input = input
-    import getpass as _getpass
-    _getpass.getpass = getpass
+    if "getpass" in sys.modules:  # imported before the hook: patch it now
+        _after_getpass(sys.modules["getpass"])

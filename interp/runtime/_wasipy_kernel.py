@@ -23,7 +23,6 @@ is the only one that knows every layer; it is the top.
 
 import importlib
 import os
-import platform
 import sys
 
 import _wasipy_asyncio
@@ -43,10 +42,17 @@ from _wasipy_rpc import Router
 runtime = None
 
 
+def python_version():
+    """platform.python_version(), without importing platform (14 ms of
+    every start on this interpreter): the first word of sys.version."""
+    version = sys.version.split()[0]
+    return version + ".0" if version.count(".") == 1 else version
+
+
 def language_info():
     return {
         "name": "python",
-        "version": platform.python_version(),
+        "version": python_version(),
         "mimetype": "text/x-python",
         "file_extension": ".py",
         "pygments_lexer": "ipython3",

@@ -117,3 +117,17 @@ def test_user_expressions(shell):
                            "user_expressions": {"double": "a * 2", "bad": "nope"}})
     assert reply["user_expressions"]["double"]["data"] == {"text/plain": "4"}
     assert reply["user_expressions"]["bad"]["ename"] == "NameError"
+
+
+def test_the_version_in_hello_is_platforms():
+    """The boot module names the version without importing platform (a
+    start-up cost); it must say what platform.python_version() says."""
+    import platform
+
+    import _wasipy_kernel
+    import _wasipy_protocol as proto
+
+    assert _wasipy_kernel.python_version() == platform.python_version()
+    hello = proto.hello(_wasipy_kernel.language_info())
+    assert hello["content"]["version"] == platform.python_version()
+    assert hello["content"]["protocol"] == proto.PROTOCOL_VERSION
