@@ -5,7 +5,7 @@ import builtins
 import sys
 
 import _wasipy_protocol as proto
-from _wasipy_rpc import HostError, make_error, register_error  # noqa: F401  (public here too)
+from _wasipy_rpc import HostError, register_error  # noqa: F401  (HostError: public here too)
 
 
 class StdinNotImplementedError(NotImplementedError):

@@ -4,6 +4,9 @@
 import ast
 import os
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUNTIME = os.path.join(ROOT, "interp", "runtime")
+
 # Lowest first. A module may import from its own layer or lower ones.
 LAYERS = [
     ("channel", {"_wasipy_protocol", "_wasipy_interrupt", "_wasipy_channel"}),

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import layering
-from conftest import RUNTIME
+from layering import RUNTIME
 
 
 @pytest.fixture(scope="module")

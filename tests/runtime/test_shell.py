@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import _wasipy_exec
-from conftest import RUNTIME
+from layering import RUNTIME
 from _wasipy_exec import _ends_with_semicolon, _repeating, is_complete
 
 ANSI = __import__("re").compile(r"\x1b\[[0-9;]*m")

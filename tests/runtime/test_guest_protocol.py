@@ -11,7 +11,7 @@ import os
 import pytest
 
 import _wasipy_protocol as proto
-from conftest import ROOT
+from layering import ROOT
 
 FIXTURE = os.path.join(ROOT, "interp", "internal", "guestproto", "testdata", "messages.jsonl")
 
