@@ -9,6 +9,7 @@ it costs the -O0 interpreter tens of milliseconds.
 
 import sys
 
+import _wasipy_protocol as proto
 import _wasipy_publish
 from _wasipy_publish import flush_std_streams, publish_display_data
 from _wasipy_publish import jsonable as _jsonable
@@ -813,8 +814,8 @@ class capture_output:
 
     def _receive(self, msg_type, content):
         outputs = self._captured._outputs
-        if msg_type == "clear_output":
+        if msg_type == proto.CLEAR_OUTPUT:
             outputs.clear()
             return
         outputs.append(RichOutput(content.get("data"), content.get("metadata"),
-                                  content.get("transient"), msg_type == "update_display_data"))
+                                  content.get("transient"), msg_type == proto.UPDATE_DISPLAY_DATA))

@@ -11,6 +11,7 @@ import sys
 
 import _wasipy_display
 import _wasipy_magics
+import _wasipy_protocol as proto
 import _wasipy_publish
 from _wasipy_magics import (Magic, UsageError, _Ctx, _find, _frame_globals, _frame_locals, cell_magics,
                             line_magics)
@@ -242,7 +243,7 @@ class _IOPubSocket:
 # What Session.send may publish: the kinds cell code already emits through
 # print() and display(), which the kernel checks and shapes (display.Shape)
 # and counts against the output cap like any other output.
-_SESSION_KINDS = ("stream", "display_data", "update_display_data", "clear_output", "execute_result")
+_SESSION_KINDS = (proto.STREAM, proto.DISPLAY_DATA, proto.UPDATE_DISPLAY_DATA, proto.CLEAR_OUTPUT, proto.EXECUTE_RESULT)
 
 
 def _msg_id_of(parent):
@@ -315,7 +316,7 @@ class Session:
         # of requests it has seen recently).
         token = _wasipy_exec.current_cell.set(parent_id) if parent_id else None
         try:
-            if msg_type == "stream":
+            if msg_type == proto.STREAM:
                 name, text = content.get("name"), content.get("text")
                 if name not in ("stdout", "stderr") or not isinstance(text, str):
                     raise ValueError("a stream message needs name 'stdout' or 'stderr' and a str text")
@@ -576,7 +577,7 @@ class ZMQInteractiveShell(InteractiveShell):
         if to_stderr:
             print("\n".join(tb), file=sys.stderr)
             return
-        self._core.send("error", {"ename": type(exc).__name__, "evalue": str(exc), "traceback": tb})
+        self._core.send(proto.ERROR, {"ename": type(exc).__name__, "evalue": str(exc), "traceback": tb})
 
     def showsyntaxerror(self, filename=None, running_compiled_code=False):
         self.showtraceback()

@@ -7,6 +7,7 @@ capture (%%capture, IPython.utils.capture.capture_output) receives the
 messages instead of the frontend: the innermost one.
 """
 
+import _wasipy_protocol as proto
 from _wasipy_channel import flush_std as flush_std_streams  # noqa: F401  (public here)
 
 _shell = None
@@ -51,7 +52,7 @@ def send(msg_type, content):
     shell = _shell
     if shell is None:
         # Outside the kernel: a plain-text fallback.
-        if msg_type in ("display_data", "update_display_data"):
+        if msg_type in (proto.DISPLAY_DATA, proto.UPDATE_DISPLAY_DATA):
             text = content.get("data", {}).get("text/plain")
             if text is not None:
                 print(text)
@@ -67,17 +68,17 @@ def publish_display_data(data, metadata=None, source=None, *, transient=None, up
         "metadata": jsonable(dict(metadata or {})),
         "transient": dict(transient or {}),
     }
-    send("update_display_data" if update else "display_data", content)
+    send(proto.UPDATE_DISPLAY_DATA if update else proto.DISPLAY_DATA, content)
 
 
 def clear_output(wait=False):
     """Clear the output area; with wait=True, only when new output arrives."""
     if captures:
-        captures[-1]._receive("clear_output", {"wait": bool(wait)})
+        captures[-1]._receive(proto.CLEAR_OUTPUT, {"wait": bool(wait)})
         return
     flush_std_streams()
     shell = _shell
     if shell is None:
         print("\033[2K\r", end="", flush=True)
         return
-    shell.send("clear_output", {"wait": bool(wait)})
+    shell.send(proto.CLEAR_OUTPUT, {"wait": bool(wait)})
