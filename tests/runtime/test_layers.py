@@ -100,3 +100,25 @@ def test_checker_finds_a_foreign_global_read(tmp_path):
         ("_wasipy_taker", "_wasipy_owner", "state", 1),
         ("_wasipy_user", "_wasipy_owner", "state", 3),
     ]
+
+
+def test_messages_are_built_from_the_protocols_names(runtime_graph):
+    """No module but _wasipy_protocol writes a message's kind as a literal
+    ({"type": "execute_result"}): the kinds are defined once."""
+    import ast
+
+    import _wasipy_protocol as proto
+
+    mods, _ = runtime_graph
+    bad = []
+    for m, path in mods.items():
+        if m == "_wasipy_protocol":
+            continue
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+            if not isinstance(node, ast.Dict):
+                continue
+            for k, v in zip(node.keys, node.values):
+                if (isinstance(k, ast.Constant) and k.value == "type" and isinstance(v, ast.Constant)
+                        and v.value in proto.KINDS):
+                    bad.append(f"{m}:{node.lineno} {{'type': {v.value!r}}}")
+    assert not bad, "message kinds written as literals (use _wasipy_protocol's names):\n  " + "\n  ".join(bad)
