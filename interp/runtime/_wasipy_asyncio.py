@@ -8,7 +8,7 @@ deadline as timeout, so messages from the host (replies to host calls,
 interrupts) are seen while the loop waits.
 
 The kernel runs one loop for the whole session. Between cells, the main
-loop of _wasipy_kernel runs its ready callbacks and timers, so tasks that a
+loop (_wasipy_exec.serve_forever) runs its ready callbacks and timers, so tasks that a
 cell created keep running while the kernel is idle. Cells run with this
 loop marked as the running loop, so asyncio.create_task() works in plain
 (synchronous) cells as in ipykernel; and unlike in ipykernel,
@@ -28,6 +28,15 @@ _runtime = None
 # running at once, so `import asyncio; asyncio.create_task(...)` works in
 # the same cell.
 _in_sync_cell = False
+# Called as each callback of the loop starts: returns how to undo what it
+# did, or None. The shell points sys.stdout/sys.stderr at the streams of
+# the cell the callback belongs to (Shell.streams_for_context).
+_stream_switch = None
+
+
+def set_stream_switch(fn):
+    global _stream_switch
+    _stream_switch = fn
 
 
 def current_loop():
@@ -150,11 +159,9 @@ def install():
 
 
 def _with_cell_streams(callback):
-    import _wasipy_exec
-
     def run(*args):
-        shell = _wasipy_exec.shell
-        restore = shell.streams_for_context() if shell is not None else None
+        switch = _stream_switch
+        restore = switch() if switch is not None else None
         try:
             return callback(*args)
         finally:

@@ -9,7 +9,7 @@ protocol (_repr_mimebundle_, _repr_html_, ... each optionally returning
 not stop the others: a FormatterWarning and the traceback go to stderr.
 
 display(), update_display(), clear_output() and DisplayHandle publish
-through the one Shell (_wasipy_exec.shell). The IPython shim
+through _wasipy_publish, which install() binds to the Shell. The IPython shim
 (IPython.display, IPython.lib.pretty, ...) is a thin layer over this module.
 
 The kernel imports this module at start-up, so it stays small: the
@@ -19,7 +19,8 @@ _wasipy_format, imported on the first format() call; its public names
 reachable here too.
 """
 
-import sys
+from _wasipy_publish import (  # noqa: F401  (this module is their public home)
+    b64 as _b64, clear_output, flush_std_streams, jsonable as _jsonable, publish_display_data, send)
 
 
 def _impl():
@@ -43,72 +44,6 @@ def __getattr__(name):
         return getattr(_impl(), name)
     except AttributeError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
-def _b64(value):
-    import base64
-    return base64.b64encode(value).decode("ascii")
-
-
-def _jsonable(value):
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _b64(bytes(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-# ---- publishing ---------------------------------------------------------
-
-# Active captures (%%capture, IPython.utils.capture.capture_output): the
-# innermost receives display messages instead of the frontend.
-_captures = []
-
-
-def _shell():
-    mod = sys.modules.get("_wasipy_exec")
-    return getattr(mod, "shell", None) if mod is not None else None
-
-
-def flush_std_streams():
-    """Flush Python's stdout and stderr, so that what was printed goes out
-    before whatever comes next (a display message, the process's end)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-
-
-def send(msg_type, content):
-    """Publish a display message for the running request (or hand it to the
-    innermost capture)."""
-    if _captures:
-        _captures[-1]._receive(msg_type, content)
-        return
-    flush_std_streams()
-    shell = _shell()
-    if shell is None:
-        # Outside the kernel: a plain-text fallback.
-        if msg_type in ("display_data", "update_display_data"):
-            text = content.get("data", {}).get("text/plain")
-            if text is not None:
-                print(text)
-        return
-    shell.send(msg_type, content)
-
-
-def publish_display_data(data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-    """Publish a MIME bundle as display_data (update_display_data with
-    update=True; that needs transient={"display_id": ...})."""
-    content = {
-        "data": _jsonable(dict(data)),
-        "metadata": _jsonable(dict(metadata or {})),
-        "transient": dict(transient or {}),
-    }
-    send("update_display_data" if update else "display_data", content)
 
 
 def _new_id():
@@ -164,19 +99,6 @@ def update_display(obj, *, display_id, **kwargs):
     display(obj, display_id=display_id, **kwargs)
 
 
-def clear_output(wait=False):
-    """Clear the output area; with wait=True, only when new output arrives."""
-    if _captures:
-        _captures[-1]._receive("clear_output", {"wait": bool(wait)})
-        return
-    flush_std_streams()
-    shell = _shell()
-    if shell is None:
-        print("\033[2K\r", end="", flush=True)
-        return
-    shell.send("clear_output", {"wait": bool(wait)})
-
-
 class DisplayHandle:
     """A handle on a displayed output: update() replaces it in place,
     display() shows another copy that later updates change too."""
@@ -192,3 +114,11 @@ class DisplayHandle:
 
     def update(self, obj, **kwargs):
         update_display(obj, display_id=self.display_id, **kwargs)
+
+
+def install(shell, router=None):
+    """Publish through shell, and format its results (Out[n],
+    user_expressions) with format()."""
+    import _wasipy_publish
+    _wasipy_publish.bind(shell)
+    shell.formatter = format

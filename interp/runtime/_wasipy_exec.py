@@ -1,14 +1,18 @@
-"""Running cells the way IPython does.
+"""The shell: running cells the way IPython does, and the main loop.
 
 Several statements per cell, the last expression's value shown as Out[n],
 the _, __, ___, _N, In and Out history, user_expressions, and tracebacks
 that show the user's cells (with their source lines) and hide the kernel's
 own frames.
+
+The shell layer sits on the rpc layer and knows no feature: the features
+(display, magics, input(), ...) plug into the Shell they are given at
+install: the formatter of results (Shell.formatter), input transformers,
+request handlers on the Router.
 """
 
 import ast
 import builtins
-import codeop
 import errno
 import contextvars
 import io
@@ -21,17 +25,29 @@ import types
 import warnings
 
 import _wasipy_asyncio
-import _wasipy_display
-import _wasipy_kernel
+import _wasipy_protocol as proto
+from _wasipy_channel import flush_std
+from _wasipy_interrupt import interruptible, state
 
 # The cell whose code is running in this context. asyncio tasks copy the
 # context when they are created, so a task keeps the cell that started it,
 # and its output is attributed to that cell even while another cell runs.
 current_cell = contextvars.ContextVar("wasipy_cell", default=None)
 
-# The one Shell of this interpreter (set by Shell()); IPython's
-# get_ipython() and the magics reach the session through it.
+# The one Shell of this interpreter (set by Shell()). Features are given it
+# at install; public packages (comm) that user code imports first find it
+# with current_shell().
 shell = None
+
+
+def current_shell():
+    """The interpreter's Shell, or None outside the kernel."""
+    return shell
+
+
+def plain_format(value):
+    """The formatter until the display feature installs its own."""
+    return {"text/plain": repr(value)}, {}
 
 RUNTIME_DIR = "/.wasipy/runtime/"
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
@@ -58,6 +74,10 @@ class Shell:
         self._labels = {}  # cell file name -> "Cell In[N]"
         self._count = 0
         self.payload = []  # execute_reply payloads of the running cell (ask_exit)
+        # (data, metadata) of a value, for Out[n] and user_expressions.
+        self.formatter = plain_format
+        # Whether the running request allows input() (allow_stdin).
+        self.allow_stdin = True
         self._silent = False
         self._store = True
         main = types.ModuleType("__main__", doc="Automatically created module for the wasipy kernel")
@@ -78,6 +98,7 @@ class Shell:
         # the time sys.stdout is CPython's own fast stream.
         self._task_streams = (_AttributedStream(sys.stdout, "stdout", self),
                               _AttributedStream(sys.stderr, "stderr", self))
+        _wasipy_asyncio.set_stream_switch(self.streams_for_context)
 
     # ---- execute -----------------------------------------------------
 
@@ -93,9 +114,8 @@ class Shell:
             self.parent_header = {}
 
     def _execute(self, code, req):
-        import _wasipy_host
         self.payload = []
-        _wasipy_host.stdin.allowed = bool(req.get("allow_stdin", True))
+        self.allow_stdin = bool(req.get("allow_stdin", True))
         self._count = req.get("execution_count", 0)
         self._silent = bool(req.get("silent", False))
         self._store = bool(req.get("store_history", True)) and not self._silent
@@ -169,7 +189,6 @@ class Shell:
             interrupted.append(True)
             task.cancel()
 
-        state = _wasipy_kernel.state
         saved, state.on_interrupt = state.on_interrupt, interrupt
         try:
             loop.run_until_complete(task)
@@ -226,13 +245,9 @@ class Shell:
         """Publish an iopub message (display_data, update_display_data,
         clear_output, comm_msg, ...) for the cell being run, or for the cell
         whose task is running."""
-        msg = {"type": msg_type, "content": content}
-        if metadata:
-            msg["metadata"] = metadata
         cell = current_cell.get()
-        if cell is not None and cell != self.active_cell:
-            msg["parent_id"] = cell
-        self._send(msg, buffers)
+        parent = cell if cell is not None and cell != self.active_cell else None
+        self._send(proto.event(msg_type, content, parent, metadata), buffers)
 
     def displayhook(self, value):
         if value is None:
@@ -248,11 +263,11 @@ class Shell:
         builtins._ = value
         if self._silent:
             return
-        data, metadata = _wasipy_display.format(value)
+        data, metadata = self.formatter(value)
         if not data:  # it displayed itself (_ipython_display_)
             return
-        self._send({"type": "execute_result", "content": {
-            "execution_count": self._count, "data": data, "metadata": metadata}})
+        self._send(proto.event(proto.EXECUTE_RESULT, {
+            "execution_count": self._count, "data": data, "metadata": metadata}))
 
     def run_handler(self, fn):
         """Run kernel-side code on behalf of a frontend message (comm
@@ -274,7 +289,7 @@ class Shell:
             try:
                 with interruptible():
                     value = eval(expr, self.user_ns)
-                data, metadata = _wasipy_display.format(value)
+                data, metadata = self.formatter(value)
                 out[name] = {"status": "ok", "data": data, "metadata": metadata}
             except BaseException as e:
                 out[name] = {"status": "error", "ename": type(e).__name__,
@@ -290,7 +305,7 @@ class Shell:
         if isinstance(exc, SyntaxError) and exc.filename in self._labels:
             evalue = evalue.replace(exc.filename, self._labels[exc.filename])
         content = {"ename": type(exc).__name__, "evalue": evalue, "traceback": tb}
-        self._send({"type": "error", "content": content})
+        self._send(proto.event(proto.ERROR, content))
         return dict(status="error", **content)
 
     def _report_exit(self, exc):
@@ -298,7 +313,7 @@ class Shell:
         text = ("An exception has occurred, use %tb to see the full traceback.\n\n"
                 f"{_RED}SystemExit{_RESET}: {exc}")
         content = {"ename": "SystemExit", "evalue": str(exc), "traceback": [text]}
-        self._send({"type": "error", "content": content})
+        self._send(proto.event(proto.ERROR, content))
         return dict(status="error", **content)
 
     def _label(self, filename):
@@ -440,18 +455,6 @@ def _as_keyboard_interrupt(cancelled):
     return KeyboardInterrupt()
 
 
-class interruptible:
-    """Marks user code: an interrupt raises KeyboardInterrupt only inside."""
-
-    def __enter__(self):
-        self._saved = _wasipy_kernel.state.interruptible
-        _wasipy_kernel.state.interruptible = True
-        _wasipy_kernel.raise_pending()
-
-    def __exit__(self, *exc):
-        _wasipy_kernel.state.interruptible = self._saved
-
-
 class _AttributedStream(io.TextIOBase):
     """sys.stdout / sys.stderr: text goes to fd 1 / 2 (streamed live by the
     host), except text written by a task of an earlier cell, which goes
@@ -480,8 +483,7 @@ class _AttributedStream(io.TextIOBase):
     def _send_pending(self):
         pending, self._pending = self._pending, []
         for cell, parts in pending:
-            self._shell._send({"type": "stream", "parent_id": cell,
-                               "content": {"name": self._name, "text": "".join(parts)}})
+            self._shell._send(proto.event(proto.STREAM, {"name": self._name, "text": "".join(parts)}, cell))
 
     def flush(self):
         if self._pending:
@@ -565,6 +567,8 @@ def is_complete(code):
         indent += "    "
     if code.rstrip("\n").endswith("\\"):
         return {"status": "incomplete", "indent": indent}
+    import codeop  # not at start-up: only consoles ask is_complete
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -578,3 +582,24 @@ def is_complete(code):
     if not code.endswith("\n") and last[:1] in (" ", "\t") and last.strip():
         return {"status": "incomplete", "indent": indent}
     return {"status": "complete"}
+
+
+def serve_forever(router):
+    """The main loop: serve the host's requests one at a time; between them
+    run the session's event loop, so tasks keep running while idle. Returns
+    when the host closes the channel."""
+    while True:
+        try:
+            while router.inbox:
+                router.serve(router.inbox.pop(0), outermost=True)
+            # Run what the loop has ready, then wait for the next message or
+            # the loop's next timer, whichever comes first.
+            _wasipy_asyncio.run_ready()
+            flush_std()  # a background task's partial line
+            if not router.inbox:
+                router.poll(_wasipy_asyncio.next_timeout())
+        except EOFError:
+            return
+        except KeyboardInterrupt:
+            # An interrupt that arrives between cells interrupts nothing.
+            continue

@@ -15,7 +15,11 @@ import sys
 import traceback
 import types
 
-import _wasipy_kernel
+import _wasipy_protocol as proto
+from _wasipy_interrupt import interruptible
+
+# The Router that carries calls into Go (given by install()).
+_router = None
 
 _handles = {}
 _next_handle = 0
@@ -51,7 +55,7 @@ class GoProxy:
 
     def destroy(self):
         if self._id is not None:
-            _wasipy_kernel.runtime.request("ffi.release", {"id": self._id})
+            _router.request(proto.METHOD_FFI_RELEASE, {"id": self._id})
             self._id = None
 
     def __enter__(self):
@@ -63,7 +67,7 @@ class GoProxy:
     def __call__(self, *args, **kwargs):
         if self._id is None:
             raise ValueError("the GoProxy was destroyed")
-        return _call_sync("ffi.proxy_call", {"id": self._id}, args, kwargs)
+        return _call_sync(proto.METHOD_FFI_PROXY_CALL, {"id": self._id}, args, kwargs)
 
 
 def encode(value, buffers):
@@ -139,13 +143,13 @@ def _request_content(base, args, kwargs):
 
 def _call_sync(method, base, args, kwargs):
     content, buffers = _request_content(base, args, kwargs)
-    result, out = _wasipy_kernel.runtime.request(method, content, buffers, with_buffers=True)
+    result, out = _router.request(method, content, buffers, with_buffers=True)
     return decode(result, out)
 
 
 async def _call_async(method, base, args, kwargs):
     content, buffers = _request_content(base, args, kwargs)
-    result, out = await _wasipy_kernel.runtime.request_async(method, content, buffers, with_buffers=True)
+    result, out = await _router.request_async(method, content, buffers, with_buffers=True)
     return decode(result, out)
 
 
@@ -153,10 +157,10 @@ def _make_func(module, name, is_async):
     base = {"module": module, "func": name}
     if is_async:
         async def func(*args, **kwargs):
-            return await _call_async("ffi.call", base, args, kwargs)
+            return await _call_async(proto.METHOD_FFI_CALL, base, args, kwargs)
     else:
         def func(*args, **kwargs):
-            return _call_sync("ffi.call", base, args, kwargs)
+            return _call_sync(proto.METHOD_FFI_CALL, base, args, kwargs)
     func.__name__ = func.__qualname__ = name
     func.__module__ = module
     func.__doc__ = f"{name}(*args, **kwargs): implemented in Go by the host" + (" (awaitable)" if is_async else "")
@@ -188,8 +192,7 @@ def register_modules(content):
 
 def _evaluate(fn, buffers_in):
     try:
-        import _wasipy_exec
-        with _wasipy_exec.interruptible():
+        with interruptible():
             value = fn()
         out = []
         return {"status": "ok", "value": encode(value, out)}, out
@@ -213,8 +216,10 @@ def py_call(content):
     return _evaluate(lambda: getattr(obj, content["method"])(*args), buffers)
 
 
-def install(shell):
-    rt = _wasipy_kernel.runtime
-    rt.handlers["ffi_modules"] = register_modules
-    rt.handlers["py_eval"] = py_eval
-    rt.handlers["py_call"] = py_call
+def install(shell, router):
+    global _router
+    _router = router
+    router.handlers[proto.FFI_MODULES] = register_modules
+    router.handlers[proto.PY_EVAL] = py_eval
+    router.handlers[proto.PY_CALL] = py_call
+    router.notifications[proto.PY_RELEASE] = lambda msg: release(msg.get("id"))

@@ -9,8 +9,10 @@ it costs the -O0 interpreter tens of milliseconds.
 
 import sys
 
-import _wasipy_display
-from _wasipy_display import _jsonable, _shell, flush_std_streams, publish_display_data
+import _wasipy_protocol as proto
+import _wasipy_publish
+from _wasipy_publish import flush_std_streams, publish_display_data
+from _wasipy_publish import jsonable as _jsonable
 
 # ---- pretty printing (text/plain) ---------------------------------------
 
@@ -542,7 +544,7 @@ def _warn(message, exc=None):
     frames hidden) when there is an exception."""
     lines = [f"FormatterWarning: {message}"]
     if exc is not None:
-        shell = _shell()
+        shell = _wasipy_publish.bound_shell()
         try:
             if shell is not None:
                 lines.extend(shell.format_traceback(exc))
@@ -564,7 +566,7 @@ def _check(mime, value, obj):
         return None
     if mime in _BINARY:
         if isinstance(value, (bytes, bytearray, memoryview)):
-            return _wasipy_display._b64(bytes(value))
+            return _wasipy_publish.b64(bytes(value))
         if isinstance(value, str):
             return value  # already base64
     elif mime == "application/json":
@@ -801,19 +803,19 @@ class capture_output:
             sys.stderr = err
         self._captured = CapturedIO(out, err)
         if self.display:
-            _wasipy_display._captures.append(self)
+            _wasipy_publish.captures.append(self)
         return self._captured
 
     def __exit__(self, *exc):
         sys.stdout, sys.stderr = self._saved
-        if self.display and self in _wasipy_display._captures:
-            _wasipy_display._captures.remove(self)
+        if self.display and self in _wasipy_publish.captures:
+            _wasipy_publish.captures.remove(self)
         return False
 
     def _receive(self, msg_type, content):
         outputs = self._captured._outputs
-        if msg_type == "clear_output":
+        if msg_type == proto.CLEAR_OUTPUT:
             outputs.clear()
             return
         outputs.append(RichOutput(content.get("data"), content.get("metadata"),
-                                  content.get("transient"), msg_type == "update_display_data"))
+                                  content.get("transient"), msg_type == proto.UPDATE_DISPLAY_DATA))

@@ -4,45 +4,32 @@ through the frontend, and the errors that cross from Go."""
 import builtins
 import sys
 
-import _wasipy_kernel
-
-
-class HostError(Exception):
-    """An error raised by Go code that Python called."""
+import _wasipy_protocol as proto
+from _wasipy_rpc import HostError, register_error  # noqa: F401  (HostError: public here too)
 
 
 class StdinNotImplementedError(NotImplementedError):
     """input() in a request that does not allow stdin (as in ipykernel)."""
 
 
-_ERRORS = {"HostError": HostError, "StdinNotImplementedError": StdinNotImplementedError}
+register_error(StdinNotImplementedError)
 
-
-def make_error(type_name, message):
-    """The exception for an error the host reported."""
-    cls = _ERRORS.get(type_name)
-    if cls is None:
-        cls = getattr(builtins, type_name, None)
-        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-            cls = HostError
-    return cls(message)
-
-
-class _Stdin:
-    allowed = True
-
-
-stdin = _Stdin()
+# What input() needs, given by install(): the Shell (whether the running
+# request allows stdin) and the Router (to ask the host).
+_shell = None
+_router = None
 
 
 def _ask(prompt, password):
-    if not stdin.allowed:
+    if _shell is None or _router is None:
+        raise RuntimeError("input() through the frontend needs the wasipy kernel")
+    if not _shell.allow_stdin:
         raise StdinNotImplementedError(
             "raw_input was called, but this frontend does not support input requests.")
     prompt = "" if prompt is None else str(prompt)
     sys.stdout.flush()
     sys.stderr.flush()
-    return _wasipy_kernel.runtime.request("input", {"prompt": prompt, "password": password})
+    return _router.request(proto.METHOD_INPUT, {"prompt": prompt, "password": password})
 
 
 def input(prompt=""):
@@ -55,13 +42,8 @@ def getpass(prompt="Password: ", stream=None):
     return _ask(prompt, True)
 
 
-def _after_urllib_request(module):
-    # Route urllib's http(s) through the host (wasipy.http).
-    try:
-        import wasipy.http
-    except ImportError:
-        return  # the host has no HTTP module
-    wasipy.http.install_urllib(module)
+def _after_getpass(module):
+    module.getpass = getpass
 
 
 def _after_asyncio(module):
@@ -70,7 +52,14 @@ def _after_asyncio(module):
     _wasipy_asyncio.install()
 
 
-_AFTER_IMPORT = {"urllib.request": _after_urllib_request, "asyncio": _after_asyncio}
+# module name -> fn(module), run right after its first import.
+_AFTER_IMPORT = {"asyncio": _after_asyncio, "getpass": _after_getpass}
+
+
+def after_import(name, fn):
+    """Run fn(module) right after module `name` is first imported (a layer
+    above registers its adaptations: urllib through wasipy.http)."""
+    _AFTER_IMPORT[name] = fn
 
 
 class _PatchOnImport:
@@ -139,9 +128,11 @@ def _install_cpu_clock():
     os.times = times
 
 
-def install(shell):
+def install(shell, router):
+    global _shell, _router
+    _shell, _router = shell, router
     _install_cpu_clock()
     sys.meta_path.insert(0, _PatchOnImport())
     builtins.input = input
-    import getpass as _getpass
-    _getpass.getpass = getpass
+    if "getpass" in sys.modules:  # imported before the hook: patch it now
+        _after_getpass(sys.modules["getpass"])

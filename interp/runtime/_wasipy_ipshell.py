@@ -11,6 +11,8 @@ import sys
 
 import _wasipy_display
 import _wasipy_magics
+import _wasipy_protocol as proto
+import _wasipy_publish
 from _wasipy_magics import (Magic, UsageError, _Ctx, _find, _frame_globals, _frame_locals, cell_magics,
                             line_magics)
 
@@ -241,7 +243,7 @@ class _IOPubSocket:
 # What Session.send may publish: the kinds cell code already emits through
 # print() and display(), which the kernel checks and shapes (display.Shape)
 # and counts against the output cap like any other output.
-_SESSION_KINDS = ("stream", "display_data", "update_display_data", "clear_output", "execute_result")
+_SESSION_KINDS = (proto.STREAM, proto.DISPLAY_DATA, proto.UPDATE_DISPLAY_DATA, proto.CLEAR_OUTPUT, proto.EXECUTE_RESULT)
 
 
 def _msg_id_of(parent):
@@ -314,7 +316,7 @@ class Session:
         # of requests it has seen recently).
         token = _wasipy_exec.current_cell.set(parent_id) if parent_id else None
         try:
-            if msg_type == "stream":
+            if msg_type == proto.STREAM:
                 name, text = content.get("name"), content.get("text")
                 if name not in ("stdout", "stderr") or not isinstance(text, str):
                     raise ValueError("a stream message needs name 'stdout' or 'stderr' and a str text")
@@ -322,7 +324,7 @@ class Session:
                 stream.write(text)
                 stream.flush()
             else:
-                _wasipy_display.send(msg_type, _wasipy_display._jsonable(dict(content)))
+                _wasipy_display.send(msg_type, _wasipy_publish.jsonable(dict(content)))
         finally:
             if token is not None:
                 _wasipy_exec.current_cell.reset(token)
@@ -376,7 +378,7 @@ class InteractiveShell:
 
     @classmethod
     def initialized(cls):
-        return _wasipy_magics._core is not None
+        return _wasipy_magics.core() is not None
 
     @classmethod
     def clear_instance(cls):
@@ -575,7 +577,7 @@ class ZMQInteractiveShell(InteractiveShell):
         if to_stderr:
             print("\n".join(tb), file=sys.stderr)
             return
-        self._core.send("error", {"ename": type(exc).__name__, "evalue": str(exc), "traceback": tb})
+        self._core.send(proto.ERROR, {"ename": type(exc).__name__, "evalue": str(exc), "traceback": tb})
 
     def showsyntaxerror(self, filename=None, running_compiled_code=False):
         self.showtraceback()
@@ -607,13 +609,19 @@ class ZMQInteractiveShell(InteractiveShell):
     def object_inspect_text(self, oname, detail_level=0):
         return _lib()._inspect_text(oname, detail_level) or ""
 
+    # The cell events around each execute request (_wasipy_magics fires them).
+    def _wasipy_before_execute(self, req):
+        return _pre_run(self, req)
+
+    def _wasipy_after_execute(self, req, info, reply):
+        _post_run(self, req, info, reply)
+
 
 # ---- cell events ------------------------------------------------------------
 
 
-def _pre_run(req):
+def _pre_run(ip, req):
     silent = bool(req.get("silent", False))
-    ip = _wasipy_magics.get_ipython()
     ip.events.trigger("pre_execute")
     info = None
     if not silent:
@@ -623,8 +631,7 @@ def _pre_run(req):
     return info
 
 
-def _post_run(req, info, reply):
-    ip = _wasipy_magics.get_ipython()
+def _post_run(ip, req, info, reply):
     ok = isinstance(reply, dict) and reply.get("status") == "ok"
     ip.last_execution_succeeded = ok
     ip.events.trigger("post_execute")

@@ -47,7 +47,7 @@ def _ends_with_semicolon(src):
 
 
 def _transform_all(src):
-    core = _wasipy_magics._core
+    core = _wasipy_magics.core()
     if core is not None:
         for t in core.input_transformers:
             src = t(src)
@@ -804,7 +804,7 @@ def _inspect_text(target, level, frame=None):
         fn = getattr(_wasipy_complete, "inspect_text", None)
     except ImportError:
         fn = None
-    core = _wasipy_magics._core
+    core = _wasipy_magics.core()
     if fn is not None and core is not None:
         return fn(core, target, level)
     return _simple_inspect(target, level, frame)
@@ -815,7 +815,7 @@ def _simple_inspect(target, level, frame):
     import inspect
     parts = target.split(".")
     ns = dict(builtins.__dict__)
-    core = _wasipy_magics._core
+    core = _wasipy_magics.core()
     ns.update(core.user_ns if core is not None else {})
     if frame is not None and frame.f_locals is not frame.f_globals:
         ns.update(frame.f_locals)

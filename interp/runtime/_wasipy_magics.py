@@ -20,7 +20,8 @@ its magics.
 The kernel imports this module at start-up, so it holds only the
 transformer and the registry. The magics themselves live in
 _wasipy_magiclib and the get_ipython() object in _wasipy_ipshell, each
-imported the first time it is needed.
+imported the first time it is needed. Both import this module, so it does
+not import them: install() is given how to load them.
 """
 
 import builtins
@@ -29,6 +30,7 @@ import re
 import sys
 
 import _wasipy_display
+import _wasipy_protocol as proto
 
 _ME = "__import__('_wasipy_magics')"
 
@@ -36,6 +38,22 @@ _ME = "__import__('_wasipy_magics')"
 # (made by the first get_ipython() call).
 _core = None
 _ip = None
+# Given by install(): load_library() imports wasipy's magics (registering
+# them) and returns their module; make_ipython(shell) makes the object
+# get_ipython() returns.
+_load_library = None
+_make_ipython = None
+
+
+def core():
+    """The kernel's Shell, or None outside the kernel."""
+    return _core
+
+
+def _library():
+    if _load_library is None:
+        raise UsageError("wasipy's magics need the wasipy kernel")
+    return _load_library()
 
 
 class UsageError(Exception):
@@ -90,7 +108,7 @@ class Magic:
     def run(self, ctx):
         if self.func is None:
             # One of wasipy's own magics, not loaded yet.
-            import _wasipy_magiclib  # noqa: F401  (registers the real ones)
+            _library()  # registers the real ones
             table = line_magics if self.kind == "line" else cell_magics
             real = table.get(self.name)
             if real is None or real.func is None:
@@ -188,8 +206,7 @@ def _system(cmd):
 
 def _help(target, level):
     """`obj?` (level 0) and `obj??` (level 1): the inspection as output."""
-    import _wasipy_magiclib
-    return _wasipy_magiclib._help(target, level, sys._getframe(1))
+    return _library()._help(target, level, sys._getframe(1))
 
 
 # Names in the namespace at start-up: %who does not list them.
@@ -337,9 +354,8 @@ _SCRIPT_CELLS = {"bash", "sh", "script", "perl", "ruby", "python", "python2", "p
 def get_ipython():
     """The shell object of this kernel (None before install())."""
     global _ip
-    if _ip is None and _core is not None:
-        import _wasipy_ipshell
-        _ip = _wasipy_ipshell.ZMQInteractiveShell(_core)
+    if _ip is None and _core is not None and _make_ipython is not None:
+        _ip = _make_ipython(_core)
         _ip.user_ns_hidden.update({k: _core.user_ns.get(k) for k in _hidden if k in _core.user_ns})
         _ip.events.trigger("shell_initialized", _ip)
     return _ip
@@ -353,17 +369,17 @@ def _wrap_execute(execute):
         # Without a get_ipython() object there are no callbacks to call
         # (the cell that makes it may register some: they run after it).
         info = None
-        if _ip is not None:
-            import _wasipy_ipshell
+        ip = _ip
+        if ip is not None:
             try:
-                info = _wasipy_ipshell._pre_run(req)
+                info = ip._wasipy_before_execute(req)
             except BaseException:
                 pass
         reply = execute(req)
-        if _ip is not None:
-            import _wasipy_ipshell
+        ip = _ip
+        if ip is not None:
             try:
-                _wasipy_ipshell._post_run(req, info, reply)
+                ip._wasipy_after_execute(req, info, reply)
             except BaseException:
                 pass
         return reply
@@ -371,15 +387,13 @@ def _wrap_execute(execute):
     return run
 
 
-def _hook_events(core):
-    """Fire the cell events around each execute request. The kernel's
+def _hook_events(core, router):
+    """Fire the cell events around each execute request. The router's
     handler table holds Shell.execute; wrap the entry there (and the Shell's
     attribute, for a table built later)."""
-    kernel = sys.modules.get("_wasipy_kernel")
-    runtime = getattr(kernel, "runtime", None)
-    handlers = getattr(runtime, "handlers", None)
-    if isinstance(handlers, dict) and "execute" in handlers:
-        handlers["execute"] = _wrap_execute(handlers["execute"])
+    handlers = getattr(router, "handlers", None)
+    if isinstance(handlers, dict) and proto.EXECUTE in handlers:
+        handlers[proto.EXECUTE] = _wrap_execute(handlers[proto.EXECUTE])
     else:
         core.execute = _wrap_execute(core.execute)
 
@@ -402,19 +416,21 @@ def _apply_ipython_transformers(code):
     return "".join(lines)
 
 
-def install(shell):
+def install(shell, router, load_library, make_ipython):
     """Set up IPython compatibility on the kernel's Shell: the input
     transformer, display() and get_ipython() as builtins, the cell events,
-    wasipy's magics (registered by name, loaded when first used)."""
-    global _core
+    wasipy's magics (registered by name, loaded when first used by
+    load_library()); make_ipython(shell) makes get_ipython()'s object."""
+    global _core, _load_library, _make_ipython
     _core = shell
+    _load_library, _make_ipython = load_library, make_ipython
     shell.input_transformers.append(_apply_ipython_transformers)
     builtins.display = _wasipy_display.display
     builtins.get_ipython = get_ipython
     shell.user_ns.setdefault("_dh", [os.getcwd()])
     _hidden.update(shell.user_ns)
     _hidden.update(("get_ipython", "exit", "quit", "In", "Out"))
-    _hook_events(shell)
+    _hook_events(shell, router)
     for name in _BUILTIN_LINE:
         line_magics.setdefault(name, Magic("line", name, None, internal=True))
     for name in _BUILTIN_CELL:

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 
-from _wasipy_display import flush_std_streams
+from _wasipy_channel import flush_std as flush_std_streams
 
 # Signals whose default action is to do nothing.
 _IGNORED_BY_DEFAULT = {getattr(signal, n) for n in ("SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT") if hasattr(signal, n)}
@@ -88,7 +88,7 @@ def raise_signal(sig):
     _deliver(sig, sys._getframe(1))
 
 
-def install(shell):
+def install(shell, router):
     os._exit = _exit
     os.abort = _abort
     os.kill = kill

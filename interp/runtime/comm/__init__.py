@@ -10,6 +10,8 @@ kernel as requests that the CommManager routes here.
 
 import uuid
 
+import _wasipy_protocol as proto
+
 __version__ = "0.1.4"
 
 __all__ = ["BaseComm", "Comm", "CommManager", "create_comm", "get_comm_manager"]
@@ -17,7 +19,7 @@ __all__ = ["BaseComm", "Comm", "CommManager", "create_comm", "get_comm_manager"]
 
 def _shell():
     import _wasipy_exec
-    return _wasipy_exec.shell
+    return _wasipy_exec.current_shell()
 
 
 class BaseComm:
@@ -56,7 +58,7 @@ class BaseComm:
         manager = get_comm_manager()
         manager.register_comm(self)
         try:
-            self.publish_msg("comm_open", data=self._open_data if data is None else data,
+            self.publish_msg(proto.COMM_OPEN, data=self._open_data if data is None else data,
                              metadata=metadata, buffers=buffers,
                              target_name=self.target_name, target_module=self.target_module)
             self._closed = False
@@ -69,12 +71,12 @@ class BaseComm:
             return
         self._closed = True
         if not deleting:
-            self.publish_msg("comm_close", data=self._close_data if data is None else data,
+            self.publish_msg(proto.COMM_CLOSE, data=self._close_data if data is None else data,
                              metadata=metadata, buffers=buffers)
         get_comm_manager().unregister_comm(self)
 
     def send(self, data=None, metadata=None, buffers=None):
-        self.publish_msg("comm_msg", data=data, metadata=metadata, buffers=buffers)
+        self.publish_msg(proto.COMM_MSG, data=data, metadata=metadata, buffers=buffers)
 
     def on_close(self, callback):
         self._close_callback = callback

@@ -1,0 +1,87 @@
+"""The channel to the host: framed messages over the host's file.
+
+The host (Go) serves /.wasipy/host/channel: the guest writes frames of the
+guest protocol (_wasipy_protocol) to it and reads the host's. A second
+file, /.wasipy/host/deadline, sets a timeout for the next read (the read
+then fails with EAGAIN), which is how the guest waits for "the next
+message or the event loop's next timer, whichever comes first".
+
+Output written to fd 1 and 2 is streamed by the host on its own: every
+message is sent after flushing sys.stdout and sys.stderr, so the host sees
+output and messages in the order they were made.
+
+Neither a send nor a receive is torn by an interrupt (_wasipy_interrupt):
+one that comes meanwhile is raised once the message is whole.
+"""
+
+import os
+import sys
+
+import _wasipy_protocol as proto
+from _wasipy_interrupt import guarded, raise_pending, state
+
+CHANNEL_PATH = "/.wasipy/host/channel"
+DEADLINE_PATH = "/.wasipy/host/deadline"
+
+
+def flush_std():
+    """Flush Python's stdout and stderr, so that what was printed goes out
+    before whatever comes next (a message, the process's end)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+class Channel:
+    def __init__(self, path=CHANNEL_PATH, deadline_path=DEADLINE_PATH):
+        self._fd = os.open(path, os.O_RDWR)
+        self._deadline_fd = os.open(deadline_path, os.O_WRONLY)
+        self._buf = bytearray()
+
+    def send(self, msg, buffers=None):
+        with guarded():
+            flush_std()
+            view = memoryview(proto.frame(proto.encode(msg, buffers)))
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        raise_pending()  # the message is out whole: now it is safe
+
+    def recv(self, timeout=None):
+        """The next message, or None when timeout (seconds) passes first.
+
+        ProtocolError for a frame that is not a message (it is consumed, so
+        the next call reads the frame after it)."""
+        with guarded() as was_interruptible:
+            if was_interruptible and state.pending and not self._buf:
+                # Interrupted on the way here: do not block first.
+                state.pending = False
+                raise KeyboardInterrupt
+            if not self._fill(proto.LENGTH_SIZE, timeout):
+                return None
+            try:
+                size = proto.payload_size(bytes(self._buf[:proto.LENGTH_SIZE]))
+            except proto.ProtocolError as e:
+                # The host never sends this; past it the stream cannot be
+                # followed, so it ends like a closed channel.
+                raise EOFError(f"the host's channel is corrupt: {e}") from None
+            end = proto.LENGTH_SIZE + size
+            self._fill(end, None)
+            payload = bytes(self._buf[proto.LENGTH_SIZE:end])
+            del self._buf[:end]
+        return proto.decode(payload)
+
+    def _fill(self, need, timeout):
+        while len(self._buf) < need:
+            if timeout is not None:
+                os.write(self._deadline_fd, b"%d" % max(0, int(timeout * 1e9)))
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            if not chunk:
+                raise EOFError("the host closed the channel")
+            self._buf += chunk
+        return True

@@ -1,0 +1,171 @@
+"""The guest protocol: the names of its messages and how one is encoded.
+
+This is the Python half of the protocol between the worker (Go, interp/)
+and the guest runtime; the Go half names the same kinds. Both are checked
+against one fixture (interp/internal/guestproto/testdata/messages.jsonl)
+by tests/runtime/test_protocol.py.
+
+A message is a JSON object with a "type" (its kind). On the channel it is
+a payload: the JSON head, optionally followed by a NUL byte and binary
+buffers whose lengths the head lists in "buffer_lengths", so bytes (comm
+buffers, FFI bytes) cross without base64. Each payload is preceded by its
+length, 4 bytes big-endian (frame()).
+
+Pure: no I/O, no state, and nothing of the runtime is imported, so every
+layer can use it and the host's CPython can test it.
+"""
+
+import json
+import struct
+
+# Bumped when a kind changes meaning or shape. The guest says it in its
+# hello; the host refuses a runtime that speaks another version.
+PROTOCOL_VERSION = 1
+
+# ---- host -> guest: requests, each answered by one REPLY with its id ----
+EXECUTE = "execute"
+IS_COMPLETE = "is_complete"
+COMPLETE = "complete"
+INSPECT = "inspect"
+COMM_OPEN = "comm_open"
+COMM_MSG = "comm_msg"
+COMM_CLOSE = "comm_close"
+FFI_MODULES = "ffi_modules"  # the Go modules to make importable
+PY_EVAL = "py_eval"  # Go evaluating Python
+PY_CALL = "py_call"  # Go calling a method of a Python object it holds
+
+# ---- host -> guest: not requests (no reply) ----
+HOST_REPLY = "host_reply"  # the answer to the guest's HOST_REQUEST (by rid)
+INTERRUPT = "interrupt"  # in band, while the guest waits on the channel
+PY_RELEASE = "py_release"  # Go released its handle on a Python object
+
+# ---- guest -> host ----
+HELLO = "hello"  # once, at start: language_info and PROTOCOL_VERSION
+REPLY = "reply"
+HOST_REQUEST = "host_request"  # the guest asking the host (see HOST_METHODS)
+# Events of the running request (or, with parent_id, of an earlier one):
+EXECUTE_RESULT = "execute_result"
+DISPLAY_DATA = "display_data"
+UPDATE_DISPLAY_DATA = "update_display_data"
+CLEAR_OUTPUT = "clear_output"
+ERROR = "error"
+STREAM = "stream"  # output of a task that an earlier cell started
+# COMM_OPEN, COMM_MSG and COMM_CLOSE are events too, when the guest opens
+# a comm or sends on one.
+
+HOST_TO_GUEST = frozenset({
+    EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE,
+    FFI_MODULES, PY_EVAL, PY_CALL, HOST_REPLY, INTERRUPT, PY_RELEASE,
+})
+GUEST_TO_HOST = frozenset({
+    HELLO, REPLY, HOST_REQUEST, EXECUTE_RESULT, DISPLAY_DATA, UPDATE_DISPLAY_DATA,
+    CLEAR_OUTPUT, ERROR, STREAM, COMM_OPEN, COMM_MSG, COMM_CLOSE,
+})
+KINDS = HOST_TO_GUEST | GUEST_TO_HOST
+
+# The kinds the host sends that ask for a REPLY.
+REQUESTS = frozenset({
+    EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE,
+    FFI_MODULES, PY_EVAL, PY_CALL,
+})
+
+# ---- what a HOST_REQUEST asks for ("method") ----
+METHOD_INPUT = "input"  # input() / getpass through the frontend
+METHOD_FFI_CALL = "ffi.call"  # a function of a Go module
+METHOD_FFI_PROXY_CALL = "ffi.proxy_call"  # a Go value Python holds, called
+METHOD_FFI_RELEASE = "ffi.release"  # Python released its handle on a Go value
+HOST_METHODS = frozenset({METHOD_INPUT, METHOD_FFI_CALL, METHOD_FFI_PROXY_CALL, METHOD_FFI_RELEASE})
+
+# A length prefix is 4 bytes; the host refuses frames over 256 MiB, and so
+# does the guest.
+MAX_PAYLOAD = 256 << 20
+_LENGTH = struct.Struct(">I")
+LENGTH_SIZE = _LENGTH.size
+
+
+class ProtocolError(ValueError):
+    """A payload that is not a message of this protocol."""
+
+
+def encode(msg, buffers=None):
+    """The payload of msg (a dict with a "type"), with buffers (bytes-like)
+    after a NUL byte; "buffer_lengths" is set from them. Values JSON cannot
+    hold are sent as their repr, as the runtime always did."""
+    if buffers:
+        buffers = [b if isinstance(b, (bytes, bytearray)) else bytes(b) for b in buffers]
+        msg = dict(msg, buffer_lengths=[len(b) for b in buffers])
+    head = json.dumps(msg, default=repr, separators=(",", ":")).encode("utf-8")
+    if not buffers:
+        return head
+    return b"".join([head, b"\0", *buffers])
+
+
+def decode(payload):
+    """The message in payload, with its buffers (bytes) under "buffers".
+
+    ProtocolError when the head is not a JSON object with a string type, or
+    when the buffers do not add up to exactly the bytes after the NUL."""
+    head, sep, rest = bytes(payload).partition(b"\0")
+    try:
+        msg = json.loads(head)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ProtocolError(f"the head is not JSON: {e}") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str) or not msg["type"]:
+        raise ProtocolError("the head is not an object with a type")
+    lengths = msg.get("buffer_lengths")
+    if lengths is None:
+        lengths = []
+    if not isinstance(lengths, list) or not all(type(n) is int and n >= 0 for n in lengths):
+        raise ProtocolError("buffer_lengths is not a list of sizes")
+    if not sep:
+        if lengths:
+            raise ProtocolError("buffer_lengths lists buffers but none follow")
+        return msg
+    if sum(lengths) != len(rest):
+        raise ProtocolError(f"buffer_lengths add up to {sum(lengths)} bytes, but {len(rest)} follow")
+    buffers, offset = [], 0
+    for n in lengths:
+        buffers.append(rest[offset:offset + n])
+        offset += n
+    msg["buffers"] = buffers
+    return msg
+
+
+def frame(payload):
+    """payload with its length prefix, as written on the channel."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"a payload of {len(payload)} bytes is over the limit of {MAX_PAYLOAD}")
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def payload_size(prefix):
+    """The size a 4-byte length prefix announces (ProtocolError past MAX_PAYLOAD)."""
+    (size,) = _LENGTH.unpack(prefix)
+    if size > MAX_PAYLOAD:
+        raise ProtocolError(f"a frame of {size} bytes is announced, over the limit of {MAX_PAYLOAD}")
+    return size
+
+
+# ---- the messages the runtime builds -------------------------------------
+
+
+def hello(language_info):
+    return {"type": HELLO, "content": dict(language_info, protocol=PROTOCOL_VERSION)}
+
+
+def reply(request_id, content):
+    return {"type": REPLY, "id": request_id, "content": content}
+
+
+def host_request(rid, method, content):
+    return {"type": HOST_REQUEST, "rid": rid, "method": method, "content": content}
+
+
+def event(kind, content, parent_id=None, metadata=None):
+    """An event of the running request, or of the earlier cell parent_id."""
+    msg = {"type": kind, "content": content}
+    if metadata:
+        msg["metadata"] = metadata
+    if parent_id is not None:
+        msg["parent_id"] = parent_id
+    return msg
