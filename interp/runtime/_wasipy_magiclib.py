@@ -790,7 +790,7 @@ def _page(text):
     in the running cell's execute_reply (Notebook opens its pager with it;
     jupyter_kernel_test's test_pager expects it), not output in the cell. A
     cell keeps only its last page, as IPython's payload manager does."""
-    core = _wasipy_magics._core
+    core = _wasipy_magics.core()
     if core is None:
         print(text)
         return
