@@ -1,4 +1,4 @@
-package protocol
+package zmtp
 
 // ZMTP 3.0 framing after the handshake. The handshake itself (greeting and
 // NULL-mechanism READY exchange) is zmq4.Open's; everything after it is
@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasipy/wasipy/protocol"
 )
 
 const (
@@ -28,7 +30,7 @@ const (
 
 	// maxWireFrames bounds the frames of one message: a message with more
 	// is read to its end and dropped, and the connection stays open.
-	maxWireFrames = MaxIdentities + minSignedFrameCnt + 1 + MaxBuffers
+	maxWireFrames = protocol.MaxFrames
 
 	// handshakeTimeout bounds the greeting and READY exchange of one
 	// connection; a peer that stays silent is dropped.

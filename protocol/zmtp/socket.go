@@ -1,4 +1,4 @@
-package protocol
+package zmtp
 
 import (
 	"bytes"
@@ -16,35 +16,9 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
 	"github.com/google/uuid"
+
+	"github.com/wasipy/wasipy/protocol"
 )
-
-// Channel names one of the five Jupyter sockets.
-type Channel int
-
-// The five channels of a kernel.
-const (
-	Shell Channel = iota
-	Control
-	Stdin
-	IOPub
-	Heartbeat
-)
-
-func (c Channel) String() string {
-	switch c {
-	case Shell:
-		return "shell"
-	case Control:
-		return "control"
-	case Stdin:
-		return "stdin"
-	case IOPub:
-		return "iopub"
-	case Heartbeat:
-		return "heartbeat"
-	}
-	return fmt.Sprintf("Channel(%d)", int(c))
-}
 
 // ErrNoPeer is returned by [Server.Send] when no connected client has the
 // message's routing identity (it went away, or never was).
@@ -54,7 +28,7 @@ var ErrNoPeer = errors.New("protocol: no connected peer with that identity")
 // handshake on its own goroutine under a deadline, and hands the
 // connection to serve.
 type socket struct {
-	ch      Channel
+	ch      protocol.Channel
 	typ     zmq4.SocketType
 	id      zmq4.SocketIdentity
 	ln      net.Listener
@@ -76,7 +50,7 @@ type socket struct {
 	invalid logLimiter // messages dropped by the dispatcher (routers)
 }
 
-func newSocket(ch Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration, lim Limits, b *budget, rc *reclaimer) *socket {
+func newSocket(ch protocol.Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration, lim Limits, b *budget, rc *reclaimer) *socket {
 	return &socket{
 		ch:      ch,
 		typ:     typ,
