@@ -33,7 +33,7 @@ type HandlerFunc func(ch protocol.Channel, m *protocol.Message)
 func (f HandlerFunc) HandleMessage(ch protocol.Channel, m *protocol.Message) { f(ch, m) }
 
 // ErrServerClosed is returned by Server methods called after Close.
-var ErrServerClosed = errors.New("protocol: server closed")
+var ErrServerClosed = errors.New("zmtp: server closed")
 
 const (
 	// defaultStallTimeout is how long one message may take to reach one
@@ -82,14 +82,14 @@ func Listen(ctx context.Context, info *protocol.ConnectionInfo, log *slog.Logger
 // hold; zero fields take the defaults.
 func ListenLimits(ctx context.Context, info *protocol.ConnectionInfo, log *slog.Logger, lim Limits) (*Server, error) {
 	if info == nil {
-		return nil, fmt.Errorf("protocol: Listen: nil ConnectionInfo")
+		return nil, fmt.Errorf("zmtp: Listen: nil ConnectionInfo")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ci := *info
 	if err := ci.Normalize(); err != nil {
-		return nil, fmt.Errorf("protocol: Listen: %w", err)
+		return nil, fmt.Errorf("zmtp: Listen: %w", err)
 	}
 	signer, err := protocol.NewSigner(ci.SignatureScheme, ci.Key)
 	if err != nil {
@@ -123,7 +123,7 @@ func ListenLimits(ctx context.Context, info *protocol.ConnectionInfo, log *slog.
 			for _, sk := range s.sockets {
 				_ = sk.ln.Close()
 			}
-			return nil, fmt.Errorf("protocol: binding %s on %s: %w", b.ch, ci.Endpoint(*b.port), err)
+			return nil, fmt.Errorf("zmtp: binding %s on %s: %w", b.ch, ci.Endpoint(*b.port), err)
 		}
 		if a, ok := ln.Addr().(*net.TCPAddr); ok {
 			*b.port = a.Port
@@ -201,10 +201,10 @@ func (s *Server) router(ch protocol.Channel) *router {
 // Error and the channel goes on. Serve may be called once.
 func (s *Server) Serve(ctx context.Context, h Handler) error {
 	if h == nil {
-		return fmt.Errorf("protocol: Serve: nil Handler")
+		return fmt.Errorf("zmtp: Serve: nil Handler")
 	}
 	if !s.serving.CompareAndSwap(false, true) {
-		return fmt.Errorf("protocol: Serve called twice")
+		return fmt.Errorf("zmtp: Serve called twice")
 	}
 	select {
 	case <-s.done:
@@ -288,7 +288,7 @@ func (s *Server) Send(ch protocol.Channel, m *protocol.Message) error {
 	}
 	r := s.router(ch)
 	if r == nil {
-		return fmt.Errorf("protocol: cannot send on %s", ch)
+		return fmt.Errorf("zmtp: cannot send on %s", ch)
 	}
 	select {
 	case <-s.done:
@@ -296,7 +296,7 @@ func (s *Server) Send(ch protocol.Channel, m *protocol.Message) error {
 	default:
 	}
 	if len(m.Identities) == 0 {
-		return fmt.Errorf("protocol: %s %s: no routing identity (build replies with NewMessage(parent, ...))", ch, m.Header.MsgType)
+		return fmt.Errorf("zmtp: %s %s: no routing identity (build replies with NewMessage(parent, ...))", ch, m.Header.MsgType)
 	}
 	frames, err := protocol.Encode(m, s.signer)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 
 // ErrNoPeer is returned by [Server.Send] when no connected client has the
 // message's routing identity (it went away, or never was).
-var ErrNoPeer = errors.New("protocol: no connected peer with that identity")
+var ErrNoPeer = errors.New("zmtp: no connected peer with that identity")
 
 // socket is one listening ZMTP socket: it accepts connections, runs each
 // handshake on its own goroutine under a deadline, and hands the
@@ -329,7 +329,7 @@ func (r *router) release(m inMsg) {
 // send routes frames[1:] to the peer named by frames[0].
 func (r *router) send(frames [][]byte) error {
 	if len(frames) < 2 {
-		return fmt.Errorf("protocol: %s: nothing to send", r.ch)
+		return fmt.Errorf("zmtp: %s: nothing to send", r.ch)
 	}
 	r.mu.Lock()
 	c := r.peers[string(frames[0])]
@@ -338,7 +338,7 @@ func (r *router) send(frames [][]byte) error {
 		return fmt.Errorf("%w: %s identity %q", ErrNoPeer, r.ch, frames[0])
 	}
 	if err := c.write(frames[1:], false, writeTimeout(r.stall, frames)); err != nil {
-		return fmt.Errorf("protocol: %s: sending to %s: %w", r.ch, c.peer, err)
+		return fmt.Errorf("zmtp: %s: sending to %s: %w", r.ch, c.peer, err)
 	}
 	return nil
 }
