@@ -170,8 +170,17 @@ type queued struct {
 }
 
 // messageSize is what a queued message counts against the byte bound.
+// Metadata is a map by then; its size is that of its JSON (it is empty for
+// nearly every message, so the encoding is rarely paid). Counting its keys
+// instead would let a cell display tiny content with huge metadata past
+// the bound.
 func messageSize(m *protocol.Message) int {
-	n := len(m.Content) + len(m.Metadata)
+	n := len(m.Content)
+	if len(m.Metadata) > 0 {
+		if b, err := json.Marshal(m.Metadata); err == nil {
+			n += len(b)
+		}
+	}
 	for _, b := range m.Buffers {
 		n += len(b)
 	}

@@ -300,6 +300,16 @@ func TestOutboxBoundInBytes(t *testing.T) {
 	assert.Zero(t, o.q.bytes, "the byte count goes back to zero")
 }
 
+// Promise: metadata and buffers count against the byte bound by their
+// size, so tiny content with large metadata cannot fill memory.
+func TestOutboxCountsMetadataAndBuffers(t *testing.T) {
+	m, err := protocol.NewMessage(nil, "k", "display_data", map[string]any{})
+	require.NoError(t, err)
+	m.Metadata = map[string]any{"image/png": map[string]any{"alt": strings.Repeat("m", 1000)}}
+	m.Buffers = [][]byte{make([]byte, 300)}
+	assert.GreaterOrEqual(t, messageSize(m), len(m.Content)+1000+300)
+}
+
 // Promise: replies go straight to the wire, iopub through the outbox;
 // Close hands over what waits, and a Publish after Close neither blocks
 // nor reaches the wire.

@@ -70,7 +70,7 @@ type Server struct {
 
 // Listen binds all five sockets (shell/control/stdin ROUTER, iopub PUB,
 // heartbeat REP echo) on the endpoints of info, and starts accepting
-// connections, the heartbeat echo and the iopub writer at once. For tcp a
+// connections and the heartbeat echo at once. For tcp a
 // port of 0 binds a free port; [Server.Info] tells which. When ctx is done
 // the Server closes. log may be nil (nothing is logged). It applies
 // [DefaultLimits]; see [ListenLimits].
