@@ -44,7 +44,7 @@ type Interpreter interface {
 // Starter starts a fresh interpreter (at start-up and after a restart).
 type Starter func(ctx context.Context) (Interpreter, error)
 
-// Transport is the kernel's view of the wire: protocol.Server implements it.
+// Transport is the kernel's view of the wire: an Outbox over zmtp.Server implements it.
 type Transport interface {
 	Send(ch protocol.Channel, m *protocol.Message) error
 	Publish(m *protocol.Message)
@@ -157,7 +157,7 @@ func (k *Kernel) Run(ctx context.Context) {
 	}
 }
 
-// HandleMessage implements protocol.Handler. Shell requests are queued and
+// HandleMessage implements zmtp.Handler. Shell requests are queued and
 // run in order by Run; control and stdin messages are handled at once, so
 // control answers while a cell runs.
 func (k *Kernel) HandleMessage(ch protocol.Channel, m *protocol.Message) {

@@ -3,7 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -49,12 +49,17 @@ func LoadConnectionFile(path string) (*ConnectionInfo, error) {
 }
 
 // Validate checks the transport, address, ports and signature scheme.
-// Port 0 is accepted for tcp: [Listen] then binds a free port and reports
-// it in [Server.Info].
+// Port 0 is accepted for tcp: the transport then binds a free port and
+// reports it.
 func (c *ConnectionInfo) Validate() error {
 	cp := *c
 	return cp.normalize(true)
 }
+
+// Normalize fills jupyter_client's defaults (transport "tcp", scheme
+// "hmac-sha256") and validates as [ConnectionInfo.Validate] does: this is
+// what the transport listens on.
+func (c *ConnectionInfo) Normalize() error { return c.normalize(true) }
 
 // normalize fills the defaults of jupyter_client and validates.
 func (c *ConnectionInfo) normalize(allowZeroPorts bool) error {
@@ -82,7 +87,7 @@ func (c *ConnectionInfo) normalize(allowZeroPorts bool) error {
 		if c.IP == "" {
 			return fmt.Errorf("missing ip for tcp transport")
 		}
-		if c.IP != "*" && net.ParseIP(c.IP) == nil && !validHostname(c.IP) {
+		if c.IP != "*" && !validIP(c.IP) && !validHostname(c.IP) {
 			return fmt.Errorf("invalid ip %q", c.IP)
 		}
 		for _, p := range ports {
@@ -113,6 +118,14 @@ func (c *ConnectionInfo) normalize(allowZeroPorts bool) error {
 		seen[p.port] = p.name
 	}
 	return nil
+}
+
+// validIP accepts an IPv4 or IPv6 address without a zone, as net.ParseIP
+// does; net/netip parses it so that the codec does not pull in package net
+// (sockets, the resolver).
+func validIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
 
 // validHostname accepts names such as "localhost"; nothing is resolved.

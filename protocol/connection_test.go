@@ -85,4 +85,14 @@ func TestValidate(t *testing.T) {
 	assert.Equal(t, "", info.Transport, "Validate does not change the info")
 	assert.Error(t, (&ConnectionInfo{IP: "127.0.0.1", ShellPort: -1}).Validate())
 	assert.Error(t, (&ConnectionInfo{Transport: "ipc", IP: "/tmp/x"}).Validate())
+	for _, ip := range []string{"::1", "127.0.0.1", "::ffff:10.0.0.1", "localhost", "*"} {
+		assert.NoError(t, (&ConnectionInfo{IP: ip}).Validate(), ip)
+	}
+	for _, ip := range []string{"fe80::1%eth0", "1.2.3.4:80", "[::1]", "a b", "1.2.3.4/8"} {
+		assert.Error(t, (&ConnectionInfo{IP: ip}).Validate(), ip)
+	}
+	info = &ConnectionInfo{IP: "127.0.0.1", Key: "k"}
+	require.NoError(t, info.Normalize())
+	assert.Equal(t, "tcp", info.Transport, "Normalize fills the transport")
+	assert.Equal(t, SchemeHMACSHA256, info.SignatureScheme, "and the scheme")
 }

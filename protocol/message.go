@@ -1,11 +1,11 @@
 package protocol
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Version is the messaging protocol version the package speaks.
@@ -71,7 +71,7 @@ func NewMessage(parent *Message, session, msgType string, content any) (*Message
 	}
 	m := &Message{
 		Header: Header{
-			MsgID:    uuid.NewString(),
+			MsgID:    newMsgID(),
 			Session:  session,
 			Username: "kernel",
 			Date:     time.Now().UTC().Format(DateFormat),
@@ -93,6 +93,28 @@ func NewMessage(parent *Message, session, msgType string, content any) (*Message
 		}
 	}
 	return m, nil
+}
+
+// newMsgID returns a random (version 4) UUID in its usual text form, as
+// jupyter_client's msg_ids are. It is made here rather than with
+// github.com/google/uuid because that package imports net (for version 1
+// node ids), and the codec has no business linking the network stack.
+func newMsgID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])  // crypto/rand.Read never fails (it crashes the program instead)
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
 }
 
 // marshalContent turns content into a JSON object.

@@ -23,6 +23,11 @@ const (
 	MaxContentSize    = 1 << 30  // content frame
 	MaxBufferSize     = 1 << 30  // one binary buffer
 	minSignedFrameCnt = 5        // signature, header, parent, metadata, content
+
+	// MaxFrames is the most frames a message [Decode] accepts can have:
+	// identities, the delimiter, the five signed parts and the buffers. A
+	// transport can drop a longer message as it reads it.
+	MaxFrames = MaxIdentities + 1 + minSignedFrameCnt + MaxBuffers
 )
 
 // Errors returned by [Decode] and [Encode]. Errors about one part of a

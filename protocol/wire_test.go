@@ -8,6 +8,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -117,6 +118,10 @@ func TestNewMessage(t *testing.T) {
 	m, err := NewMessage(nil, "sess", "status", nil)
 	require.NoError(t, err)
 	assert.Len(t, m.Header.MsgID, 36)
+	id, err := uuid.Parse(m.Header.MsgID)
+	require.NoError(t, err, "msg_id is a UUID")
+	assert.Equal(t, uuid.Version(4), id.Version())
+	assert.Equal(t, uuid.RFC4122, id.Variant())
 	assert.Equal(t, "sess", m.Header.Session)
 	assert.Equal(t, Version, m.Header.Version)
 	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`, m.Header.Date)

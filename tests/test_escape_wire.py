@@ -7,7 +7,7 @@ read. These tests attack the kernel as such a peer would, with plain TCP
 sockets speaking ZMTP 3.0 (greeting, NULL handshake, frames), while a real
 jupyter_client keeps using the kernel. Each test states its promise.
 
-The figures behind the bounds (protocol.DefaultLimits, protocol/RATIONALE.md):
+The figures behind the bounds (zmtp.DefaultLimits, protocol/RATIONALE.md):
 frames and messages over 256 MiB are refused from their header; bytes held
 for connections that have not sent a signed request are charged to a 64 MiB
 budget shared by all sockets; 64 connections per socket; a message must

@@ -27,6 +27,7 @@ import (
 	"github.com/wasipy/wasipy/kernel"
 	"github.com/wasipy/wasipy/kernelspec"
 	"github.com/wasipy/wasipy/protocol"
+	"github.com/wasipy/wasipy/protocol/zmtp"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -161,11 +162,13 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	srv, err := protocol.Listen(ctx, info, log)
+	srv, err := zmtp.Listen(ctx, info, log)
 	if err != nil {
 		return 0, err
 	}
 	defer srv.Close()
+	out := kernel.NewOutbox(srv, log) // iopub: merges stream text, never drops
+	defer out.Close()                 // before srv.Close: what waits goes out first
 
 	var dq *sandboxfs.Quota
 	if lim.disk.bytes > 0 || lim.disk.files > 0 {
@@ -199,7 +202,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, srv, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
+	k, err := kernel.New(ctx, out, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
 	if err != nil {
 		return 0, err
 	}
@@ -231,7 +234,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 		}
 	}
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = srv.Flush(flushCtx)
+	_ = out.Flush(flushCtx)
 	cancelFlush()
 	cancel()
 	k.Close()

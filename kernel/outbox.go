@@ -1,10 +1,150 @@
-package protocol
+package kernel
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/wasipy/wasipy/protocol"
 )
+
+// Wire is the transport as the kernel sees it: protocol/zmtp's Server
+// implements it. Publish hands a message to the iopub subscribers at once
+// (the transport keeps no queue and never reads content); Flush waits
+// until what was published is on the subscribers' connections.
+type Wire interface {
+	Send(ch protocol.Channel, m *protocol.Message) error
+	Publish(m *protocol.Message)
+	Flush(ctx context.Context) error
+}
+
+// ErrOutboxClosed is returned by [Outbox.Flush] once the outbox is closed
+// and its writer has stopped.
+var ErrOutboxClosed = errors.New("kernel: iopub outbox closed")
+
+// Outbox is the kernel's side of iopub: a bounded FIFO between the kernel
+// and the transport's Publish, and one writer goroutine that empties it.
+// Publish never drops a message and blocks while the FIFO is full, so a
+// cell that prints faster than the wire takes it is slowed down instead of
+// growing memory. While a "stream" message waits, the next stream message
+// of the same parent, name and session is appended to it, so a print loop
+// becomes a few large messages; nothing else is merged or reordered.
+// Merging lives here, not in the transport, because it is about what a
+// message means: the transport only sees frames.
+//
+// Send passes requests' replies straight to the wire (Send on IOPub is
+// Publish), so an Outbox is what the kernel is given as its Transport.
+type Outbox struct {
+	wire      Wire
+	log       *slog.Logger
+	q         *pubQueue
+	done      chan struct{} // closed when the writer has stopped
+	closeOnce sync.Once
+}
+
+// closeDrainTimeout is how long Close waits for waiting messages (the
+// last status, say) to reach the transport.
+const closeDrainTimeout = 2 * time.Second
+
+// NewOutbox starts the writer that hands queued messages to w. log may be
+// nil.
+func NewOutbox(w Wire, log *slog.Logger) *Outbox {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &Outbox{wire: w, log: log, q: newPubQueue(publishQueueSize), done: make(chan struct{})}
+	go o.write()
+	return o
+}
+
+// Send sends m on shell, control or stdin at once; on IOPub it is
+// [Outbox.Publish].
+func (o *Outbox) Send(ch protocol.Channel, m *protocol.Message) error {
+	if ch == protocol.IOPub {
+		o.Publish(m)
+		return nil
+	}
+	return o.wire.Send(ch, m)
+}
+
+// Publish queues m for iopub. It never drops m: it blocks while 1024
+// messages or 64 MiB (content, metadata and buffers; a larger message
+// waits alone) are waiting. A stream message may be appended to the one
+// waiting before it (same parent msg_id, name and session, at most 1 MiB
+// of text together); the caller's message is never changed. m must not be
+// changed after Publish. After Close, Publish discards m.
+func (o *Outbox) Publish(m *protocol.Message) {
+	if m == nil {
+		return
+	}
+	if !o.q.push(m) {
+		o.log.Debug("outbox closed, not publishing", "msg_type", m.Header.MsgType)
+	}
+}
+
+// Flush blocks until everything published before the call has been handed
+// to the transport and the transport has written it to its subscribers
+// (see [Wire]), or ctx ends.
+func (o *Outbox) Flush(ctx context.Context) error {
+	q := o.q
+	q.mu.Lock()
+	target := q.seq
+	for q.written < target {
+		if q.closed {
+			select {
+			case <-o.done:
+				q.mu.Unlock()
+				return ErrOutboxClosed
+			default:
+			}
+		}
+		ch := q.progress
+		q.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-o.done:
+		}
+		q.mu.Lock()
+	}
+	q.mu.Unlock()
+	return o.wire.Flush(ctx)
+}
+
+// write is the writer goroutine: it hands the oldest waiting message to
+// the transport, one at a time, in order.
+func (o *Outbox) write() {
+	defer close(o.done)
+	for {
+		it := o.q.pop()
+		if it == nil {
+			return
+		}
+		o.wire.Publish(it.message())
+		o.q.markWritten(it.seq)
+	}
+}
+
+// Close stops taking messages and gives the waiting ones a moment to
+// reach the transport; what is still waiting after that is dropped and
+// logged. Close the Outbox before the transport.
+func (o *Outbox) Close() {
+	o.closeOnce.Do(func() {
+		o.q.close()
+		select {
+		case <-o.done:
+		case <-time.After(closeDrainTimeout):
+			if n := o.q.discard(); n > 0 {
+				o.log.Warn("closing with unwritten iopub messages", "count", n)
+			}
+		}
+	})
+}
 
 const (
 	// publishQueueSize bounds the messages waiting for iopub; Publish
@@ -23,15 +163,24 @@ const (
 // apart so that later stream messages with the same parent and name can be
 // appended to it while it waits.
 type queued struct {
-	m      *Message
+	m      *protocol.Message
 	seq    uint64 // the last Publish call folded into this item
 	stream *streamText
 	size   int // bytes counted against publishQueueBytes
 }
 
 // messageSize is what a queued message counts against the byte bound.
-func messageSize(m *Message) int {
-	n := len(m.Content) + len(m.Metadata)
+// Metadata is a map by then; its size is that of its JSON (it is empty for
+// nearly every message, so the encoding is rarely paid). Counting its keys
+// instead would let a cell display tiny content with huge metadata past
+// the bound.
+func messageSize(m *protocol.Message) int {
+	n := len(m.Content)
+	if len(m.Metadata) > 0 {
+		if b, err := json.Marshal(m.Metadata); err == nil {
+			n += len(b)
+		}
+	}
 	for _, b := range m.Buffers {
 		n += len(b)
 	}
@@ -53,7 +202,7 @@ type streamContent struct {
 // asStream returns the stream text of m when m is a stream message that
 // can be coalesced: content exactly {"name", "text"}, no buffers, no
 // metadata.
-func asStream(m *Message) *streamText {
+func asStream(m *protocol.Message) *streamText {
 	if m.Header.MsgType != "stream" || len(m.Buffers) > 0 || len(m.Metadata) > 0 {
 		return nil
 	}
@@ -72,7 +221,7 @@ func asStream(m *Message) *streamText {
 
 // message returns the message to write: the original, or for a coalesced
 // stream a copy carrying the joined text.
-func (q *queued) message() *Message {
+func (q *queued) message() *protocol.Message {
 	if q.stream == nil || q.stream.parts == 1 {
 		return q.m
 	}
@@ -97,7 +246,7 @@ type pubQueue struct {
 	written  uint64        // every Publish up to this one is written
 	progress chan struct{} // closed and replaced when written moves or the queue closes
 	closed   bool
-	paused   bool // tests hold the writer to observe coalescing
+	paused   bool // tests hold the writer to observe coalescing and backpressure
 }
 
 func newPubQueue(max int) *pubQueue {
@@ -110,7 +259,7 @@ func newPubQueue(max int) *pubQueue {
 // push appends m, or folds it into the stream message at the tail of the
 // queue. It blocks while the queue is full and reports false once the
 // queue is closed.
-func (q *pubQueue) push(m *Message) bool {
+func (q *pubQueue) push(m *protocol.Message) bool {
 	st := asStream(m)
 	q.mu.Lock()
 	defer q.mu.Unlock()

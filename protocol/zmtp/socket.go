@@ -1,4 +1,4 @@
-package protocol
+package zmtp
 
 import (
 	"bytes"
@@ -16,45 +16,19 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
 	"github.com/google/uuid"
+
+	"github.com/wasipy/wasipy/protocol"
 )
-
-// Channel names one of the five Jupyter sockets.
-type Channel int
-
-// The five channels of a kernel.
-const (
-	Shell Channel = iota
-	Control
-	Stdin
-	IOPub
-	Heartbeat
-)
-
-func (c Channel) String() string {
-	switch c {
-	case Shell:
-		return "shell"
-	case Control:
-		return "control"
-	case Stdin:
-		return "stdin"
-	case IOPub:
-		return "iopub"
-	case Heartbeat:
-		return "heartbeat"
-	}
-	return fmt.Sprintf("Channel(%d)", int(c))
-}
 
 // ErrNoPeer is returned by [Server.Send] when no connected client has the
 // message's routing identity (it went away, or never was).
-var ErrNoPeer = errors.New("protocol: no connected peer with that identity")
+var ErrNoPeer = errors.New("zmtp: no connected peer with that identity")
 
 // socket is one listening ZMTP socket: it accepts connections, runs each
 // handshake on its own goroutine under a deadline, and hands the
 // connection to serve.
 type socket struct {
-	ch      Channel
+	ch      protocol.Channel
 	typ     zmq4.SocketType
 	id      zmq4.SocketIdentity
 	ln      net.Listener
@@ -76,7 +50,7 @@ type socket struct {
 	invalid logLimiter // messages dropped by the dispatcher (routers)
 }
 
-func newSocket(ch Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration, lim Limits, b *budget, rc *reclaimer) *socket {
+func newSocket(ch protocol.Channel, typ zmq4.SocketType, ln net.Listener, log *slog.Logger, done <-chan struct{}, stall time.Duration, lim Limits, b *budget, rc *reclaimer) *socket {
 	return &socket{
 		ch:      ch,
 		typ:     typ,
@@ -355,7 +329,7 @@ func (r *router) release(m inMsg) {
 // send routes frames[1:] to the peer named by frames[0].
 func (r *router) send(frames [][]byte) error {
 	if len(frames) < 2 {
-		return fmt.Errorf("protocol: %s: nothing to send", r.ch)
+		return fmt.Errorf("zmtp: %s: nothing to send", r.ch)
 	}
 	r.mu.Lock()
 	c := r.peers[string(frames[0])]
@@ -364,7 +338,7 @@ func (r *router) send(frames [][]byte) error {
 		return fmt.Errorf("%w: %s identity %q", ErrNoPeer, r.ch, frames[0])
 	}
 	if err := c.write(frames[1:], false, writeTimeout(r.stall, frames)); err != nil {
-		return fmt.Errorf("protocol: %s: sending to %s: %w", r.ch, c.peer, err)
+		return fmt.Errorf("zmtp: %s: sending to %s: %w", r.ch, c.peer, err)
 	}
 	return nil
 }

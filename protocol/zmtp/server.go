@@ -1,4 +1,4 @@
-package protocol
+package zmtp
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+
+	"github.com/wasipy/wasipy/protocol"
 )
 
 // Handler receives the messages of a kernel's request channels.
@@ -21,24 +23,24 @@ type Handler interface {
 	// HandleMessage is called for every valid message received on Shell, Control or Stdin.
 	// Calls for one channel are serial, in arrival order; different channels are handled concurrently
 	// (each channel has its own reader goroutine), so Control is answered while a Shell handler blocks.
-	HandleMessage(ch Channel, m *Message)
+	HandleMessage(ch protocol.Channel, m *protocol.Message)
 }
 
 // HandlerFunc adapts a function to [Handler].
-type HandlerFunc func(ch Channel, m *Message)
+type HandlerFunc func(ch protocol.Channel, m *protocol.Message)
 
 // HandleMessage calls f(ch, m).
-func (f HandlerFunc) HandleMessage(ch Channel, m *Message) { f(ch, m) }
+func (f HandlerFunc) HandleMessage(ch protocol.Channel, m *protocol.Message) { f(ch, m) }
 
 // ErrServerClosed is returned by Server methods called after Close.
-var ErrServerClosed = errors.New("protocol: server closed")
+var ErrServerClosed = errors.New("zmtp: server closed")
 
 const (
 	// defaultStallTimeout is how long one message may take to reach one
 	// peer (plus a second per MiB) before the peer is disconnected.
 	defaultStallTimeout = 10 * time.Second
-	// closeDrainTimeout is how long Close waits for queued iopub
-	// messages (the last status, say) to go out.
+	// closeDrainTimeout is how long Close waits for the subscribers'
+	// outboxes (the last status, say) to go out.
 	closeDrainTimeout = 2 * time.Second
 )
 
@@ -46,16 +48,15 @@ const (
 // (ROUTER), iopub (PUB) and heartbeat (REP echo).
 type Server struct {
 	log    *slog.Logger
-	info   ConnectionInfo
-	signer *Signer
+	info   protocol.ConnectionInfo
+	signer *protocol.Signer
 
 	shell, control, stdin *router
 	iopub                 *pub
 	hb                    *socket
 	sockets               []*socket
 
-	queue      *pubQueue
-	writerDone chan struct{}
+	pubMu sync.Mutex // one Publish at a time: frames reach every outbox in the order they were published
 
 	lim     Limits
 	budget  *budget // bytes held for peers not yet verified, all sockets together
@@ -69,52 +70,50 @@ type Server struct {
 
 // Listen binds all five sockets (shell/control/stdin ROUTER, iopub PUB,
 // heartbeat REP echo) on the endpoints of info, and starts accepting
-// connections, the heartbeat echo and the iopub writer at once. For tcp a
+// connections and the heartbeat echo at once. For tcp a
 // port of 0 binds a free port; [Server.Info] tells which. When ctx is done
 // the Server closes. log may be nil (nothing is logged). It applies
 // [DefaultLimits]; see [ListenLimits].
-func Listen(ctx context.Context, info *ConnectionInfo, log *slog.Logger) (*Server, error) {
+func Listen(ctx context.Context, info *protocol.ConnectionInfo, log *slog.Logger) (*Server, error) {
 	return ListenLimits(ctx, info, log, DefaultLimits())
 }
 
 // ListenLimits is [Listen] with the limits on what peers may send and
 // hold; zero fields take the defaults.
-func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, lim Limits) (*Server, error) {
+func ListenLimits(ctx context.Context, info *protocol.ConnectionInfo, log *slog.Logger, lim Limits) (*Server, error) {
 	if info == nil {
-		return nil, fmt.Errorf("protocol: Listen: nil ConnectionInfo")
+		return nil, fmt.Errorf("zmtp: Listen: nil ConnectionInfo")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ci := *info
-	if err := ci.normalize(true); err != nil {
-		return nil, fmt.Errorf("protocol: Listen: %w", err)
+	if err := ci.Normalize(); err != nil {
+		return nil, fmt.Errorf("zmtp: Listen: %w", err)
 	}
-	signer, err := NewSigner(ci.SignatureScheme, ci.Key)
+	signer, err := protocol.NewSigner(ci.SignatureScheme, ci.Key)
 	if err != nil {
 		return nil, err
 	}
 	lim = lim.withDefaults()
 	s := &Server{
-		log:        log,
-		signer:     signer,
-		queue:      newPubQueue(publishQueueSize),
-		writerDone: make(chan struct{}),
-		lim:        lim,
-		budget:     &budget{max: lim.Unverified},
-		sent:       newSentIDs(replayGuardSize),
-		done:       make(chan struct{}),
+		log:    log,
+		signer: signer,
+		lim:    lim,
+		budget: &budget{max: lim.Unverified},
+		sent:   newSentIDs(replayGuardSize),
+		done:   make(chan struct{}),
 	}
 	binds := []struct {
-		ch   Channel
+		ch   protocol.Channel
 		typ  zmq4.SocketType
 		port *int
 	}{
-		{Shell, zmq4.Router, &ci.ShellPort},
-		{IOPub, zmq4.Pub, &ci.IOPubPort},
-		{Stdin, zmq4.Router, &ci.StdinPort},
-		{Control, zmq4.Router, &ci.ControlPort},
-		{Heartbeat, zmq4.Rep, &ci.HBPort},
+		{protocol.Shell, zmq4.Router, &ci.ShellPort},
+		{protocol.IOPub, zmq4.Pub, &ci.IOPubPort},
+		{protocol.Stdin, zmq4.Router, &ci.StdinPort},
+		{protocol.Control, zmq4.Router, &ci.ControlPort},
+		{protocol.Heartbeat, zmq4.Rep, &ci.HBPort},
 	}
 	ids := new(atomic.Uint32)
 	ids.Store(rand.Uint32() >> 1)
@@ -124,7 +123,7 @@ func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, l
 			for _, sk := range s.sockets {
 				_ = sk.ln.Close()
 			}
-			return nil, fmt.Errorf("protocol: binding %s on %s: %w", b.ch, ci.Endpoint(*b.port), err)
+			return nil, fmt.Errorf("zmtp: binding %s on %s: %w", b.ch, ci.Endpoint(*b.port), err)
 		}
 		if a, ok := ln.Addr().(*net.TCPAddr); ok {
 			*b.port = a.Port
@@ -140,15 +139,15 @@ func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, l
 		}
 		s.sockets = append(s.sockets, sk)
 		switch b.ch {
-		case Shell:
+		case protocol.Shell:
 			s.shell = newRouter(sk, ids)
-		case Control:
+		case protocol.Control:
 			s.control = newRouter(sk, ids)
-		case Stdin:
+		case protocol.Stdin:
 			s.stdin = newRouter(sk, ids)
-		case IOPub:
+		case protocol.IOPub:
 			s.iopub = newPub(sk)
-		case Heartbeat:
+		case protocol.Heartbeat:
 			serveHeartbeat(sk)
 			s.hb = sk
 		}
@@ -159,7 +158,6 @@ func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, l
 		sk.reclaim = s.reclaim
 		sk.start()
 	}
-	go s.writeIOPub()
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -177,18 +175,18 @@ func ListenLimits(ctx context.Context, info *ConnectionInfo, log *slog.Logger, l
 
 // Info returns the connection info the Server listens on, with the ports
 // it actually bound.
-func (s *Server) Info() ConnectionInfo { return s.info }
+func (s *Server) Info() protocol.ConnectionInfo { return s.info }
 
 // Signer returns the Signer built from the connection info.
-func (s *Server) Signer() *Signer { return s.signer }
+func (s *Server) Signer() *protocol.Signer { return s.signer }
 
-func (s *Server) router(ch Channel) *router {
+func (s *Server) router(ch protocol.Channel) *router {
 	switch ch {
-	case Shell:
+	case protocol.Shell:
 		return s.shell
-	case Control:
+	case protocol.Control:
 		return s.control
-	case Stdin:
+	case protocol.Stdin:
 		return s.stdin
 	}
 	return nil
@@ -203,17 +201,17 @@ func (s *Server) router(ch Channel) *router {
 // Error and the channel goes on. Serve may be called once.
 func (s *Server) Serve(ctx context.Context, h Handler) error {
 	if h == nil {
-		return fmt.Errorf("protocol: Serve: nil Handler")
+		return fmt.Errorf("zmtp: Serve: nil Handler")
 	}
 	if !s.serving.CompareAndSwap(false, true) {
-		return fmt.Errorf("protocol: Serve called twice")
+		return fmt.Errorf("zmtp: Serve called twice")
 	}
 	select {
 	case <-s.done:
 		return ErrServerClosed
 	default:
 	}
-	for _, ch := range []Channel{Shell, Control, Stdin} {
+	for _, ch := range []protocol.Channel{protocol.Shell, protocol.Control, protocol.Stdin} {
 		go s.dispatch(ctx, ch, h)
 	}
 	select {
@@ -223,7 +221,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 	return nil
 }
 
-func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
+func (s *Server) dispatch(ctx context.Context, ch protocol.Channel, h Handler) {
 	r := s.router(ch)
 	for {
 		var in inMsg
@@ -234,7 +232,7 @@ func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
 			return
 		case in = <-r.in:
 		}
-		m, err := Decode(in.frames, s.signer)
+		m, err := protocol.Decode(in.frames, s.signer)
 		if err != nil {
 			r.invalid.warn(s.log, "dropping invalid message", "channel", ch.String(), "reason", err.Error(), "frames", len(in.frames), "peer", in.from.peer)
 			r.release(in)
@@ -265,12 +263,12 @@ func (s *Server) dispatch(ctx context.Context, ch Channel, h Handler) {
 // The kernel itself never publishes a request or an input_reply, so
 // those must come from a client. Without a key nothing can be proven,
 // and anyone who can connect may run code anyway: any request counts.
-func provesKey(m *Message) bool {
+func provesKey(m *protocol.Message) bool {
 	t := m.Header.MsgType
 	return strings.HasSuffix(t, "_request") || t == "input_reply"
 }
 
-func (s *Server) handle(ch Channel, h Handler, m *Message) {
+func (s *Server) handle(ch protocol.Channel, h Handler, m *protocol.Message) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("handler panicked", "channel", ch.String(), "msg_type", m.Header.MsgType,
@@ -283,14 +281,14 @@ func (s *Server) handle(ch Channel, h Handler, m *Message) {
 // Send signs and sends m on shell, control or stdin, routed by m.Identities. Safe for concurrent use.
 // It returns [ErrNoPeer] (wrapped) when no connected client has the routing identity. On IOPub it is
 // [Server.Publish].
-func (s *Server) Send(ch Channel, m *Message) error {
-	if ch == IOPub {
+func (s *Server) Send(ch protocol.Channel, m *protocol.Message) error {
+	if ch == protocol.IOPub {
 		s.Publish(m)
 		return nil
 	}
 	r := s.router(ch)
 	if r == nil {
-		return fmt.Errorf("protocol: cannot send on %s", ch)
+		return fmt.Errorf("zmtp: cannot send on %s", ch)
 	}
 	select {
 	case <-s.done:
@@ -298,9 +296,9 @@ func (s *Server) Send(ch Channel, m *Message) error {
 	default:
 	}
 	if len(m.Identities) == 0 {
-		return fmt.Errorf("protocol: %s %s: no routing identity (build replies with NewMessage(parent, ...))", ch, m.Header.MsgType)
+		return fmt.Errorf("zmtp: %s %s: no routing identity (build replies with NewMessage(parent, ...))", ch, m.Header.MsgType)
 	}
-	frames, err := Encode(m, s.signer)
+	frames, err := protocol.Encode(m, s.signer)
 	if err != nil {
 		return err
 	}
@@ -310,100 +308,70 @@ func (s *Server) Send(ch Channel, m *Message) error {
 	return r.send(frames)
 }
 
-// Publish queues m for iopub. It never drops messages: a queue bounded in messages (1024) and bytes
-// (64 MiB; a larger message waits alone) with backpressure (Publish blocks while full). A dedicated
-// goroutine writes iopub. Consecutive queued "stream" messages with the same parent msg_id and the
-// same content "name" are coalesced into one (texts concatenated, order preserved) while they wait in
-// the queue, so floods of output don't become floods of messages.
-// Status, results and everything else are never coalesced or dropped; order of all messages is kept.
+// Publish signs m and hands its frames to every subscriber whose topics
+// match, at once: the transport keeps no queue of its own and never reads
+// or changes content, so a kernel that wants stream text merged or output
+// held back under backpressure does it before calling Publish (the kernel's
+// outbox). Each subscriber has its own bounded outbox and writer; one that
+// falls behind its bound is disconnected, never waited for (see [Limits]).
+// Publish is safe for concurrent use; messages from one goroutine reach
+// every subscriber in the order published.
 //
-// The first frame on the wire is the topic [IOPubTopic](m); m.Identities are ignored (a message built
-// with NewMessage from a shell request carries the shell client's identity, which is no topic). m must
-// not be changed after Publish. After Close, Publish discards m.
-func (s *Server) Publish(m *Message) {
+// The first frame on the wire is the topic [protocol.IOPubTopic](m);
+// m.Identities are ignored (a message built with NewMessage from a shell
+// request carries the shell client's identity, which is no topic). After
+// Close, Publish discards m.
+func (s *Server) Publish(m *protocol.Message) {
 	if m == nil {
 		return
 	}
-	if !s.queue.push(m) {
+	select {
+	case <-s.done:
 		s.log.Debug("server closed, not publishing", "msg_type", m.Header.MsgType)
+		return
+	default:
 	}
+	out := *m
+	out.Identities = [][]byte{protocol.IOPubTopic(m)}
+	frames, err := protocol.Encode(&out, s.signer)
+	if err != nil {
+		s.log.Error("cannot encode iopub message", "msg_type", m.Header.MsgType, "err", err)
+		return
+	}
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if isComm(m.Header.MsgType) {
+		s.sent.add(m.Header.MsgID)
+	}
+	s.iopub.send(frames)
 }
 
-// Flush blocks until everything published before the call has been written to the iopub socket
-// (to every subscriber connected at the time, or the subscriber was dropped as stalled).
+// Flush blocks until every message published before the call has been
+// written to its subscribers (or the subscriber was dropped as stalled),
+// or ctx ends.
 func (s *Server) Flush(ctx context.Context) error {
-	q := s.queue
-	q.mu.Lock()
-	target := q.seq
-	for q.written < target {
-		if q.closed {
-			select {
-			case <-s.writerDone:
-				q.mu.Unlock()
-				return ErrServerClosed
-			default:
-			}
-		}
-		ch := q.progress
-		q.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		case <-s.writerDone:
-		}
-		q.mu.Lock()
+	select {
+	case <-s.done:
+		return ErrServerClosed
+	default:
 	}
-	q.mu.Unlock()
 	return s.iopub.drained(ctx)
 }
 
-// writeIOPub is the iopub writer: it takes messages off the queue, signs
-// them and writes them to the subscribers.
-func (s *Server) writeIOPub() {
-	defer close(s.writerDone)
-	for {
-		it := s.queue.pop()
-		if it == nil {
-			return
-		}
-		m := *it.message()
-		m.Identities = [][]byte{IOPubTopic(&m)}
-		frames, err := Encode(&m, s.signer)
-		if err != nil {
-			s.log.Error("cannot encode iopub message", "msg_type", m.Header.MsgType, "err", err)
-		} else {
-			if isComm(m.Header.MsgType) {
-				s.sent.add(m.Header.MsgID)
-			}
-			s.iopub.send(frames)
-		}
-		s.queue.markWritten(it.seq)
-	}
-}
-
-// Close stops the Server: it gives queued iopub messages a moment to go
-// out, then closes every socket and connection. Handlers still running are
+// Close stops the Server: it gives the subscribers' outboxes a moment to
+// go out, then closes every socket and connection. Handlers still running are
 // not waited for; their Sends fail with ErrServerClosed.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		s.queue.close()
-		deadline := time.Now().Add(closeDrainTimeout)
-		select {
-		case <-s.writerDone:
-		case <-time.After(closeDrainTimeout):
-			if n := s.queue.discard(); n > 0 {
-				s.log.Warn("closing with unwritten iopub messages", "count", n)
-			}
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		ctx, cancel := context.WithTimeout(context.Background(), closeDrainTimeout)
 		_ = s.iopub.drained(ctx) // subscribers' outboxes
 		cancel()
+		s.pubMu.Lock()
 		close(s.done)
+		s.pubMu.Unlock()
 		for _, sk := range s.sockets {
 			sk.close()
 		}
-		<-s.writerDone
 		s.log.Info("closed")
 	})
 	return nil

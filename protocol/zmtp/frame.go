@@ -1,4 +1,4 @@
-package protocol
+package zmtp
 
 // ZMTP 3.0 framing after the handshake. The handshake itself (greeting and
 // NULL-mechanism READY exchange) is zmq4.Open's; everything after it is
@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasipy/wasipy/protocol"
 )
 
 const (
@@ -28,7 +30,7 @@ const (
 
 	// maxWireFrames bounds the frames of one message: a message with more
 	// is read to its end and dropped, and the connection stays open.
-	maxWireFrames = MaxIdentities + minSignedFrameCnt + 1 + MaxBuffers
+	maxWireFrames = protocol.MaxFrames
 
 	// handshakeTimeout bounds the greeting and READY exchange of one
 	// connection; a peer that stays silent is dropped.
@@ -284,7 +286,7 @@ func writeTimeout(base time.Duration, frames [][]byte) time.Duration {
 // frame). Writes to one connection never interleave.
 func (c *zconn) write(frames [][]byte, command bool, timeout time.Duration) error {
 	if len(frames) == 0 {
-		return fmt.Errorf("protocol: empty message")
+		return fmt.Errorf("zmtp: empty message")
 	}
 	hdrs := make([]byte, 0, 9*len(frames))
 	bufs := make(net.Buffers, 0, 2*len(frames))
@@ -399,13 +401,13 @@ func (g *guardConn) Read(p []byte) (int, error) {
 func listenEndpoint(endpoint string) (net.Listener, error) {
 	scheme, addr, ok := strings.Cut(endpoint, "://")
 	if !ok {
-		return nil, fmt.Errorf("protocol: invalid endpoint %q", endpoint)
+		return nil, fmt.Errorf("zmtp: invalid endpoint %q", endpoint)
 	}
 	switch scheme {
 	case "tcp":
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, fmt.Errorf("protocol: invalid endpoint %q: %w", endpoint, err)
+			return nil, fmt.Errorf("zmtp: invalid endpoint %q: %w", endpoint, err)
 		}
 		if host == "" || host == "*" {
 			host = "0.0.0.0"
@@ -414,12 +416,12 @@ func listenEndpoint(endpoint string) (net.Listener, error) {
 			port = "0"
 		}
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return nil, fmt.Errorf("protocol: invalid port in %q", endpoint)
+			return nil, fmt.Errorf("zmtp: invalid port in %q", endpoint)
 		}
 		return net.Listen("tcp", net.JoinHostPort(host, port))
 	case "ipc":
 		if addr == "" {
-			return nil, fmt.Errorf("protocol: empty ipc path in %q", endpoint)
+			return nil, fmt.Errorf("zmtp: empty ipc path in %q", endpoint)
 		}
 		removeStaleSocket(addr)
 		ln, err := net.Listen("unix", addr)
@@ -431,11 +433,11 @@ func listenEndpoint(endpoint string) (net.Listener, error) {
 		// the user's setting; only the kernel's user may connect.
 		if err := os.Chmod(addr, 0o600); err != nil {
 			_ = ln.Close()
-			return nil, fmt.Errorf("protocol: restricting %s to its owner: %w", addr, err)
+			return nil, fmt.Errorf("zmtp: restricting %s to its owner: %w", addr, err)
 		}
 		return ln, nil
 	default:
-		return nil, fmt.Errorf("protocol: unsupported transport in %q", endpoint)
+		return nil, fmt.Errorf("zmtp: unsupported transport in %q", endpoint)
 	}
 }
 

@@ -1,4 +1,4 @@
-package protocol
+package zmtp
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasipy/wasipy/protocol"
 )
 
 // assertClosedByServer waits for the server to close nc: a read ends with
@@ -37,7 +39,7 @@ func kernelInfo(t *testing.T, ts *testServer, c *zconn) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	frames, _, err := readTest(c.br)
 	require.NoError(t, err)
-	got, err := Decode(frames, ts.signer)
+	got, err := protocol.Decode(frames, ts.signer)
 	require.NoError(t, err)
 	assert.Equal(t, req.Header.MsgID, got.ParentHeader.MsgID)
 }
@@ -140,10 +142,10 @@ func TestUnverifiedBudgetIsShared(t *testing.T) {
 
 	// The verified client is not held to the budget: a 3 MiB message
 	// (a widget's binary buffer) goes through.
-	m, err := NewMessage(nil, "client", "kernel_info_request", nil)
+	m, err := protocol.NewMessage(nil, "client", "kernel_info_request", nil)
 	require.NoError(t, err)
 	m.Buffers = [][]byte{make([]byte, 3<<20)}
-	frames, err := Encode(m, ts.signer)
+	frames, err := protocol.Encode(m, ts.signer)
 	require.NoError(t, err)
 	require.NoError(t, client.write(frames, false, 5*time.Second))
 	_ = client.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -164,7 +166,7 @@ func TestReplayedKernelMessageDoesNotVerify(t *testing.T) {
 	// Any subscriber receives messages signed by the kernel. Sent back on
 	// shell, such a message passes Decode, but proves nothing.
 	c := rawClient(t, fmt.Sprintf("127.0.0.1:%d", ts.info.ShellPort), zmq4.Dealer, "replayer")
-	status, err := Encode(statusMsg(t, nil, "idle"), ts.signer)
+	status, err := protocol.Encode(statusMsg(t, nil, "idle"), ts.signer)
 	require.NoError(t, err)
 	require.NoError(t, c.write(status, false, time.Second))
 	// The echo handler answers it ("status_reply"), which shows it was
@@ -238,12 +240,12 @@ func TestSubscriberByteBound(t *testing.T) {
 		got <- n
 	}()
 	for i := range 64 {
-		m, err := NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": big}, "i": i})
+		m, err := protocol.NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": big}, "i": i})
 		require.NoError(t, err)
 		ts.Publish(m)
 	}
 	// One larger than the bound still reaches a subscriber that keeps up.
-	huge, err := NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": strings.Repeat("y", 3<<20)}})
+	huge, err := protocol.NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": strings.Repeat("y", 3<<20)}})
 	require.NoError(t, err)
 	ts.Publish(huge)
 	select {
@@ -328,46 +330,10 @@ func TestLogLimiter(t *testing.T) {
 	assert.Contains(t, logs.String(), fmt.Sprintf("suppressed_before=%d", 1000-logBurst))
 }
 
-func TestPublishQueueBoundInBytes(t *testing.T) {
-	ts, _ := startEcho(t, "tcp")
-	ts.queue.mu.Lock()
-	ts.queue.maxBytes = 1 << 20
-	ts.queue.mu.Unlock()
-	ts.queue.setPaused(true)
-	display := func(n int) *Message {
-		m, err := NewMessage(nil, "k", "display_data", map[string]any{"data": map[string]any{"text/plain": strings.Repeat("d", n)}})
-		require.NoError(t, err)
-		return m
-	}
-	// One message over the bound is queued alone: it must not block
-	// forever.
-	ts.Publish(display(2 << 20))
-	returned := make(chan struct{})
-	go func() {
-		ts.Publish(display(100))
-		close(returned)
-	}()
-	select {
-	case <-returned:
-		t.Fatal("Publish did not wait while the queue held more than its byte bound")
-	case <-time.After(50 * time.Millisecond):
-	}
-	ts.queue.setPaused(false)
-	select {
-	case <-returned:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Publish stayed blocked after the queue drained")
-	}
-	require.NoError(t, ts.Flush(context.Background()))
-	ts.queue.mu.Lock()
-	defer ts.queue.mu.Unlock()
-	assert.Zero(t, ts.queue.bytes, "the byte count goes back to zero")
-}
-
 func TestReplayedCommMessageIsRefused(t *testing.T) {
 	ts, h := startEcho(t, "tcp")
 	sub := subscribe(t, ts)
-	open, err := NewMessage(nil, "k", "comm_open", map[string]any{"comm_id": "c1", "target_name": "t", "data": map[string]any{}})
+	open, err := protocol.NewMessage(nil, "k", "comm_open", map[string]any{"comm_id": "c1", "target_name": "t", "data": map[string]any{}})
 	require.NoError(t, err)
 	ts.Publish(open)
 	got := recv(t, sub)
