@@ -60,13 +60,16 @@ unformatted=$(gofmt -l $(git ls-files '*.go'))
 go vet $(go list ./... | grep -v /interp/sandboxfs)
 go vet -stdmethods=false ./interp/sandboxfs/
 
+step "the guest runtime's fast tier (host CPython, no interpreter)"
+/usr/bin/python3 -m pytest tests/runtime -q -p no:cacheprovider
+
 step "go test -race"
 go test -race -count=1 ./...
 
 step "fuzz the wire parser (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime="${FUZZTIME:-20s}" ./protocol/
 step "fuzz the ZMTP frame reader (${FUZZTIME:-20s})"
-go test -run='^$' -fuzz='^FuzzReadMsg$' -fuzztime="${FUZZTIME:-20s}" ./protocol/
+go test -run='^$' -fuzz='^FuzzReadMsg$' -fuzztime="${FUZZTIME:-20s}" ./protocol/zmtp/
 
 step "fuzz the guest channel (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./interp/
