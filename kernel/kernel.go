@@ -143,16 +143,31 @@ func (k *Kernel) Run(ctx context.Context) {
 
 // HandleMessage implements protocol.Handler. Shell requests are queued and
 // run in order by Run; control and stdin messages are handled at once, so
-// control answers while a cell runs.
+// control answers while a cell runs (see controlNow).
 func (k *Kernel) HandleMessage(ch protocol.Channel, m *protocol.Message) {
 	switch ch {
 	case protocol.Shell:
 		k.queue.push(request{ch, m}, k.quit)
 	case protocol.Control:
-		k.serve(context.Background(), request{ch, m})
+		if controlNow[m.Header.MsgType] {
+			k.serve(context.Background(), request{ch, m})
+			return
+		}
+		// Anything else needs the interpreter, which may be busy with a
+		// cell for a long time: the control channel must not wait for
+		// it, or an interrupt behind it would too.
+		go k.serve(context.Background(), request{ch, m})
 	case protocol.Stdin:
 		k.stdin.answer(m, k.log)
 	}
+}
+
+// controlNow are the requests the control channel serves on its own
+// reader, in order: none of them waits for the interpreter.
+var controlNow = map[string]bool{
+	"kernel_info_request": true,
+	"shutdown_request":    true,
+	"interrupt_request":   true,
 }
 
 type handlerFunc func(ctx context.Context, r request) error

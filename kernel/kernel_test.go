@@ -119,6 +119,7 @@ type fakeInterp struct {
 	mu          sync.Mutex
 	calls       []content.ExecuteRequest
 	block       chan struct{} // when set, "block" code waits on it
+	busy        chan struct{} // when set, CommInfo waits on it (as for a running cell)
 	interrupted int
 	closed      bool
 	exitErr     error
@@ -216,6 +217,9 @@ func (f *fakeInterp) IsComplete(ctx context.Context, req content.IsCompleteReque
 }
 
 func (f *fakeInterp) CommInfo(ctx context.Context, req content.CommInfoRequest) (content.CommInfoReply, error) {
+	if f.busy != nil {
+		<-f.busy
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := map[string]content.CommTarget{}

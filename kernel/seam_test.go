@@ -89,3 +89,19 @@ func TestDisplayFromGoGoesToTheCurrentCell(t *testing.T) {
 	require.NoError(t, json.Unmarshal(msgs[len(msgs)-1].Content, &c))
 	require.Equal(t, map[string]any{"text/plain": "from Go"}, c["data"])
 }
+
+// comm_info_request asks the interpreter, which is busy while a cell runs:
+// on the control channel it must not hold up an interrupt sent after it.
+func TestControlNeverWaitsForTheInterpreter(t *testing.T) {
+	h := newHarness(t)
+	h.interp(0).busy = make(chan struct{})
+	blocker := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "block"})
+	require.Eventually(t, func() bool { return len(h.tr.iopub(blocker)) >= 2 }, 5*time.Second, time.Millisecond)
+	info := h.send(t, protocol.Control, "comm_info_request", map[string]any{})
+	intr := h.send(t, protocol.Control, "interrupt_request", map[string]any{})
+	require.Equal(t, "ok", h.tr.waitReply(t, intr)["status"])
+	close(h.interp(0).block)
+	close(h.interp(0).busy)
+	require.Equal(t, "ok", h.tr.waitReply(t, info)["status"])
+	require.Equal(t, "ok", h.tr.waitReply(t, blocker)["status"])
+}
