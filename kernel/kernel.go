@@ -119,9 +119,10 @@ func (k *Kernel) Done() <-chan struct{} { return k.quit }
 // and register targets the frontend can open comms to.
 func (k *Kernel) Comms() *comm.Manager { return k.comms }
 
-// Display publishes display data into the cell that runs now (or, between
-// cells, the last one), as a Go module that Python calls would.
-func (k *Kernel) Display() display.Publisher { return k.currentCell() }
+// Display publishes display data into the cell that runs at the time of
+// each Display call (or, between cells, the last one): a Go module that
+// Python calls can keep it and show things in whichever cell called it.
+func (k *Kernel) Display() display.Publisher { return liveCell{k} }
 
 // Run handles shell requests one at a time until ctx ends.
 func (k *Kernel) Run(ctx context.Context) {

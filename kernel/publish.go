@@ -76,6 +76,11 @@ func (k *Kernel) currentCell() cellPublisher {
 	return cellPublisher{k: k, parent: k.cells.parentFor("")}
 }
 
+// liveCell publishes display data under the cell current at each call.
+type liveCell struct{ k *Kernel }
+
+func (l liveCell) Display(o display.Output) error { return l.k.currentCell().Display(o) }
+
 // commSender publishes the comm messages of Go code under the current cell.
 type commSender struct{ k *Kernel }
 

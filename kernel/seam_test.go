@@ -81,13 +81,22 @@ func TestDisplayFromGoGoesToTheCurrentCell(t *testing.T) {
 	h.tr.waitReply(t, id)
 	var b display.Bundle
 	require.NoError(t, b.Set("text/plain", "from Go"))
-	require.NoError(t, display.Show(h.k.Display(), b))
-	require.Error(t, display.Show(h.k.Display(), display.Bundle{}), "an empty bundle is refused")
-	msgs := h.tr.publishedFor(id)
-	require.Equal(t, "display_data", msgs[len(msgs)-1].Header.MsgType)
-	var c map[string]any
-	require.NoError(t, json.Unmarshal(msgs[len(msgs)-1].Content, &c))
-	require.Equal(t, map[string]any{"text/plain": "from Go"}, c["data"])
+	pub := h.k.Display() // kept across cells, as a Go module would
+	require.NoError(t, display.Show(pub, b))
+	require.Error(t, display.Show(pub, display.Bundle{}), "an empty bundle is refused")
+	last := func(id string) map[string]any {
+		msgs := h.tr.publishedFor(id)
+		require.Equal(t, "display_data", msgs[len(msgs)-1].Header.MsgType)
+		var c map[string]any
+		require.NoError(t, json.Unmarshal(msgs[len(msgs)-1].Content, &c))
+		return c
+	}
+	require.Equal(t, map[string]any{"text/plain": "from Go"}, last(id)["data"])
+
+	next := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	h.tr.waitReply(t, next)
+	require.NoError(t, display.Show(pub, b))
+	require.Equal(t, map[string]any{"text/plain": "from Go"}, last(next)["data"], "the same publisher follows the current cell")
 }
 
 // comm_info_request asks the interpreter, which is busy while a cell runs:
