@@ -62,7 +62,7 @@ func TestStartAcceptsThisProtocolVersion(t *testing.T) {
 	} {
 		p, err := startFake(t, hello)
 		require.NoError(t, err, hello)
-		require.Equal(t, "3.13.5", p.Info().Version)
+		require.Contains(t, string(p.Hello()), `"version":"3.13.5"`)
 		require.NoError(t, p.Close())
 	}
 }

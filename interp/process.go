@@ -22,21 +22,9 @@ import (
 	"github.com/wasipy/wasipy/interp/internal/worker"
 )
 
-// LanguageInfo describes the interpreter, as the guest reports it at start.
-type LanguageInfo struct {
-	Name              string          `json:"name"`
-	Version           string          `json:"version"`
-	Mimetype          string          `json:"mimetype"`
-	FileExtension     string          `json:"file_extension"`
-	PygmentsLexer     string          `json:"pygments_lexer"`
-	CodemirrorMode    json.RawMessage `json:"codemirror_mode"`
-	NbconvertExporter string          `json:"nbconvert_exporter"`
-}
-
-// Event is something the guest produced while running a request, or in
-// the background: output ("stream", content {name, text}) or a message the
-// guest shaped itself ("execute_result", "display_data", "error",
-// "clear_output", "comm_msg", ...).
+// Event is something the guest produced while running a request, or in the
+// background: "stream" (content {name, text}) or a message the guest shaped
+// itself ("execute_result", "display_data", "error", "clear_output", ...).
 type Event struct {
 	Type    string
 	Content json.RawMessage
@@ -102,9 +90,9 @@ const (
 
 // Process is a running interpreter in a worker process.
 type Process struct {
-	cmd  *exec.Cmd
-	info LanguageInfo
-	log  *dropLog
+	cmd   *exec.Cmd
+	hello json.RawMessage // what the guest said when it started
+	log   *dropLog
 
 	stdin io.WriteCloser
 	// Everything for the worker's stdin goes through outq, written by
@@ -222,10 +210,12 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 			p.Close()
 			return nil, err
 		}
-		if err := json.Unmarshal(h, &p.info); err != nil {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(h, &fields) != nil || fields == nil {
 			p.Close()
-			return nil, fmt.Errorf("interpreter hello: %w", err)
+			return nil, fmt.Errorf("interpreter hello: not a JSON object: %.100q", h)
 		}
+		p.hello = h
 		if len(p.modules) > 0 {
 			if _, err := p.Call(ctx, string(guestproto.FFIModules), p.moduleList(), nil); err != nil {
 				p.Close()
@@ -241,8 +231,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 }
 
-// Info describes the interpreter.
-func (p *Process) Info() LanguageInfo { return p.info }
+// Hello is what the guest said when it started, a JSON object: the
+// runtime describes its language there (name, version, ...).
+func (p *Process) Hello() json.RawMessage { return p.hello }
 
 // Done is closed when the interpreter has ended.
 func (p *Process) Done() <-chan struct{} { return p.exited }

@@ -92,8 +92,10 @@ func execute(t *testing.T, p *Process, code string) (map[string]any, *recorder) 
 
 func TestExecuteStreamsAndResult(t *testing.T) {
 	p := startTest(t)
-	require.Equal(t, "python", p.Info().Name)
-	require.True(t, strings.HasPrefix(p.Info().Version, "3."), p.Info().Version)
+	var hello struct{ Name, Version string }
+	require.NoError(t, json.Unmarshal(p.Hello(), &hello))
+	require.Equal(t, "python", hello.Name)
+	require.True(t, strings.HasPrefix(hello.Version, "3."), hello.Version)
 
 	reply, rec := execute(t, p, "import os, sys\nprint('hello')\nprint('oops', file=sys.stderr)\nos.write(1, b'raw\\n')\n6*7")
 	require.Equal(t, "ok", reply["status"])

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/protocol"
 )
 
@@ -18,11 +17,9 @@ func TestGuestExit(t *testing.T) {
 		code int
 		ok   bool
 	}{
-		{&interp.ExitError{Code: 3}, 3, true},
-		{fmt.Errorf("call: %w", &interp.ExitError{Code: 143}), 143, true},
-		{&interp.ExitError{Code: 1, Reason: "wasm error: unreachable"}, 0, false}, // a trap
-		{&interp.ExitError{Code: 0, Signal: "signal: killed"}, 0, false},          // the worker killed
-		{errors.New("pipe broken"), 0, false},
+		{&GuestExit{Code: 3}, 3, true},
+		{fmt.Errorf("call: %w", &GuestExit{Code: 143}), 143, true},
+		{errors.New("the interpreter exited (code 1): wasm error: unreachable"), 0, false}, // a trap
 		{nil, 0, false},
 	} {
 		code, ok := guestExit(c.err)
@@ -36,7 +33,7 @@ func TestGuestExit(t *testing.T) {
 // kernel: no reply (the client sees the kernel die), no new interpreter.
 func TestEndOnExit(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.EndOnExit = true })
-	id := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "crash"})
+	id := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "exit"})
 	select {
 	case <-h.k.Ended():
 	case <-time.After(5 * time.Second):
@@ -54,10 +51,12 @@ func TestEndOnExit(t *testing.T) {
 	h.mu.Unlock()
 }
 
-// Without it, the same cell gets an error reply and a fresh interpreter.
+// Without it, the same cell gets an error reply and a fresh interpreter;
+// and with it, a crash (not an exit the code asked for) does not end the
+// kernel.
 func TestExitWithoutEndOnExit(t *testing.T) {
 	h := newHarness(t)
-	id := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "crash"})
+	id := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "exit"})
 	reply := h.tr.waitReply(t, id)
 	require.Equal(t, "error", reply["status"])
 	select {

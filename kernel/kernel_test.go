@@ -11,9 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasipy/wasipy/comm"
+	"github.com/wasipy/wasipy/display"
 	"github.com/wasipy/wasipy/history"
-	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/protocol"
+	"github.com/wasipy/wasipy/protocol/content"
 )
 
 // fakeTransport records what the kernel sends and publishes.
@@ -21,6 +23,7 @@ type fakeTransport struct {
 	mu        sync.Mutex
 	sent      []*protocol.Message
 	published []*protocol.Message
+	order     []*protocol.Message // sent and published, in the order they left
 	notify    chan struct{}
 }
 
@@ -29,6 +32,7 @@ func newFakeTransport() *fakeTransport { return &fakeTransport{notify: make(chan
 func (f *fakeTransport) Send(ch protocol.Channel, m *protocol.Message) error {
 	f.mu.Lock()
 	f.sent = append(f.sent, m)
+	f.order = append(f.order, m)
 	f.mu.Unlock()
 	f.notify <- struct{}{}
 	return nil
@@ -37,17 +41,19 @@ func (f *fakeTransport) Send(ch protocol.Channel, m *protocol.Message) error {
 func (f *fakeTransport) Publish(m *protocol.Message) {
 	f.mu.Lock()
 	f.published = append(f.published, m)
+	f.order = append(f.order, m)
 	f.mu.Unlock()
 }
 
-// waitReply waits for the reply to the request with msgID.
+// waitReply waits for the reply to the request with msgID (an
+// input_request on stdin is not one).
 func (f *fakeTransport) waitReply(t *testing.T, msgID string) map[string]any {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		f.mu.Lock()
 		for _, m := range f.sent {
-			if m.ParentHeader.MsgID == msgID {
+			if m.ParentHeader.MsgID == msgID && m.Header.MsgType != "input_request" {
 				f.mu.Unlock()
 				var c map[string]any
 				require.NoError(t, json.Unmarshal(m.Content, &c))
@@ -85,6 +91,19 @@ func (f *fakeTransport) iopub(msgID string) []string {
 	return out
 }
 
+// publishedFor returns the messages published under the request msgID.
+func (f *fakeTransport) publishedFor(msgID string) []*protocol.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*protocol.Message
+	for _, m := range f.published {
+		if m.ParentHeader.MsgID == msgID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // waitIOPub waits until the request's iopub messages are exactly want (the
 // idle status is published after the reply is sent).
 func (f *fakeTransport) waitIOPub(t *testing.T, msgID string, want []string) {
@@ -95,63 +114,126 @@ func (f *fakeTransport) waitIOPub(t *testing.T, msgID string, want []string) {
 	}, 5*time.Second, time.Millisecond, "iopub for %s: want %v, got %v", msgID, want, f.iopub(msgID))
 }
 
-// fakeInterp answers "execute" by running a script keyed by the code.
+// fakeInterp answers Execute by running a script keyed by the code.
 type fakeInterp struct {
 	mu          sync.Mutex
-	calls       []map[string]any
+	calls       []content.ExecuteRequest
 	block       chan struct{} // when set, "block" code waits on it
+	busy        chan struct{} // when set, CommInfo waits on it (as for a running cell)
 	interrupted int
 	closed      bool
+	exitErr     error
 	done        chan struct{}
+	host        Host
+	comms       map[string]content.CommTarget
 }
 
-func newFakeInterp() *fakeInterp { return &fakeInterp{done: make(chan struct{})} }
-
-func (f *fakeInterp) Info() interp.LanguageInfo {
-	return interp.LanguageInfo{Name: "python", Version: "3.12.0", Mimetype: "text/x-python", FileExtension: ".py"}
+func newFakeInterp(host Host) *fakeInterp {
+	return &fakeInterp{done: make(chan struct{}), host: host, comms: map[string]content.CommTarget{}}
 }
-func (f *fakeInterp) SetBackground(func(interp.Event))  {}
-func (f *fakeInterp) SetHostHandler(interp.HostHandler) {}
+
+func (f *fakeInterp) KernelInfo() content.KernelInfoReply {
+	return content.KernelInfoReply{
+		LanguageInfo: content.LanguageInfo{Name: "python", Version: "3.12.0", Mimetype: "text/x-python", FileExtension: ".py"},
+		Banner:       "fake",
+	}
+}
 func (f *fakeInterp) Interrupt() error {
 	f.mu.Lock()
 	f.interrupted++
 	f.mu.Unlock()
 	return nil
 }
-func (f *fakeInterp) Close() error {
+func (f *fakeInterp) Close() error { f.exit(nil); return nil }
+
+// exit ends the interpreter with err (nil: closed on purpose).
+func (f *fakeInterp) exit(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.closed {
-		f.closed = true
+		f.closed, f.exitErr = true, err
 		close(f.done)
 	}
-	return nil
 }
 func (f *fakeInterp) Done() <-chan struct{} { return f.done }
-
-func (f *fakeInterp) Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error) {
-	c := content.(map[string]any)
+func (f *fakeInterp) Err() error {
 	f.mu.Lock()
-	f.calls = append(f.calls, c)
+	defer f.mu.Unlock()
+	return f.exitErr
+}
+
+func (f *fakeInterp) Execute(ctx context.Context, req content.ExecuteRequest, cell Cell, pub Publisher) (content.ExecuteReply, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, req)
 	f.mu.Unlock()
-	switch c["code"] {
+	switch req.Code {
 	case "error":
-		events(interp.Event{Type: "error", Content: json.RawMessage(`{"ename":"ValueError","evalue":"x","traceback":[]}`)})
-		return json.RawMessage(`{"status":"error","ename":"ValueError","evalue":"x","traceback":[]}`), nil
+		e := content.NewError("ValueError", "x")
+		pub.Error(*e)
+		return content.ExecuteReply{Status: content.StatusError, Error: e}, nil
 	case "block":
 		select {
 		case <-f.block:
 		case <-f.done:
-			return nil, &interp.ExitError{Code: 137}
+			return content.ExecuteReply{}, errors.New("the interpreter exited with code 137")
 		}
 	case "crash":
-		f.Close()
-		return nil, &interp.ExitError{Code: 3}
+		f.exit(errors.New("the interpreter exited with code 3"))
+		return content.ExecuteReply{}, f.Err()
+	case "exit":
+		f.exit(&GuestExit{Code: 3})
+		return content.ExecuteReply{}, f.Err()
 	case "result":
-		events(interp.Event{Type: "execute_result", Content: json.RawMessage(`{"execution_count":1,"data":{"text/plain":"42"}}`)})
-		events(interp.Event{Type: "display_data", Content: json.RawMessage(`{"data":{}}`)}) // malformed: dropped
+		var b display.Bundle
+		_ = b.Set("text/plain", "42")
+		_ = pub.Display(display.Output{Kind: display.ExecuteResult, Bundle: b, ExecutionCount: cell.ExecutionCount})
+		_ = pub.Display(display.Output{Kind: display.DisplayData}) // malformed: dropped
+	case "input":
+		v, err := f.host.Input(ctx, "name? ", false)
+		if err != nil {
+			pub.Stream("stderr", err.Error())
+		} else {
+			pub.Stream("stdout", v)
+		}
+	case "widget":
+		f.mu.Lock()
+		f.comms["w1"] = content.CommTarget{TargetName: "jupyter.widget"}
+		f.mu.Unlock()
+		pub.Comm(comm.Message{Type: comm.Open, CommID: "w1", TargetName: "jupyter.widget"})
 	}
-	return json.RawMessage(`{"status":"ok","user_expressions":{}}`), nil
+	return content.ExecuteReply{Status: content.StatusOK}, nil
+}
+
+func (f *fakeInterp) Complete(ctx context.Context, req content.CompleteRequest) (content.CompleteReply, error) {
+	return content.CompleteReply{Status: "ok", Matches: []string{req.Code + "x"}, CursorStart: 0, CursorEnd: req.CursorPos}, nil
+}
+
+func (f *fakeInterp) Inspect(ctx context.Context, req content.InspectRequest) (content.InspectReply, error) {
+	return content.NotFound(), nil
+}
+
+func (f *fakeInterp) IsComplete(ctx context.Context, req content.IsCompleteRequest) (content.IsCompleteReply, error) {
+	return content.IsCompleteReply{Status: "complete"}, nil
+}
+
+func (f *fakeInterp) CommInfo(ctx context.Context, req content.CommInfoRequest) (content.CommInfoReply, error) {
+	if f.busy != nil {
+		<-f.busy
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]content.CommTarget{}
+	for id, c := range f.comms {
+		if req.TargetName == "" || c.TargetName == req.TargetName {
+			out[id] = c
+		}
+	}
+	return content.CommInfoReply{Status: "ok", Comms: out}, nil
+}
+
+func (f *fakeInterp) Comm(ctx context.Context, msg comm.Message, pub Publisher) error {
+	pub.Stream("stdout", "interpreter got "+msg.Type+" "+msg.CommID)
+	return nil
 }
 
 type harness struct {
@@ -164,8 +246,8 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...func(*Options)) *harness {
 	h := &harness{tr: newFakeTransport()}
-	start := func(ctx context.Context) (Interpreter, error) {
-		f := newFakeInterp()
+	start := func(ctx context.Context, host Host) (Interpreter, error) {
+		f := newFakeInterp(host)
 		f.block = make(chan struct{})
 		h.mu.Lock()
 		h.interps = append(h.interps, f)
@@ -318,10 +400,6 @@ func TestCommInfoAndUnknownTypes(t *testing.T) {
 	require.Equal(t, map[string]any{}, r["comms"])
 }
 
-func TestExitErrorUnwraps(t *testing.T) {
-	require.True(t, errors.Is(&interp.ExitError{Code: 1}, interp.ErrExited))
-}
-
 func TestHistoryRecordsStoredExecutions(t *testing.T) {
 	store, err := history.Open(t.TempDir())
 	require.NoError(t, err)
@@ -348,14 +426,14 @@ func TestFailedRestartIsRetriedByTheNextCell(t *testing.T) {
 	var mu sync.Mutex
 	fail := false
 	starts := 0
-	start := func(ctx context.Context) (Interpreter, error) {
+	start := func(ctx context.Context, host Host) (Interpreter, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		starts++
 		if fail {
 			return nil, errors.New("no python.wasm")
 		}
-		f := newFakeInterp()
+		f := newFakeInterp(host)
 		f.block = make(chan struct{})
 		return f, nil
 	}

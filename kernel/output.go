@@ -1,13 +1,12 @@
 package kernel
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"unicode/utf8"
 
-	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/protocol"
+	"github.com/wasipy/wasipy/protocol/content"
 )
 
 const (
@@ -131,23 +130,6 @@ func prefixText(text string, n int64) string {
 	return text[:cut]
 }
 
-// publishStream publishes stream text within the output budget, in
-// messages of at most MaxStreamText bytes of text.
-func (k *Kernel) publishStream(parent *protocol.Message, content json.RawMessage) {
-	var c struct {
-		Name string `json:"name"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(content, &c); err != nil || (c.Name != "stdout" && c.Name != "stderr") {
-		k.log.Warn("dropping malformed stream message from the interpreter", "err", err, "name", c.Name)
-		return
-	}
-	text := prefixText(c.Text, k.output.admit(parent, int64(len(c.Text)), true))
-	for _, part := range splitText(text, MaxStreamText) {
-		k.publish(parent, "stream", map[string]string{"name": c.Name, "text": part})
-	}
-}
-
 // reportDropped tells the cell once how much of its output was dropped and
 // how to raise the cap.
 func (k *Kernel) reportDropped(dropped int64, parent *protocol.Message) {
@@ -155,7 +137,7 @@ func (k *Kernel) reportDropped(dropped int64, parent *protocol.Message) {
 		return
 	}
 	k.log.Info("output over the cap dropped", "bytes", dropped, "max_output", k.opts.MaxOutput)
-	k.publish(parent, "stream", map[string]string{"name": "stderr", "text": fmt.Sprintf(
+	k.publish(parent, "stream", content.Stream{Name: "stderr", Text: fmt.Sprintf(
 		"\n[wasipy] Output limit reached: this cell's output passed %s, and %s more was dropped. "+
 			"The cap is the kernel's --max-output flag: raise it in the kernelspec "+
 			"(wasipy-kernel kernelspec --install --max-output 1G, or edit argv in kernel.json; 0 means no cap).\n",
@@ -177,14 +159,4 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%d %s", int64(v), units[i])
 	}
 	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
-// eventSize is what a non-stream event costs against the output budget:
-// its content, metadata and binary buffers.
-func eventSize(e interp.Event) int64 {
-	n := int64(len(e.Content) + len(e.Metadata))
-	for _, b := range e.Buffers {
-		n += int64(len(b))
-	}
-	return n
 }

@@ -9,8 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/display"
 	"github.com/wasipy/wasipy/protocol"
+	"github.com/wasipy/wasipy/protocol/content"
 )
 
 func TestOutputMeter(t *testing.T) {
@@ -60,28 +61,24 @@ func TestSplitTextKeepsCharacters(t *testing.T) {
 // cell named by the code.
 type scriptInterp struct {
 	*fakeInterp
-	cells map[string][]interp.Event
+	cells map[string][]func(Publisher)
 }
 
-func (s *scriptInterp) Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error) {
-	c, _ := content.(map[string]any)
-	if typ == "execute" {
-		for _, e := range s.cells[c["code"].(string)] {
-			events(e)
-		}
+func (s *scriptInterp) Execute(ctx context.Context, req content.ExecuteRequest, cell Cell, pub Publisher) (content.ExecuteReply, error) {
+	for _, emit := range s.cells[req.Code] {
+		emit(pub)
 	}
-	return json.RawMessage(`{"status":"ok","user_expressions":{}}`), nil
+	return content.ExecuteReply{Status: content.StatusOK}, nil
 }
 
-func streamEv(name, text string) interp.Event {
-	b, _ := json.Marshal(map[string]string{"name": name, "text": text})
-	return interp.Event{Type: "stream", Content: b}
+func streamEv(name, text string) func(Publisher) {
+	return func(p Publisher) { p.Stream(name, text) }
 }
 
-func startScripted(t *testing.T, maxOutput int64, cells map[string][]interp.Event) (*Kernel, *fakeTransport) {
+func startScripted(t *testing.T, maxOutput int64, cells map[string][]func(Publisher)) (*Kernel, *fakeTransport) {
 	tr := newFakeTransport()
-	start := func(ctx context.Context) (Interpreter, error) {
-		return &scriptInterp{fakeInterp: newFakeInterp(), cells: cells}, nil
+	start := func(ctx context.Context, host Host) (Interpreter, error) {
+		return &scriptInterp{fakeInterp: newFakeInterp(host), cells: cells}, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k, err := New(ctx, tr, start, Options{MaxOutput: maxOutput})
@@ -136,16 +133,19 @@ func streamTexts(t *testing.T, msgs []*protocol.Message) (texts []string) {
 // told once how much, its last error still shows, and the next cell has a
 // fresh budget.
 func TestMaxOutputDropsAndTellsOnce(t *testing.T) {
-	display := interp.Event{Type: "display_data", Content: json.RawMessage(`{"data":{"text/plain":"` + strings.Repeat("d", 80) + `"},"metadata":{}}`)}
-	k, tr := startScripted(t, 1000, map[string][]interp.Event{
+	var b display.Bundle
+	require.NoError(t, b.Set("text/plain", strings.Repeat("d", 80)))
+	out := display.Output{Kind: display.DisplayData, Bundle: b}
+	show := func(p Publisher) { require.NoError(t, p.Display(out)) }
+	k, tr := startScripted(t, 1000, map[string][]func(Publisher){
 		"flood": {
 			streamEv("stdout", strings.Repeat("a", 600)),
 			streamEv("stdout", strings.Repeat("b", 600)),
-			display,
+			show,
 			streamEv("stderr", "late"),
-			{Type: "error", Content: json.RawMessage(`{"ename":"KeyboardInterrupt","evalue":"","traceback":[]}`)},
+			func(p Publisher) { p.Error(*content.NewError("KeyboardInterrupt", "")) },
 		},
-		"small": {streamEv("stdout", strings.Repeat("c", 600)), display},
+		"small": {streamEv("stdout", strings.Repeat("c", 600)), show},
 	})
 	_, msgs := runCell(t, k, tr, "flood")
 	var types []string
@@ -158,7 +158,7 @@ func TestMaxOutputDropsAndTellsOnce(t *testing.T) {
 	require.Equal(t, "stdout:"+strings.Repeat("b", 400), texts[1])
 	notice := texts[2]
 	require.True(t, strings.HasPrefix(notice, "stderr:"), notice)
-	dropped := 200 + int64(len(display.Content)) + 4
+	dropped := 200 + out.Size() + 4
 	require.Contains(t, notice, humanSize(dropped)+" more was dropped")
 	require.Contains(t, notice, "--max-output")
 
@@ -169,14 +169,14 @@ func TestMaxOutputDropsAndTellsOnce(t *testing.T) {
 }
 
 // However long a stream event's text, it is published in messages of at
-// most MaxStreamText bytes; a malformed stream event is dropped.
+// most MaxStreamText bytes; a stream of another name than stdout or
+// stderr is dropped.
 func TestStreamTextIsPublishedInBoundedPieces(t *testing.T) {
 	long := strings.Repeat("€x", MaxStreamText) // 4 MiB, multibyte
-	k, tr := startScripted(t, 0, map[string][]interp.Event{
+	k, tr := startScripted(t, 0, map[string][]func(Publisher){
 		"long": {
 			streamEv("stdout", long),
-			{Type: "stream", Content: json.RawMessage(`{"name":"elsewhere","text":"x"}`)},
-			{Type: "stream", Content: json.RawMessage(`[1]`)},
+			streamEv("elsewhere", "x"),
 		},
 	})
 	_, msgs := runCell(t, k, tr, "long")

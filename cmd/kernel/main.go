@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/wasipy/wasipy/fetch"
 	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/interp/jupyter"
 	"github.com/wasipy/wasipy/interp/sandboxfs"
 	"github.com/wasipy/wasipy/kernel"
 	"github.com/wasipy/wasipy/kernelspec"
@@ -178,7 +180,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 		}
 	}
 	hidden := privatePaths(connFile, cacheDir, historyDir)
-	start := func(ctx context.Context) (kernel.Interpreter, error) {
+	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
 		started := time.Now()
 		p, err := interp.Start(ctx, interp.Config{
 			PythonWasm:  wasm,
@@ -195,8 +197,13 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 		if err != nil {
 			return nil, err
 		}
-		log.Info("interpreter started", "python", p.Info().Version, "took", time.Since(started).Round(time.Millisecond))
-		return p, nil
+		in, err := jupyter.New(p, host, jupyter.Options{Implementation: "wasipy", Version: version, Log: log})
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		log.Info("interpreter started", "python", in.LanguageVersion(), "took", time.Since(started).Round(time.Millisecond))
+		return in, nil
 	}
 	hist := openHistory(historyDir, log)
 	if hist != nil {
@@ -289,7 +296,9 @@ func runPrepare(args []string, stderr io.Writer) int {
 		return 1
 	}
 	p.Close()
-	fmt.Fprintf(stderr, "prepared Python %s in %s (cache: %s)\n", p.Info().Version, time.Since(started).Round(time.Millisecond), *cacheDir)
+	var hello struct{ Version string }
+	_ = json.Unmarshal(p.Hello(), &hello)
+	fmt.Fprintf(stderr, "prepared Python %s in %s (cache: %s)\n", hello.Version, time.Since(started).Round(time.Millisecond), *cacheDir)
 	return 0
 }
 
