@@ -20,6 +20,7 @@ import (
 	"github.com/wasipy/wasipy/comm"
 	"github.com/wasipy/wasipy/display"
 	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/interp/internal/guestproto"
 	"github.com/wasipy/wasipy/kernel"
 	"github.com/wasipy/wasipy/protocol/content"
 )
@@ -29,7 +30,6 @@ import (
 type Process interface {
 	Hello() json.RawMessage
 	Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error)
-	Eval(ctx context.Context, expr string, args ...any) (any, error)
 	SetBackground(func(interp.Event))
 	SetHostHandler(interp.HostHandler)
 	Interrupt() error
@@ -185,40 +185,36 @@ func decode(raw json.RawMessage, out any, check func() error) error {
 	return check()
 }
 
-// commInfoExpr lists the guest's open comms as [id, target] pairs from
-// its CommManager, the one record of them; a guest that never imported
-// comm has none.
-const commInfoExpr = `(lambda m: [[str(i), str(c.target_name)] for i, c in m.get_comm_manager().comms.items()] if m else [])(__import__("sys").modules.get("comm"))`
-
 // maxComms bounds the comms one comm_info_reply lists from the guest.
 const maxComms = 100000
 
-// CommInfo asks the guest's CommManager which comms are open.
+// CommInfo asks the guest's CommManager, the one record of Python's
+// comms, which are open (of req.TargetName, when it is set).
 func (a *Interpreter) CommInfo(ctx context.Context, req content.CommInfoRequest) (content.CommInfoReply, error) {
-	v, err := a.p.Eval(ctx, commInfoExpr)
-	if err != nil {
-		return content.CommInfoReply{}, exitError(err)
+	var reply struct {
+		Comms map[string]content.CommTarget `json:"comms"`
 	}
-	pairs, ok := v.([]any)
-	if !ok || len(pairs) > maxComms {
-		return content.CommInfoReply{}, fmt.Errorf("comm_info: the interpreter answered %T", v)
+	check := func() error {
+		if len(reply.Comms) > maxComms {
+			return fmt.Errorf("comm_info: %d comms listed, more than %d", len(reply.Comms), maxComms)
+		}
+		for id, c := range reply.Comms {
+			if id == "" {
+				return errors.New("comm_info: an entry without an id")
+			}
+			if req.TargetName != "" && c.TargetName != req.TargetName {
+				return fmt.Errorf("comm_info: asked for target %q, got %q", req.TargetName, c.TargetName)
+			}
+		}
+		return nil
 	}
-	comms := map[string]content.CommTarget{}
-	for _, p := range pairs {
-		pair, ok := p.([]any)
-		if !ok || len(pair) != 2 {
-			return content.CommInfoReply{}, errors.New("comm_info: an entry is not an [id, target] pair")
-		}
-		id, _ := pair[0].(string)
-		target, _ := pair[1].(string)
-		if id == "" {
-			return content.CommInfoReply{}, errors.New("comm_info: an entry without an id")
-		}
-		if req.TargetName == "" || target == req.TargetName {
-			comms[id] = content.CommTarget{TargetName: target}
-		}
+	if err := a.call(ctx, string(guestproto.CommInfo), req, &reply, check); err != nil {
+		return content.CommInfoReply{}, err
 	}
-	return content.CommInfoReply{Status: content.StatusOK, Comms: comms}, nil
+	if reply.Comms == nil {
+		reply.Comms = map[string]content.CommTarget{}
+	}
+	return content.CommInfoReply{Status: content.StatusOK, Comms: reply.Comms}, nil
 }
 
 // Comm hands a frontend's comm message to the guest's CommManager.

@@ -24,7 +24,6 @@ type fakeProcess struct {
 	hello   string
 	replies map[string]string
 	events  map[string][]interp.Event
-	eval    any
 	callErr error
 	exitErr error
 
@@ -49,9 +48,6 @@ func (f *fakeProcess) Call(ctx context.Context, typ string, c any, events func(i
 		return nil, f.callErr
 	}
 	return json.RawMessage(f.replies[typ]), nil
-}
-func (f *fakeProcess) Eval(ctx context.Context, expr string, args ...any) (any, error) {
-	return f.eval, f.callErr
 }
 func (f *fakeProcess) SetBackground(b func(interp.Event))  { f.background = b }
 func (f *fakeProcess) SetHostHandler(h interp.HostHandler) { f.host = h }
@@ -228,18 +224,36 @@ func TestInputErrorsReachPythonAsTheirType(t *testing.T) {
 	require.ErrorContains(t, err, "unknown host request")
 }
 
+// Promise: comm_info_request is answered from the guest's CommManager
+// (a comm_info request of the guest protocol, the target passed on), and a
+// reply that does not fit (no id, another target than asked, not an
+// object) is refused rather than passed to the frontend.
 func TestCommInfoAsksTheGuestsCommManager(t *testing.T) {
-	a, _ := adapt(t, &fakeProcess{eval: []any{[]any{"c1", "jupyter.widget"}, []any{"c2", "other"}}})
+	f := &fakeProcess{replies: map[string]string{"comm_info": `{"comms":{"c1":{"target_name":"jupyter.widget"},"c2":{"target_name":"other"}}}`}}
+	a, _ := adapt(t, f)
 	r, err := a.CommInfo(t.Context(), content.CommInfoRequest{})
 	require.NoError(t, err)
 	require.Equal(t, map[string]content.CommTarget{"c1": {TargetName: "jupyter.widget"}, "c2": {TargetName: "other"}}, r.Comms)
+
+	f = &fakeProcess{replies: map[string]string{"comm_info": `{"comms":{"c2":{"target_name":"other"}}}`}}
+	a, _ = adapt(t, f)
 	r, err = a.CommInfo(t.Context(), content.CommInfoRequest{TargetName: "other"})
 	require.NoError(t, err)
 	require.Equal(t, map[string]content.CommTarget{"c2": {TargetName: "other"}}, r.Comms)
+	require.Equal(t, content.CommInfoRequest{TargetName: "other"}, f.sent["comm_info"])
 
-	for _, bad := range []any{"nope", []any{"c1"}, []any{[]any{"", "t"}}, []any{[]any{1, 2, 3}}} {
-		a, _ := adapt(t, &fakeProcess{eval: bad})
+	f = &fakeProcess{replies: map[string]string{"comm_info": `{}`}}
+	a, _ = adapt(t, f)
+	r, err = a.CommInfo(t.Context(), content.CommInfoRequest{})
+	require.NoError(t, err)
+	require.NotNil(t, r.Comms, "an empty comms object, never null")
+
+	for _, bad := range []string{`"nope"`, `{"comms":[1]}`, `{"comms":{"":{"target_name":"t"}}}`, `{"comms":{"c1":"t"}}`} {
+		a, _ := adapt(t, &fakeProcess{replies: map[string]string{"comm_info": bad}})
 		_, err := a.CommInfo(t.Context(), content.CommInfoRequest{})
-		require.Error(t, err, "%v", bad)
+		require.Error(t, err, bad)
 	}
+	a, _ = adapt(t, &fakeProcess{replies: map[string]string{"comm_info": `{"comms":{"c1":{"target_name":"jupyter.widget"}}}`}})
+	_, err = a.CommInfo(t.Context(), content.CommInfoRequest{TargetName: "other"})
+	require.Error(t, err, "a comm of another target than asked")
 }

@@ -79,6 +79,14 @@ def _patch_urllib(module):
     http.install_urllib(module)
 
 
+def _comm_info(content):
+    # A session that never imported comm has no comms: answering must not
+    # import it (and create a CommManager) behind the user's back.
+    if "comm" not in sys.modules:
+        return {"comms": {}}
+    return sys.modules["comm"].comm_info(content)
+
+
 def _comm_handler(shell, kind):
     return lambda content: shell.run_handler(lambda: _lazy("comm").handle_request(kind, content))
 
@@ -110,6 +118,7 @@ def main():
     })
     for kind in (proto.COMM_OPEN, proto.COMM_MSG, proto.COMM_CLOSE):
         router.handlers[kind] = _comm_handler(shell, kind)
+    router.handlers[proto.COMM_INFO] = _comm_info
     _wasipy_display.install(shell)
     _wasipy_host.install(shell, router)
     _wasipy_host.after_import("urllib.request", _patch_urllib)

@@ -30,6 +30,7 @@ INSPECT = "inspect"
 COMM_OPEN = "comm_open"
 COMM_MSG = "comm_msg"
 COMM_CLOSE = "comm_close"
+COMM_INFO = "comm_info"  # which comms the guest's CommManager holds
 FFI_MODULES = "ffi_modules"  # the Go modules to make importable
 PY_EVAL = "py_eval"  # Go evaluating Python
 PY_CALL = "py_call"  # Go calling a method of a Python object it holds
@@ -54,7 +55,7 @@ STREAM = "stream"  # output of a task that an earlier cell started
 # a comm or sends on one.
 
 HOST_TO_GUEST = frozenset({
-    EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE,
+    EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE, COMM_INFO,
     FFI_MODULES, PY_EVAL, PY_CALL, HOST_REPLY, INTERRUPT, PY_RELEASE,
 })
 GUEST_TO_HOST = frozenset({
@@ -65,7 +66,7 @@ KINDS = HOST_TO_GUEST | GUEST_TO_HOST
 
 # The kinds the host sends that ask for a REPLY.
 REQUESTS = frozenset({
-    EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE,
+    EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE, COMM_INFO,
     FFI_MODULES, PY_EVAL, PY_CALL,
 })
 

@@ -54,6 +54,9 @@ const (
 	CommOpen  Kind = "comm_open"
 	CommMsg   Kind = "comm_msg"
 	CommClose Kind = "comm_close"
+	// CommInfo asks which comms the guest's CommManager holds (the one
+	// record of Python's comms): {target_name} in, {comms: {id: {target_name}}} out.
+	CommInfo Kind = "comm_info"
 )
 
 // Host → guest messages that are not requests: nothing answers them.
@@ -95,7 +98,7 @@ const (
 // A guest that sends one (cell code can write the channel) is ignored.
 func FromHostOnly(k Kind) bool {
 	switch k {
-	case Execute, IsComplete, Complete, Inspect, PyEval, PyCall, FFIModules, HostReply, Interrupt, PyRelease:
+	case Execute, IsComplete, Complete, Inspect, CommInfo, PyEval, PyCall, FFIModules, HostReply, Interrupt, PyRelease:
 		return true
 	}
 	return false

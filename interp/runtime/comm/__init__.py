@@ -187,6 +187,19 @@ class _Kernel:
 kernel = _Kernel()
 
 
+def comm_info(request):
+    """Serve comm_info: the comms this CommManager holds, the one record of
+    Python's comms (the kernel keeps none of its own for them), optionally
+    only those of one target."""
+    target = request.get("target_name") or ""
+    comms = {}
+    for comm_id, c in list(get_comm_manager().comms.items()):
+        name = str(getattr(c, "target_name", "") or "")
+        if not target or name == target:
+            comms[str(comm_id)] = {"target_name": name}
+    return {"comms": comms}
+
+
 def handle_request(kind, request):
     """Serve a comm_open / comm_msg / comm_close the kernel forwarded."""
     msg = {
