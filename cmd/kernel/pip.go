@@ -70,7 +70,10 @@ func newPipSetup(f *pipFlags, cacheDir string, allowNet []string, log *slog.Logg
 
 func (s *pipSetup) configure(cfg *interp.Config) error {
 	if err := pip.Configure(cfg, s.inst, s.libs); err != nil {
-		return err
+		// A site folder that cannot be made (a read-only data dir) costs
+		// %pip, not the kernel: %pip then says it has no installer.
+		s.log.Warn("package installer disabled", "err", err)
+		return nil
 	}
 	if len(s.index) > 0 {
 		cfg.Env["WASIPY_PIP_INDEX_URL"] = strings.Join(s.index, " ")
