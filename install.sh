@@ -354,6 +354,30 @@ say "preparing the interpreter (compiling python.wasm into the cache)"
 "$kernel_bin" prepare --python-wasm "$python_wasm" ||
 	die "wasipy-kernel prepare failed (see above)"
 
+# %pip resolves with Debian's packaging and resolvelib, which the kernel
+# mounts read-only into the sandbox (pip/libs.go): make sure they are there.
+# Without them the kernel runs and %pip says what to install.
+readonly PIP_DEBS=(python3-packaging python3-resolvelib)
+pip_missing=()
+if have dpkg-query; then
+	for p in "${PIP_DEBS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pip_missing+=("$p")
+	done
+fi
+if ((${#pip_missing[@]})); then
+	pip_sudo=()
+	[[ $(id -u) -ne 0 ]] && have sudo && pip_sudo=(sudo)
+	if have apt-get && { [[ $(id -u) -eq 0 ]] || ((${#pip_sudo[@]})); }; then
+		say "installing what %pip needs: apt-get install -y ${pip_missing[*]}"
+		${pip_sudo[@]+"${pip_sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pip_missing[@]}" ||
+			{ ${pip_sudo[@]+"${pip_sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+				${pip_sudo[@]+"${pip_sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pip_missing[@]}"; } ||
+			die "apt-get install ${pip_missing[*]} failed"
+	else
+		say "warning: %pip needs ${pip_missing[*]}; as root run: apt-get install -y ${pip_missing[*]}"
+	fi
+fi
+
 # ---- 5. Jupyter and the kernelspec -------------------------------------------
 
 if ((need_apt)); then

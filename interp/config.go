@@ -22,6 +22,10 @@ type Config struct {
 	// ImportPaths are host folders of pure-Python packages, mounted
 	// read-only at the same paths and added to the guest's sys.path.
 	ImportPaths []string
+	// Mounts are host folders mounted read-only at other guest paths,
+	// not put on sys.path (the runtime's own libraries, like the
+	// installer's packaging and resolvelib; see pip/).
+	Mounts []Mount
 	// Hidden are host paths the guest must never reach through any mount:
 	// the kernel's own folders (caches, data, history, Jupyter's runtime
 	// folder with connection files), which may lie inside WorkDir.
@@ -56,6 +60,10 @@ type Config struct {
 	prepareInto string
 }
 
+// Mount is a host folder mounted read-only at Guest, an absolute guest
+// path beneath /.wasipy/ (where the guest's own files live).
+type Mount = worker.Mount
+
 // workerConfig is what the worker is told: every path and limit worked
 // out here, so that the worker only applies them.
 func workerConfig(cfg Config) worker.Config {
@@ -67,6 +75,7 @@ func workerConfig(cfg Config) worker.Config {
 		PrepareInto:      cfg.prepareInto,
 		WorkDir:          cfg.WorkDir,
 		ImportPaths:      cfg.ImportPaths,
+		Mounts:           cfg.Mounts,
 		Hidden:           append([]string(nil), cfg.Hidden...),
 		Env:              cfg.Env,
 		MemoryLimitPages: memoryLimitPages(cfg.MemoryLimit),

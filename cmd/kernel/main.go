@@ -81,6 +81,7 @@ func run(args []string, stderr io.Writer) int {
 	var paths pathList
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	lim := limitFlags(fs)
+	pf := addPipFlags(fs)
 	keepOnExit := fs.Bool("keep-on-exit", false, "when cell code ends its process (os._exit, os.kill(os.getpid(), SIGTERM), os.abort), replace the interpreter and keep the kernel, instead of ending the kernel as ipykernel does")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	args, ipy := splitIPythonArgs(args)
@@ -110,7 +111,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer cleanup()
 	*historyDir = hdir
-	code, err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, log)
+	ps, err := newPipSetup(pf, *cacheDir, allowNet, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "wasipy-kernel:", err)
+		return 2
+	}
+	code, err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, ps, log)
 	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
@@ -149,7 +155,7 @@ func (h *hostList) Set(s string) error {
 
 // serve runs the kernel until it is asked to stop; it returns the status
 // the process exits with (the one cell code gave, when it ended the kernel).
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, log *slog.Logger) (int, error) {
+func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, ps *pipSetup, log *slog.Logger) (int, error) {
 	info, err := protocol.LoadConnectionFile(connFile)
 	if err != nil {
 		return 0, err
@@ -182,7 +188,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	hidden := privatePaths(connFile, cacheDir, historyDir)
 	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
 		started := time.Now()
-		p, err := interp.Start(ctx, interp.Config{
+		cfg := interp.Config{
 			PythonWasm:  wasm,
 			CacheDir:    cacheDir,
 			WorkDir:     workDir,
@@ -193,10 +199,15 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 			MemoryLimit: lim.memory,
 			Modules:     []*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)},
 			Stderr:      os.Stderr,
-		})
+		}
+		if err := ps.configure(&cfg); err != nil {
+			return nil, err
+		}
+		p, err := interp.Start(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
+		ps.started(ctx, p)
 		in, err := jupyter.New(p, host, jupyter.Options{Implementation: "wasipy", Version: version, Log: log})
 		if err != nil {
 			p.Close()

@@ -105,6 +105,9 @@ def main():
     extra = [p for p in os.environ.get("WASIPY_PATH", "").split(":") if p]
     at = sys.path.index("") + 1 if "" in sys.path else 1
     sys.path[at:at] = extra
+    # Installed packages (%pip), after the standard library as site-packages.
+    if os.environ.get("WASIPY_SITE"):
+        sys.path.append(os.environ["WASIPY_SITE"])
     install_handler()
 
     router = runtime = Router(Channel())

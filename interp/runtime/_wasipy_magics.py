@@ -25,6 +25,7 @@ not import them: install() is given how to load them.
 """
 
 import builtins
+import importlib
 import os
 import re
 import sys
@@ -201,6 +202,8 @@ def _cell(name, line, cell, lineno):
 
 
 def _system(cmd):
+    if re.match(r"(pip3?|python3?(\.\d+)? -m pip)(\s|$)", cmd):
+        raise UsageError(importlib.import_module("_wasipy_pip").SHELL_HINT)
     raise _no_shell(f"!{cmd}")
 
 
@@ -435,3 +438,5 @@ def install(shell, router, load_library, make_ipython):
         line_magics.setdefault(name, Magic("line", name, None, internal=True))
     for name in _BUILTIN_CELL:
         cell_magics.setdefault(name, Magic("cell", name, None, internal=True))
+    # %pip lives in its own module, loaded when first used.
+    line_magics.setdefault("pip", Magic("line", "pip", lambda line: importlib.import_module("_wasipy_pip").magic(line, UsageError)))

@@ -40,6 +40,8 @@ type Config struct {
 	WorkDir string `json:"work_dir,omitempty"`
 	// ImportPaths are mounted read-only at their own paths.
 	ImportPaths []string `json:"import_paths,omitempty"`
+	// Mounts are host folders mounted read-only at other guest paths.
+	Mounts []Mount `json:"mounts,omitempty"`
 	// Hidden are host paths no mount may reach (complete: the kernel
 	// process adds its caches, data dir and interpreter).
 	Hidden []string `json:"hidden,omitempty"`
@@ -52,4 +54,10 @@ type Config struct {
 	Env map[string]string `json:"env,omitempty"`
 	// MemoryLimitPages caps the guest's linear memory, in 64 KiB pages.
 	MemoryLimitPages uint32 `json:"memory_limit_pages"`
+}
+
+// Mount is a host folder mounted read-only at a guest path.
+type Mount struct {
+	Host  string `json:"host"`
+	Guest string `json:"guest"`
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
@@ -19,16 +20,18 @@ const quotaGuestDir = "/.wasipy/quota"
 // race reaches outside them, and the kernel's own folders inside them stay
 // out of reach (SECURITY.md, "Files").
 func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) {
-	if cfg.WorkDir == "" && len(cfg.ImportPaths) == 0 {
+	if cfg.WorkDir == "" && len(cfg.ImportPaths) == 0 && len(cfg.Mounts) == 0 {
 		return fsc, nil
 	}
 	hidden := cfg.Hidden
 	logf := func(msg string) { fmt.Fprintln(os.Stderr, "wasipy:", msg) }
+	var mountAt func(dir, guest string, o sandboxfs.Options) error
 	quota, err := workerQuota(cfg)
 	if err != nil {
 		return nil, err
 	}
-	mount := func(dir string, o sandboxfs.Options) error {
+	mount := func(dir string, o sandboxfs.Options) error { return mountAt(dir, dir, o) }
+	mountAt = func(dir, guest string, o sandboxfs.Options) error {
 		m, err := sandboxfs.New(dir, o)
 		if errors.Is(err, sandboxfs.ErrUnsupported) {
 			// Where host folders cannot be fenced, the interpreter still
@@ -39,7 +42,7 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) 
 		if err != nil {
 			return err
 		}
-		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(m, dir)
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(m, guest)
 		return nil
 	}
 	if cfg.WorkDir != "" {
@@ -50,6 +53,14 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) 
 	}
 	for _, dir := range cfg.ImportPaths {
 		if err := mount(dir, sandboxfs.Options{ReadOnly: true, Hidden: hidden, Log: logf}); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if !strings.HasPrefix(m.Guest, "/.wasipy/") {
+			return nil, fmt.Errorf("mount %s: guest path %q is not beneath /.wasipy/", m.Host, m.Guest)
+		}
+		if err := mountAt(m.Host, m.Guest, sandboxfs.Options{ReadOnly: true, Hidden: hidden, Log: logf}); err != nil {
 			return nil, err
 		}
 	}
