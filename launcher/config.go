@@ -34,6 +34,16 @@ type Config struct {
 	// IP is the address the sockets bind to: 0.0.0.0 unless told (the
 	// gateway replaces the ip in the payload with the host it launched on).
 	IP string
+	// Ports (shell, iopub, stdin, control, hb) and Key are those of the
+	// kernel this one replaces, from WASIPY_LAUNCH_PORTS and
+	// WASIPY_LAUNCH_KEY (wasipy's provisioner sets them on a restart):
+	// tried first, so that clients connected before the restart keep
+	// working, as with jupyter_client's own restarts. Taken ports are
+	// given up for others, reported as always. Not part of the gateways'
+	// contract, and never flags: a key on a command line is visible to
+	// every user of the host.
+	Ports []int
+	Key   string
 }
 
 // maxKernelID bounds the kernel id: it comes from the command line or the
@@ -105,6 +115,10 @@ func Parse(args []string, getenv func(string) string) (Config, []string, error) 
 			}
 		}
 	}
+	if getenv != nil {
+		vals["prefer-ports"] = getenv("WASIPY_LAUNCH_PORTS")
+		vals["prefer-key"] = getenv("WASIPY_LAUNCH_KEY")
+	}
 	cfg, err := build(vals)
 	return cfg, rest, err
 }
@@ -144,6 +158,13 @@ func build(vals map[string]string) (Config, error) {
 		cfg.IP = "0.0.0.0"
 	} else if net.ParseIP(cfg.IP) == nil {
 		errs = append(errs, fmt.Errorf("ip %q is not an IP address", cfg.IP))
+	}
+	if cfg.Ports, err = parsePorts(vals["prefer-ports"]); err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Key = vals["prefer-key"]
+	if len(cfg.Key) > 256 || strings.ContainsFunc(cfg.Key, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		errs = append(errs, errors.New("WASIPY_LAUNCH_KEY: at most 256 printable ASCII characters"))
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("launcher: %w", errors.Join(errs...))
@@ -210,4 +231,26 @@ func ParsePortRange(s string) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("port range %q: want 0..0, or 1 <= LOWER and UPPER <= 65535 with at least %d ports", s, minRangeSize)
 	}
 	return lo, hi, nil
+}
+
+// parsePorts reads WASIPY_LAUNCH_PORTS: five distinct ports, comma-separated.
+func parsePorts(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 5 {
+		return nil, fmt.Errorf("WASIPY_LAUNCH_PORTS %q: want five ports (shell,iopub,stdin,control,hb)", s)
+	}
+	seen := map[int]bool{}
+	out := make([]int, 0, 5)
+	for _, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 || n > 65535 || seen[n] {
+			return nil, fmt.Errorf("WASIPY_LAUNCH_PORTS %q: want five distinct ports in 1..65535", s)
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out, nil
 }

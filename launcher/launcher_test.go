@@ -222,7 +222,7 @@ func TestBindInRangeRetriesTakenPorts(t *testing.T) {
 	}
 	calls := 0
 	var got []net.Listener
-	err := BindInRange("127.0.0.1", lo, hi, 6, func(ports []int) error {
+	err := BindInRange("127.0.0.1", nil, lo, hi, 6, func(ports []int) error {
 		calls++
 		var ls []net.Listener
 		for _, p := range ports {
@@ -250,21 +250,21 @@ func TestBindInRangeRetriesTakenPorts(t *testing.T) {
 
 	// Another error is not retried.
 	calls = 0
-	err = BindInRange("127.0.0.1", lo, hi, 6, func([]int) error { calls++; return errors.New("boom") })
+	err = BindInRange("127.0.0.1", nil, lo, hi, 6, func([]int) error { calls++; return errors.New("boom") })
 	assert.ErrorContains(t, err, "boom")
 	assert.Equal(t, 1, calls)
 	// A range always in use gives up.
 	calls = 0
-	err = BindInRange("127.0.0.1", lo, hi, 6, func([]int) error { calls++; return syscall.EADDRINUSE })
+	err = BindInRange("127.0.0.1", nil, lo, hi, 6, func([]int) error { calls++; return syscall.EADDRINUSE })
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
 	assert.Equal(t, bindTries, calls)
 	// A range with fewer free ports than needed fails without calling bind.
 	calls = 0
-	err = BindInRange("127.0.0.1", lo, lo+15, 12, func([]int) error { calls++; return nil })
+	err = BindInRange("127.0.0.1", nil, lo, lo+15, 12, func([]int) error { calls++; return nil })
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
 	assert.Equal(t, 0, calls)
 	// 0..0 asks the system.
-	err = BindInRange("127.0.0.1", 0, 0, 6, func(p []int) error { assert.Equal(t, []int{0, 0, 0, 0, 0, 0}, p); return nil })
+	err = BindInRange("127.0.0.1", nil, 0, 0, 6, func(p []int) error { assert.Equal(t, []int{0, 0, 0, 0, 0, 0}, p); return nil })
 	assert.NoError(t, err)
 }
 
@@ -369,4 +369,45 @@ func TestCommListenerBoundsIdlePeers(t *testing.T) {
 		}
 		require.True(t, time.Now().Before(deadline), "the port stayed blocked by idle peers")
 	}
+}
+
+func TestBindInRangeTriesPreferredPortsFirst(t *testing.T) {
+	var calls [][]int
+	bind := func(ports []int) error {
+		calls = append(calls, append([]int(nil), ports...))
+		return nil
+	}
+	require.NoError(t, BindInRange("127.0.0.1", []int{7001, 7002, 7003, 7004, 7005}, 0, 0, 6, bind))
+	assert.Equal(t, [][]int{{7001, 7002, 7003, 7004, 7005, 0}}, calls)
+
+	// A preferred port in use: the next call draws from the range.
+	calls = nil
+	taken := func(ports []int) error {
+		calls = append(calls, append([]int(nil), ports...))
+		if ports[0] == 7001 {
+			return syscall.EADDRINUSE
+		}
+		return nil
+	}
+	require.NoError(t, BindInRange("127.0.0.1", []int{7001, 7002, 7003, 7004, 7005}, 0, 0, 6, taken))
+	assert.Equal(t, [][]int{{7001, 7002, 7003, 7004, 7005, 0}, {0, 0, 0, 0, 0, 0}}, calls)
+}
+
+func TestParsePreferredPortsAndKey(t *testing.T) {
+	_, pub := testKey(t)
+	env := map[string]string{"KERNEL_ID": "k", "RESPONSE_ADDRESS": "127.0.0.1:9", "PUBLIC_KEY": pub,
+		"WASIPY_LAUNCH_PORTS": "7001,7002,7003,7004,7005", "WASIPY_LAUNCH_KEY": "abc-123"}
+	cfg, _, err := Parse(nil, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, []int{7001, 7002, 7003, 7004, 7005}, cfg.Ports)
+	assert.Equal(t, "abc-123", cfg.Key)
+	for _, bad := range []string{"1,2,3,4", "1,2,3,4,4", "1,2,3,4,70000", "a,b,c,d,e"} {
+		env["WASIPY_LAUNCH_PORTS"] = bad
+		_, _, err := Parse(nil, func(k string) string { return env[k] })
+		assert.Error(t, err, bad)
+	}
+	env["WASIPY_LAUNCH_PORTS"] = ""
+	env["WASIPY_LAUNCH_KEY"] = "has space"
+	_, _, err = Parse(nil, func(k string) string { return env[k] })
+	assert.Error(t, err)
 }

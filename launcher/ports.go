@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -19,14 +20,41 @@ const minRangeSize = 16
 const bindTries = 20
 
 // BindInRange calls bind with n distinct ports from lo..hi, on ip, until
-// it binds them. With the range 0..0 every port is 0 (the system picks free ones)
+// it binds them. When prefer is given (its first ports, at most n), the
+// first call uses them, with drawn ports after them; prefer need not lie in
+// the range, since it names ports the gateway's side was already told. With the range 0..0 every port is 0 (the system picks free ones)
 // and bind is called once. bind must bind all its ports or none; a draw
 // is retried when bind's error says a port was taken (EADDRINUSE) or
 // refused (EACCES: a low port without privilege), and any other error is
 // returned at once. Each drawn port is probed first (bound and closed), so
 // that a crowded range costs probes rather than whole draws. Because the kernel binds and only then reports the
 // ports, no other process can take them in between: there is no race.
-func BindInRange(ip string, lo, hi, n int, bind func(ports []int) error) error {
+func BindInRange(ip string, prefer []int, lo, hi, n int, bind func(ports []int) error) error {
+	if len(prefer) > n {
+		prefer = prefer[:n]
+	}
+	if len(prefer) > 0 {
+		ports := append([]int(nil), prefer...)
+		if rest := n - len(prefer); rest > 0 {
+			if lo == 0 && hi == 0 {
+				ports = append(ports, make([]int, rest)...)
+			} else {
+				more, err := drawPorts(ip, lo, hi, rest+len(prefer))
+				if err != nil {
+					return err
+				}
+				for _, p := range more {
+					if len(ports) < n && !slices.Contains(ports, p) {
+						ports = append(ports, p)
+					}
+				}
+			}
+		}
+		err := bind(ports)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES) {
+			return err
+		}
+	}
 	if lo == 0 && hi == 0 {
 		return bind(make([]int, n))
 	}

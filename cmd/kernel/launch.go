@@ -51,14 +51,18 @@ type gatewaySockets struct {
 }
 
 func (g *gatewaySockets) listen(ctx context.Context, log *slog.Logger) (*protocol.Server, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
+	key := g.cfg.Key // a restarted kernel's, so its clients keep signing right
+	if key == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		key = hex.EncodeToString(b)
 	}
 	var srv *protocol.Server
-	err := launcher.BindInRange(g.cfg.IP, g.cfg.PortLow, g.cfg.PortHigh, 6, func(ports []int) error {
+	err := launcher.BindInRange(g.cfg.IP, g.cfg.Ports, g.cfg.PortLow, g.cfg.PortHigh, 6, func(ports []int) error {
 		s, err := protocol.Listen(ctx, &protocol.ConnectionInfo{
-			Transport: "tcp", IP: g.cfg.IP, SignatureScheme: protocol.SchemeHMACSHA256, Key: hex.EncodeToString(key),
+			Transport: "tcp", IP: g.cfg.IP, SignatureScheme: protocol.SchemeHMACSHA256, Key: key,
 			ShellPort: ports[0], IOPubPort: ports[1], StdinPort: ports[2], ControlPort: ports[3], HBPort: ports[4],
 		}, log)
 		if err != nil {

@@ -55,6 +55,7 @@ class WasipyProvisioner(LocalProvisioner):
 
     _response = None
     _private_key = None
+    _previous = None  # (ports, key) of the kernel a restart replaces
 
     async def pre_launch(self, **kwargs):
         km = self.parent
@@ -87,6 +88,14 @@ class WasipyProvisioner(LocalProvisioner):
         env["RESPONSE_ADDRESS"] = "127.0.0.1:%d" % sock.getsockname()[1]
         env["PUBLIC_KEY"] = public_key
         env["PORT_RANGE"] = self.port_range
+        if self._previous:
+            # A restart: the new kernel tries the old ports and key first,
+            # so clients connected to the old one (a notebook server's
+            # websocket streams) keep working, as after jupyter_client's own
+            # restarts. The kernel still reports what it bound.
+            ports, key = self._previous
+            env["WASIPY_LAUNCH_PORTS"] = ",".join(str(p) for p in ports)
+            env["WASIPY_LAUNCH_KEY"] = key
         return kwargs
 
     async def launch_kernel(self, cmd, **kwargs):
@@ -106,6 +115,10 @@ class WasipyProvisioner(LocalProvisioner):
         finally:
             self._close_response()
         self.connection_info = info
+        self._previous = (
+            [info[n] for n in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")],
+            info["key"].decode(),
+        )
         return info
 
     async def _receive(self):
@@ -151,6 +164,8 @@ class WasipyProvisioner(LocalProvisioner):
 
     async def cleanup(self, restart=False):
         self._close_response()
+        if not restart:
+            self._previous = None
         await super().cleanup(restart=restart)
 
 
