@@ -35,6 +35,10 @@ __version__ = "0.1.0"
 
 # A payload is a few hundred bytes; anything much larger is not a kernel's.
 MAX_PAYLOAD = 64 * 1024
+# RSA key size: the gateways' own (1024 bits). The key wraps one AES key,
+# for one report on loopback, during the seconds of a start; 2048 bits
+# would cost half a second of every start (pycryptodome's generation).
+RSA_BITS = 1024
 # The arguments of the kernel's connection-file mode that launch mode replaces.
 CONNECTION_FILE_FLAGS = ("-f", "--connection-file")
 
@@ -60,7 +64,7 @@ class WasipyProvisioner(LocalProvisioner):
     async def pre_launch(self, **kwargs):
         km = self.parent
         extra = kwargs.pop("extra_arguments", [])
-        self._private_key = RSA.generate(2048)
+        self._private_key = RSA.generate(RSA_BITS)
         public_key = base64.b64encode(self._private_key.publickey().export_key("DER")).decode()
         self._close_response()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
