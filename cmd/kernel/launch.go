@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +32,9 @@ func runLaunch(args []string, getenv func(string) string, stderr io.Writer) int 
 		return 2
 	}
 	for _, a := range rest {
-		if a == "-f" || a == "--connection-file" || len(a) > 18 && a[:18] == "--connection-file=" {
+		// Every spelling Go's flag package takes: -f, --f, -connection-file=X, ...
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "f" || name == "connection-file") {
 			fmt.Fprintln(stderr, "wasipy-kernel launch: the kernel picks its own ports and key; a connection file has no place here")
 			return 2
 		}

@@ -441,7 +441,10 @@ func TestLaunchRefusesBadArguments(t *testing.T) {
 	assert.Contains(t, stderr.String(), "public key")
 	stderr.Reset()
 	g := newGateway(t)
-	code = runLaunch([]string{"--kernel-id", "k", "--response-address", "127.0.0.1:9", "--public-key", g.pub, "-f", "x.json"}, func(string) string { return "" }, &stderr)
-	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr.String(), "connection file")
+	for _, cf := range [][]string{{"-f", "x.json"}, {"--connection-file=x.json"}, {"-connection-file", "x.json"}, {"--f=x.json"}} {
+		stderr.Reset()
+		code = runLaunch(append([]string{"--kernel-id", "k", "--response-address", "127.0.0.1:9", "--public-key", g.pub}, cf...), func(string) string { return "" }, &stderr)
+		assert.Equal(t, 2, code, cf)
+		assert.Contains(t, stderr.String(), "connection file", cf)
+	}
 }
