@@ -173,3 +173,42 @@ def test_parallel_batch(provisioner, tmp_path):
         nb = nbformat.read(str(tmp_path / f"out{i}" / "tour.ipynb"), as_version=4)
         check_tour(nb)
     print(f"{BATCH_RUNS} parallel runs in {took:.1f} s: {BATCH_RUNS * 60 / took:.1f} notebooks/min")
+
+
+def test_provisioner_rejects_bad_reports(provisioner):
+    """Promise: the provisioner's side of the payload accepts what the Go
+    kernel seals and rejects what it did not: another key, a wrong
+    version, garbage, a report without a signing key or with a port out of
+    range, so a forged report cannot point the client elsewhere."""
+    import base64 as b64
+
+    from Cryptodome.Cipher import AES, PKCS1_v1_5
+    from Cryptodome.PublicKey import RSA
+    from Cryptodome.Util.Padding import pad
+
+    from wasipy_provisioner import connection_info, launch_argv, open_payload
+
+    key, other = RSA.generate(1024), RSA.generate(1024)
+
+    def seal(info, to=key, version=1):
+        aes = os.urandom(16)
+        ct = AES.new(aes, AES.MODE_ECB).encrypt(pad(json.dumps(info).encode(), 16))
+        wrapped = PKCS1_v1_5.new(to.publickey()).encrypt(aes)
+        env = {"version": version, "key": b64.b64encode(wrapped).decode(), "conn_info": b64.b64encode(ct).decode()}
+        return b64.b64encode(json.dumps(env).encode())
+
+    good = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5,
+            "key": "k", "signature_scheme": "hmac-sha256", "kernel_id": "x"}
+    assert connection_info(open_payload(seal(good), key), "127.0.0.1")["key"] == b"k"
+    for bad in (seal(good, to=other), seal(good, version=2), b"!!", b64.b64encode(b"{}")):
+        with pytest.raises(Exception):
+            open_payload(bad, key)
+    for change in ({"shell_port": 0}, {"hb_port": 70000}, {"iopub_port": "2"}, {"stdin_port": True}, {"signature_scheme": "none"},
+                   {"key": None}):
+        with pytest.raises(ValueError):
+            connection_info(open_payload(seal(dict(good, **change)), key), "127.0.0.1")
+
+    assert launch_argv(["/k", "--memory-limit", "1G", "--connection-file", "/r/k.json"], "/r/k.json", "127.0.0.1") == \
+        ["/k", "launch", "--ip", "127.0.0.1", "--memory-limit", "1G"]
+    assert launch_argv(["/k", "-f", "/r/k.json"], "/r/k.json", "::1") == ["/k", "launch", "--ip", "::1"]
+    assert launch_argv(["/k", "launch", "--path", "/p"], "", "127.0.0.1") == ["/k", "launch", "--ip", "127.0.0.1", "--path", "/p"]

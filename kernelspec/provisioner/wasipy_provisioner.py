@@ -236,7 +236,7 @@ def connection_info(info, ip):
     out = {"ip": ip, "transport": "tcp"}
     for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
         port = info.get(name)
-        if not isinstance(port, int) or not 0 < port < 65536:
+        if type(port) is not int or not 0 < port < 65536:  # bool is an int too
             raise ValueError("%s %r is not a port" % (name, port))
         out[name] = port
     if info.get("signature_scheme") != "hmac-sha256" or not isinstance(info.get("key"), str):
