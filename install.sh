@@ -443,8 +443,15 @@ elif [[ $provisioner != no ]]; then
 		sys-prefix) site=$("$py" -c 'import sysconfig; print(sysconfig.get_path("purelib"))') ;;
 		*) site=$("$py" -m site --user-site) ;;
 		esac
-		if "$py" "$here/kernelspec/provisioner/install_provisioner.py" "$site" &&
-			PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" "$py" -c 'import wasipy_provisioner'; then
+		# Only a folder that Python searches by itself will do: a kernelspec
+		# naming a provisioner that jupyter_client cannot find is refused
+		# whole (a --prefix outside that Python's environment is not).
+		on_path='import site, sys; sys.exit(not (sys.argv[1] in sys.path or sys.argv[1] == site.getusersitepackages() and site.ENABLE_USER_SITE))'
+		found='import os, sys, wasipy_provisioner as w; sys.exit(os.path.dirname(w.__file__) != sys.argv[1])'
+		if ! "$py" -c "$on_path" "$site"; then
+			why="$site is not on $py's module path"
+		elif "$py" "$here/kernelspec/provisioner/install_provisioner.py" "$site" &&
+			(cd / && env -u PYTHONPATH "$py" -c "$found" "$site"); then
 			say "installed wasipy's provisioner into $site (for $py)"
 			spec_args+=(--engine provisioner)
 		else
