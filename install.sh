@@ -25,7 +25,8 @@ usage() {
 usage: ./install.sh [--prebuilt | --build | --python-wasm PATH]
                     [--user | --prefix P | --sys-prefix]
                     [--data-dir D] [--kernel-name NAME] [--with-jupyter]
-                    [--help]
+                    [--provisioner | --no-provisioner]
+                    [--engine E [--image NAME]] [--help]
 
 Builds the wasipy kernel and installs its Jupyter kernelspec ("wasipy").
 
@@ -49,6 +50,21 @@ Builds the wasipy kernel and installs its Jupyter kernelspec ("wasipy").
                       wasipy the kernel that notebooks saved for ipykernel
                       start (the name Jupyter shows still says wasipy)
   --with-jupyter      install Jupyter from Debian packages when missing
+  --provisioner       install wasipy's jupyter_client provisioner into the
+                      Python that runs jupyter and make the kernelspec use
+                      it (the kernel binds its own ports: no port race when
+                      many notebooks start at once); fail if it cannot be.
+                      The default does so when that Python has
+                      jupyter_client and pycryptodome (Debian:
+                      python3-pycryptodome), and otherwise installs the
+                      plain kernelspec
+  --no-provisioner    install the plain kernelspec only
+  --engine E          write the kernelspec for another engine instead:
+                      gp-distributed, gp-docker, gp-kubernetes
+                      (gateway_provisioners), eg-distributed, eg-docker,
+                      eg-kubernetes (Enterprise Gateway); see docs/DEPLOY.md
+  --image NAME        the kernel image for the docker and kubernetes
+                      engines (build it with build/image/build.sh)
   --help              show this help
 
 Needs go. The default build needs Debian (bookworm or later) with its
@@ -73,6 +89,9 @@ prefix=''
 data_dir=''
 with_jupyter=0
 KERNEL_NAME=wasipy
+provisioner=auto # auto | yes | no
+engine=''
+image=
 
 set_mode() {
 	if [[ -n $interp_mode && $interp_mode != "$1" ]]; then
@@ -127,6 +146,20 @@ while (($# > 0)); do
 		;;
 	--kernel-name=*) KERNEL_NAME=${1#*=} ;;
 	--with-jupyter) with_jupyter=1 ;;
+	--provisioner) provisioner=yes ;;
+	--no-provisioner) provisioner=no ;;
+	--engine)
+		(($# >= 2)) || die "--engine needs a name"
+		engine=$2
+		shift
+		;;
+	--engine=*) engine=${1#*=} ;;
+	--image)
+		(($# >= 2)) || die "--image needs a name"
+		image=$2
+		shift
+		;;
+	--image=*) image=${1#*=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -136,6 +169,12 @@ while (($# > 0)); do
 	shift
 done
 [[ -n $scope ]] || scope=user
+if [[ -n $engine && $provisioner == yes ]]; then
+	die "--provisioner and --engine exclude each other (--engine writes a kernelspec for a gateway)"
+fi
+if [[ -n $image && -z $engine ]]; then
+	die "--image only applies with --engine"
+fi
 # Jupyter's rule for kernel names; checked here, before anything is built,
 # and the name is used in paths below.
 [[ $KERNEL_NAME =~ ^[A-Za-z0-9._-]+$ && $KERNEL_NAME != . && $KERNEL_NAME != .. ]] ||
@@ -400,6 +439,54 @@ prefix) scope_args=(--prefix "$prefix") ;;
 sys-prefix) scope_args=(--sys-prefix) ;;
 *) scope_args=(--user) ;;
 esac
+
+# wasipy's provisioner goes into the Python that runs jupyter, where
+# jupyter_client finds it by its entry point; the kernelspec names it only
+# when it is there, so the kernelspec never points at a missing provisioner.
+jupyter_python() {
+	local j line
+	j=$(command -v jupyter) || return 1
+	IFS= read -r line <"$j" || return 1
+	line=${line#\#!}
+	line=${line%% *}
+	[[ -x $line ]] && printf '%s\n' "$line"
+}
+if [[ -n $engine ]]; then
+	spec_args+=(--engine "$engine")
+	[[ -z $image ]] || spec_args+=(--image "$image")
+elif [[ $provisioner != no ]]; then
+	py=$(jupyter_python || command -v python3 || true)
+	why=''
+	if [[ -z $py ]]; then
+		why="no Python that runs jupyter was found"
+	elif ! "$py" -c 'import jupyter_client.provisioning, Cryptodome.Cipher' 2>/dev/null; then
+		why="$py lacks jupyter_client 7.1+ or pycryptodome (Debian: python3-jupyter-client, python3-pycryptodome)"
+	else
+		case $scope in
+		prefix) site=$("$py" -c 'import sys, sysconfig; print(sysconfig.get_path("purelib", vars={"base": sys.argv[1], "platbase": sys.argv[1]}))' "$prefix") ;;
+		sys-prefix) site=$("$py" -c 'import sysconfig; print(sysconfig.get_path("purelib"))') ;;
+		*) site=$("$py" -m site --user-site) ;;
+		esac
+		# Only a folder that Python searches by itself will do: a kernelspec
+		# naming a provisioner that jupyter_client cannot find is refused
+		# whole (a --prefix outside that Python's environment is not).
+		on_path='import site, sys; sys.exit(not (sys.argv[1] in sys.path or sys.argv[1] == site.getusersitepackages() and site.ENABLE_USER_SITE))'
+		found='import os, sys, wasipy_provisioner as w; sys.exit(os.path.dirname(w.__file__) != sys.argv[1])'
+		if ! "$py" -c "$on_path" "$site"; then
+			why="$site is not on $py's module path"
+		elif "$py" "$here/kernelspec/provisioner/install_provisioner.py" "$site" &&
+			(cd / && env -u PYTHONPATH "$py" -c "$found" "$site"); then
+			say "installed wasipy's provisioner into $site (for $py)"
+			spec_args+=(--engine provisioner)
+		else
+			why="installing it into $site failed"
+		fi
+	fi
+	if [[ -n $why ]]; then
+		[[ $provisioner == auto ]] || die "cannot install wasipy's provisioner: $why"
+		say "not installing wasipy's provisioner ($why); the kernelspec starts the kernel with a connection file"
+	fi
+fi
 
 if jupyter_works; then
 	say "installing the kernelspec with jupyter kernelspec install"

@@ -7,7 +7,7 @@ packages=(
   python3-jupyter-client jupyter-client python3-jupyter-kernel-test
   jupyter-nbconvert python3-nbclient python3-nbformat jupyter-console
   python3-ipykernel python3-pytest python3-psutil python3-zmq python3-ipywidgets python3-pexpect
-  jupyter-notebook
+  jupyter-notebook python3-pycryptodome
   python3-packaging python3-resolvelib
   python3-six python3-idna python3-attr python3-dateutil python3-tabulate python3-tomli python3-typing-extensions
   python3-pip

@@ -37,10 +37,15 @@ export WASIPY_HISTORY_DIR="$work/history" # never the user's own history
 # Neither install.sh nor the tests may take an interpreter from the caller's
 # environment: each step below names the one it means.
 unset WASIPY_PYTHON_WASM WASIPY_KERNEL
+# --no-provisioner: the suite drives the kernel through a plain kernelspec
+# (a connection file, as most Jupyter installs start it), and installing the
+# provisioner would write into root's own site-packages, outside the
+# throw-away dirs; tests/test_launcher.py installs it into a folder of its
+# own and runs nbclient and KernelManager through it.
 step "install.sh (build CPython 3.13 for WASI, build the kernel, install the kernelspec)"
-./install.sh --data-dir "$WASIPY_DATA_DIR" --user
+./install.sh --data-dir "$WASIPY_DATA_DIR" --user --no-provisioner
 step "install.sh again (must reuse the built python.wasm)"
-./install.sh --data-dir "$WASIPY_DATA_DIR" --user > "$work/install2.log"
+./install.sh --data-dir "$WASIPY_DATA_DIR" --user --no-provisioner > "$work/install2.log"
 cat "$work/install2.log"
 grep -qi "reus" "$work/install2.log" || { echo "second install.sh run did not reuse the built python.wasm" >&2; exit 1; }
 test -f "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" || { echo "kernelspec not installed" >&2; exit 1; }
@@ -75,6 +80,9 @@ step "fuzz the guest channel (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzGuestFrames$' -fuzztime="${FUZZTIME:-20s}" ./interp/
 step "fuzz the guest protocol's frame codec (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/guestproto/
+step "fuzz the launcher's payload and communication port (${FUZZTIME:-20s} each)"
+go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="${FUZZTIME:-20s}" ./launcher/
+go test -run='^$' -fuzz='^FuzzCommRequest$' -fuzztime="${FUZZTIME:-20s}" ./launcher/
 step "fuzz the channel's frame splitter (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzFrameWriter$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/channel/
 
@@ -90,7 +98,7 @@ tests/browser/run.sh
 # interpreter tests and a smoke subset of the suite.
 npm_wasm="$WASIPY_DATA_DIR/python.wasm"
 step "install.sh --prebuilt (fetch and verify the npm CPython 3.12)"
-./install.sh --prebuilt --data-dir "$WASIPY_DATA_DIR" --user
+./install.sh --prebuilt --data-dir "$WASIPY_DATA_DIR" --user --no-provisioner
 grep -q '"Python 3.12 (wasipy)"' "$JUPYTER_DATA_DIR/kernels/wasipy/kernel.json" ||
 	{ echo "the kernelspec does not name the npm Python 3.12" >&2; exit 1; }
 step "the npm interpreter: interpreter tests and a smoke subset of the end-to-end suite"

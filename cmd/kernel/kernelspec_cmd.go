@@ -34,6 +34,12 @@ this binary. With neither --write nor --install, prints kernel.json.
   --disk-quota Q       what a session may add beneath the notebook folder,
                        SIZE[,FILES] (default 2G,20000; off: none); passed
                        to the kernel
+  --engine E           how the kernel is started (default local):
+                       local, provisioner (wasipy's provisioner, no port
+                       race), gp-distributed, gp-docker, gp-kubernetes
+                       (gateway_provisioners), eg-distributed, eg-docker,
+                       eg-kubernetes (Enterprise Gateway); see docs/DEPLOY.md
+  --image NAME         the kernel image, for the docker and kubernetes engines
 `
 
 // runKernelspec runs `wasipy-kernel kernelspec ARGS` and returns the exit
@@ -51,6 +57,8 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		name       = fs.String("name", kernelspec.Name, "")
 		pythonWasm = fs.String("python-wasm", "", "")
 		display    = fs.String("display-name", kernelspec.DisplayName, "")
+		engine     = fs.String("engine", "local", "")
+		image      = fs.String("image", "", "")
 	)
 	lim := limitFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +145,9 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		return usageErr("--display-name must not be empty")
 	}
 	spec.DisplayName = *display
+	if spec, err = kernelspec.ForEngine(spec, *engine, *image); err != nil {
+		return usageErr("%v", err)
+	}
 
 	switch {
 	case set["write"]:

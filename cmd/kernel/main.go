@@ -45,6 +45,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "prepare" {
 		os.Exit(runPrepare(os.Args[2:], os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "launch" {
+		os.Exit(runLaunch(os.Args[2:], os.Getenv, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
@@ -61,7 +64,11 @@ func (e envList) Set(s string) error {
 	return nil
 }
 
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stderr io.Writer) int { return runKernel(args, stderr, nil) }
+
+// runKernel parses the kernel's flags and serves; sb binds the sockets
+// (nil: from --connection-file).
+func runKernel(args []string, stderr io.Writer, sb sockets) int {
 	fs := flag.NewFlagSet("wasipy-kernel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	connFile := fs.String("connection-file", "", "Jupyter connection file (required)")
@@ -98,9 +105,12 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if *connFile == "" {
-		fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
-		return 2
+	if sb == nil {
+		if *connFile == "" {
+			fmt.Fprintln(stderr, "wasipy-kernel: --connection-file is required (Jupyter passes it; see `wasipy-kernel kernelspec --help`)")
+			return 2
+		}
+		sb = connectionFile(*connFile)
 	}
 	ipy.logIgnored(log)
 	ipy.guestEnv(env)
@@ -116,7 +126,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasipy-kernel:", err)
 		return 2
 	}
-	code, err := serve(*connFile, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, ps, log)
+	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, ps, log)
 	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
@@ -155,11 +165,7 @@ func (h *hostList) Set(s string) error {
 
 // serve runs the kernel until it is asked to stop; it returns the status
 // the process exits with (the one cell code gave, when it ended the kernel).
-func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, ps *pipSetup, log *slog.Logger) (int, error) {
-	info, err := protocol.LoadConnectionFile(connFile)
-	if err != nil {
-		return 0, err
-	}
+func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, ps *pipSetup, log *slog.Logger) (int, error) {
 	workDir, err := os.Getwd()
 	if err != nil {
 		return 0, err
@@ -170,7 +176,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	srv, err := zmtp.Listen(ctx, info, log)
+	srv, err := sb.listen(ctx, log)
 	if err != nil {
 		return 0, err
 	}
@@ -185,7 +191,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 			return 0, err
 		}
 	}
-	hidden := privatePaths(connFile, cacheDir, historyDir)
+	hidden := privatePaths(sb.private(), cacheDir, historyDir)
 	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
 		started := time.Now()
 		cfg := interp.Config{
@@ -220,7 +226,7 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, out, start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
+	k, err := kernel.New(ctx, sb.transport(out), start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
 	if err != nil {
 		return 0, err
 	}
@@ -237,8 +243,16 @@ func serve(connFile, wasm, cacheDir, historyDir string, env map[string]string, p
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, k) }()
 	go k.Run(ctx)
+	stop, err := sb.serving(ctx, srv, k, log)
+	if err != nil {
+		cancel()
+		k.Close()
+		return 0, err
+	}
 
 	select {
+	case <-stop:
+		log.Info("stopped by the launcher")
 	case <-k.Done():
 		log.Info("shutdown requested")
 	case s := <-sigs:
@@ -316,17 +330,56 @@ func runPrepare(args []string, stderr io.Writer) int {
 // privatePaths are the host folders and files the guest must never reach,
 // even when the notebook folder holds them (Jupyter started in the home
 // folder): the kernel's data (python.wasm, the kernel binary), its caches,
-// its history, the connection file's folder and Jupyter's own folders.
-func privatePaths(connFile, cacheDir, historyDir string) []string {
+// its history, Jupyter's own folders and those of the sockets' binder
+// (the connection file and its folder).
+func privatePaths(binder []string, cacheDir, historyDir string) []string {
 	out := append([]string{interp.DataDir(), cacheDir, historyDir}, kernelspec.PrivatePaths()...)
-	if abs, err := filepath.Abs(connFile); err == nil {
-		// The file itself too: when its folder holds the notebook folder
-		// (or is it), hiding the folder would hide the whole mount and is
-		// skipped, but the key must still be out of reach.
-		out = append(out, filepath.Dir(abs), abs)
-	}
+	out = append(out, binder...)
 	if exe, err := os.Executable(); err == nil {
 		out = append(out, exe)
 	}
 	return out
+}
+
+// sockets is how the kernel gets its five sockets: bound as a connection
+// file says (Jupyter started the kernel), or bound by the kernel itself and
+// reported to a gateway (launch.go).
+type sockets interface {
+	listen(ctx context.Context, log *slog.Logger) (*zmtp.Server, error)
+	// transport is what the kernel sends through: out (the iopub outbox
+	// over the server), or a wrapper of it.
+	transport(out kernel.Transport) kernel.Transport
+	// serving is called once the kernel serves; the kernel ends when the
+	// channel it returns is closed (a nil channel: never).
+	serving(ctx context.Context, srv *zmtp.Server, k *kernel.Kernel, log *slog.Logger) (<-chan struct{}, error)
+	// private lists host paths of the binder's the guest must never reach.
+	private() []string
+}
+
+// connectionFile binds the sockets on the ports of a Jupyter connection file.
+type connectionFile string
+
+func (f connectionFile) listen(ctx context.Context, log *slog.Logger) (*zmtp.Server, error) {
+	info, err := protocol.LoadConnectionFile(string(f))
+	if err != nil {
+		return nil, err
+	}
+	return zmtp.Listen(ctx, info, log)
+}
+
+func (f connectionFile) transport(out kernel.Transport) kernel.Transport { return out }
+
+func (f connectionFile) serving(context.Context, *zmtp.Server, *kernel.Kernel, *slog.Logger) (<-chan struct{}, error) {
+	return nil, nil
+}
+
+// private hides the file itself too: when its folder holds the notebook
+// folder (or is it), hiding the folder would hide the whole mount and is
+// skipped, but the key must still be out of reach.
+func (f connectionFile) private() []string {
+	abs, err := filepath.Abs(string(f))
+	if err != nil {
+		return nil
+	}
+	return []string{filepath.Dir(abs), abs}
 }
