@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian's packages, when missing.
 # Idempotent: does nothing (and needs no root) when all is there.
+#   tests/deps.sh              the end-to-end suite's packages
+#   tests/deps.sh PKG...       these packages instead (tests/browser/run.sh)
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,7 @@ packages=(
   python3-six python3-idna python3-attr python3-dateutil python3-tabulate python3-tomli python3-typing-extensions
   python3-pip
 )
+[ $# -gt 0 ] && packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -34,26 +34,10 @@ esac
 step "browser suite: dependencies"
 packages=(chromium jupyter-notebook python3-notebook python3-ipywidgets python3-widgetsnbextension
 	libjs-mathjax fonts-mathjax)
-missing=()
 # Node.js may come from elsewhere (NodeSource's nodejs carries its own npm
 # and conflicts with Debian's): Debian's is installed only when none is.
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -eq 0 ]; then
-		sudo=()
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo=(sudo)
-	else
-		echo "tests/browser/run.sh: missing Debian packages (${missing[*]}); as root: apt-get install -y ${missing[*]}" >&2
-		exit 1
-	fi
-	echo "installing ${missing[*]}"
-	"${sudo[@]}" apt-get update -q
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+bash "$here/../deps.sh" "${packages[@]}"
 # playwright-core drives the system Chromium; it never downloads a browser
 # (that is the `playwright` package's install step, which is not used).
 (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
