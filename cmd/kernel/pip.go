@@ -75,6 +75,13 @@ func (s *pipSetup) configure(cfg *interp.Config) error {
 		s.log.Warn("package installer disabled", "err", err)
 		return nil
 	}
+	// A kernel killed mid-install left a journal: settle it before the
+	// guest reads the site folder.
+	if did, err := s.inst.Site.Recover(); err != nil {
+		s.log.Error("site folder recovery", "site", s.inst.Site.Dir, "err", err)
+	} else if did != "" {
+		s.log.Warn("site folder recovery", "site", s.inst.Site.Dir, "did", did)
+	}
 	if len(s.index) > 0 {
 		cfg.Env["WASIPY_PIP_INDEX_URL"] = strings.Join(s.index, " ")
 	}
