@@ -111,7 +111,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer cleanup()
 	*historyDir = hdir
-	ps, err := newPipSetup(pf, *cacheDir, allowNet, log)
+	ps, err := newPipSetup(pf, *connFile, *cacheDir, allowNet, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "wasipy-kernel:", err)
 		return 2
