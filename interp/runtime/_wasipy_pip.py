@@ -333,7 +333,7 @@ class Provider:
                 with open(f.url, "rb") as fh:
                     data = fh.read()
             r = host.add_wheel(f.filename, data)
-            self.out(f"  Processing {f.url}")
+            self.out(f"Processing {getattr(f, 'shown', f.url)}")
         else:
             r = host.download(f.url, f.filename, f.sha256 or "")
             size = r["size"]
@@ -413,6 +413,7 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
             if not _supported(tags):
                 raise PipError(f"{os.path.basename(text)} is not a pure-Python wheel; wasipy's interpreter cannot load C extensions")
             c = Candidate(name, ver, _File(os.path.basename(text), os.path.abspath(text)))
+            c.file.shown = text
             pinned[name] = c
             reqs.append(Req(f"{name}=={ver}"))
             continue
@@ -509,6 +510,7 @@ def _parser():
     i.add_argument("-r", "--requirement", action="append", default=[])
     i.add_argument("-i", "--index-url", action="append")
     i.add_argument("--extra-index-url", action="append", default=[])
+    i.add_argument("--no-index", action="store_true")
     i.add_argument("-f", "--find-links", action="append", default=[])
     i.add_argument("-U", "--upgrade", action="store_true")
     i.add_argument("--no-deps", action="store_true")
@@ -554,6 +556,10 @@ def magic(line, UsageError=PipError):
             if index is not None or args.extra_index_url:
                 base = index if index is not None else [u for u in os.environ.get(INDEX_ENV, "").split() if u]
                 index = list(base) + list(args.extra_index_url)
+            if args.no_index:
+                if not args.find_links and not all(r.endswith(".whl") for r in reqs):
+                    raise UsageError("%pip install --no-index: name a --find-links folder (or wheel files)")
+                index = []
             install(reqs, index_urls=index, find_links=args.find_links, upgrade=args.upgrade,
                     deps=not args.no_deps, quiet=args.quiet)
         elif args.cmd == "uninstall":
