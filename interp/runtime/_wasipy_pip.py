@@ -139,12 +139,12 @@ class Finder:
     """The files each project offers, from PEP 503/691 indexes and
     --find-links folders or pages."""
 
-    def __init__(self, index_urls, find_links, out):
-        self.index_urls, self.find_links, self.out = index_urls, find_links, out
+    def __init__(self, index_urls, find_links, out, net):
+        self.index_urls, self.find_links, self.out, self.net = index_urls, find_links, out, net
         self._pages = {}
 
     def _page(self, url):
-        r = _host().page(url, _ACCEPT)
+        r = self.net.page(url)
         if r["status"] == 404:
             return []
         if r["status"] != 200:
@@ -190,6 +190,159 @@ class Finder:
         return self._pages[canon]
 
 
+# ---- the network -------------------------------------------------------------
+
+
+class _Need(Exception):
+    """Raised inside resolution when a page or wheel is not fetched yet and
+    must be awaited (install_async): the resolution starts again once it is."""
+
+    def __init__(self, kind, what):
+        super().__init__(kind)
+        self.kind, self.what = kind, what
+
+
+def _human(n):
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+class _Bar:
+    """pip's download progress bar, as a display updated in place
+    (update_display_data): Notebook, JupyterLab and nbconvert's executed
+    notebooks all keep only its last state, where a stream's carriage
+    returns are kept or not depending on the front end."""
+
+    WIDTH = 40
+
+    def __init__(self):
+        import time
+        self._clock = time.monotonic
+        self._t0 = self._clock()
+        self._handle = None
+
+    def text(self, done, total):
+        elapsed = max(self._clock() - self._t0, 1e-6)
+        rate = done / elapsed
+        if total and total > 0:
+            filled = min(done / total, 1.0) * self.WIDTH
+            full = int(filled)
+            bar = "━" * full + ("╸" if full < self.WIDTH and filled - full >= 0.5 else "")
+            bar += " " * (self.WIDTH - len(bar))
+            left = int((total - done) / rate) if rate > 0 else 0
+            unit, div = ("MB", 1e6) if total >= 1e6 else ("kB", 1e3)
+            return (f"   {bar} {done / div:.1f}/{total / div:.1f} {unit} {_human(rate)}/s "
+                    f"eta {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
+        return f"   {_human(done)} {_human(rate)}/s"
+
+    def show(self, done, total):
+        import _wasipy_display
+        bundle = {"text/plain": self.text(done, total)}
+        if self._handle is None:
+            self._handle = _wasipy_display.display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+
+class _Net:
+    """What resolution fetches, through the host: index pages and wheels.
+    Blocking (for %pip and the Go API), a wheel's download is waited on a
+    quarter second at a time, drawing its progress bar in between; with
+    awaited=True (wasipy.pip.install) nothing blocks: a fetch not done yet
+    raises _Need, which install_async awaits before resolving again (the
+    pages and wheels already fetched are kept here, so each is fetched
+    once)."""
+
+    POLL = 0.25
+
+    def __init__(self, say, progress=False, awaited=False):
+        self.say, self.progress, self.awaited = say, progress, awaited
+        self.pages, self.wheels, self.local = {}, {}, {}
+        self.said = set()  # "Collecting NAME" lines already printed
+
+    def page(self, url):
+        if url not in self.pages:
+            if self.awaited:
+                raise _Need("page", url)
+            self.pages[url] = _host().page(url, _ACCEPT)
+        return self.pages[url]
+
+    def wheel(self, f):
+        if f.url not in self.wheels:
+            if self.awaited:
+                raise _Need("wheel", f)
+            host = _host()
+            dl = _Download(f, self.say, self.progress)
+            i = host.start_download(f.url, f.filename, f.sha256 or "")
+            try:
+                r = host.wait(i, self.POLL)
+                while not dl.update(r):
+                    r = host.wait(i, self.POLL)
+            except BaseException:
+                host.cancel(i)
+                raise
+            self.wheels[f.url] = r
+        return self.wheels[f.url]
+
+    async def fetch(self, need):
+        """Fetch what a _Need asked for, awaiting the host."""
+        host = _host()
+        if need.kind == "page":
+            self.pages[need.what] = await host.page_async(need.what, _ACCEPT)
+            return
+        f = need.what
+        dl = _Download(f, self.say, self.progress)
+        i = host.start_download(f.url, f.filename, f.sha256 or "")
+        try:
+            r = await host.wait_async(i, self.POLL)
+            while not dl.update(r):
+                r = await host.wait_async(i, self.POLL)
+        except BaseException:
+            host.cancel(i)
+            raise
+        self.wheels[f.url] = r
+
+    def local_wheel(self, f):
+        """A wheel file of the guest's (a path, or --find-links folder)."""
+        if f.url not in self.local:
+            data = f.data
+            if data is None:
+                with open(f.url, "rb") as fh:
+                    data = fh.read()
+            self.local[f.url] = _host().add_wheel(f.filename, data)
+            self.say(f"Processing {getattr(f, 'shown', f.url)}")
+        return self.local[f.url]
+
+
+class _Download:
+    """One wheel's download as pip shows it: "Downloading NAME (SIZE)" (or
+    "Using cached"), and a progress bar once it takes more than a moment
+    (one wait of _Net.POLL)."""
+
+    def __init__(self, f, say, progress):
+        self.f, self.say, self.progress = f, say, progress
+        self.bar = None
+
+    def update(self, r):
+        """Shows r (a wait's report); returns whether the download is over."""
+        fn = self.f.filename
+        if r["finished"]:
+            if self.bar is not None:
+                self.bar.show(r["size"], r["size"])
+            elif r["cached"]:
+                self.say(f"  Using cached {fn} ({_human(r['size'])})")
+            else:
+                self.say(f"  Downloading {fn} ({_human(r['size'])})")
+            return True
+        if self.bar is None and self.progress:
+            total = r["total"]
+            self.say(f"  Downloading {fn}" + (f" ({_human(total)})" if total > 0 else ""))
+            sys.stdout.flush()
+            self.bar = _Bar()
+        if self.bar is not None:
+            self.bar.show(r["done"], r["total"])
+        return False
+
+
 # ---- resolution ------------------------------------------------------------
 
 
@@ -211,11 +364,12 @@ class Provider:
 
     def __init__(self, finder, out, upgrade=(), deps=True, pinned=None):
         self.finder, self.out, self.upgrade, self.deps = finder, out, upgrade, deps
+        self.net = finder.net
         self.pinned = pinned or {}  # canonical name -> Candidate from a local wheel
         self.env = environment()
         self.py = _sub("packaging", "version").Version(".".join(map(str, sys.version_info[:3])))
         self._cands = {}
-        self._said = set()
+        self._said = self.net.said
         self._installed = {}
         if SITE:
             import importlib.metadata as md
@@ -325,20 +479,11 @@ class Provider:
     def _fetch(self, c):
         import email.parser
 
-        host = _host()
         f = c.file
         if f.data is not None or not f.url.startswith(("http://", "https://")):
-            data = f.data
-            if data is None:
-                with open(f.url, "rb") as fh:
-                    data = fh.read()
-            r = host.add_wheel(f.filename, data)
-            self.out(f"Processing {getattr(f, 'shown', f.url)}")
+            r = self.net.local_wheel(f)
         else:
-            r = host.download(f.url, f.filename, f.sha256 or "")
-            size = r["size"]
-            human = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
-            self.out(f"  Using cached {f.filename} ({human})" if r["cached"] else f"  Downloading {f.filename} ({human})")
+            r = self.net.wheel(f)
         c.sha256 = r["sha256"]
         return email.parser.Parser().parsestr(r["metadata"], headersonly=True)
 
@@ -393,9 +538,16 @@ def _site_dists():
     return sorted(md.distributions(path=[SITE]), key=lambda d: d.metadata["Name"].lower())
 
 
-def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False, out=None):
-    """Resolve and install; returns the "name-version" of what was installed."""
-    say = out or (lambda s: None if quiet else print(s, flush=True))
+def _say(quiet, out):
+    return out or (lambda s: None if quiet else print(s, flush=True))
+
+
+def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False, out=None, net=None):
+    """Resolve and install; returns the "name-version" of what was installed.
+    Downloads block (with a progress bar unless quiet or given out)."""
+    say = _say(quiet, out)
+    if net is None:
+        net = _Net(say, progress=not quiet and out is None)
     Req = _sub("packaging", "requirements").Requirement
     utils = _sub("packaging", "utils")
     resolvers = _lib("resolvelib")
@@ -404,7 +556,7 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
     if not index_urls and not find_links and not all(str(r).endswith(".whl") for r in requirements):
         raise PipError("no package index is configured: pass --index-url URL (or --find-links DIR), "
                        f"or start the kernel with --index-url (it sets ${INDEX_ENV})")
-    finder = Finder(list(index_urls), list(find_links), say)
+    finder = Finder(list(index_urls), list(find_links), say, net)
     reqs, pinned = [], {}
     for text in requirements:
         text = str(text).strip()
@@ -457,6 +609,20 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
     if stale:
         say("Note: " + ", ".join(stale) + " was already imported in this session; restart the kernel to use the new version.")
     return list(r["installed"])
+
+
+async def install_async(requirements, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False, out=None):
+    """install() without blocking the event loop: every page and wheel is
+    awaited from the host (other tasks run meanwhile), and resolution,
+    which is quick, runs again with what has arrived."""
+    say = _say(quiet, out)
+    net = _Net(say, progress=not quiet and out is None, awaited=True)
+    while True:
+        try:
+            return install(requirements, index_urls=index_urls, find_links=find_links, upgrade=upgrade,
+                           deps=deps, quiet=quiet, out=say, net=net)
+        except _Need as need:
+            await net.fetch(need)
 
 
 def _imported(c):

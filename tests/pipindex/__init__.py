@@ -18,6 +18,7 @@ import json
 import os
 import re
 import threading
+import time
 import zipfile
 
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
@@ -134,7 +135,20 @@ def test_projects():
         make_wheel("badhash", "1.0", mod("badhash")),
         make_wheel("evolving", "1.0", mod("evolving")),
         make_wheel("evolving", "2.0", {"evolving.py": b"NAME = 'evolving'\nVERSION = 2\n"}),
+        # Big enough to be throttled into many pieces (Index's slow=):
+        # 200 kB that do not compress.
+        make_wheel("slowpkg", "1.0", {"slowpkg.py": b"VERSION = 1\n", "slowpkg_data.bin": _noise(200_000, b"1")}),
+        make_wheel("slowpkg", "2.0", {"slowpkg.py": b"VERSION = 2\n", "slowpkg_data.bin": _noise(200_000, b"2")}),
     ]
+
+
+def _noise(n, seed):
+    """n bytes that deflate cannot shrink, the same for the same seed."""
+    out, block = bytearray(), seed
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:n])
 
 
 def build(folder):
@@ -161,10 +175,13 @@ def _project_of(filename):
 
 class Index:
     """Serves folder's files as /simple/ (HTML) and /json/ (PEP 691) on
-    127.0.0.1; wrong_hash lists files whose advertised hash is wrong."""
+    127.0.0.1; wrong_hash lists files whose advertised hash is wrong; slow
+    maps files to the seconds their download is spread over (a throttled
+    server: 20 pieces, announced with Content-Length)."""
 
-    def __init__(self, folder, hashes, wrong_hash=("badhash-1.0-py3-none-any.whl",)):
+    def __init__(self, folder, hashes, wrong_hash=("badhash-1.0-py3-none-any.whl",), slow=None):
         self.folder, self.hashes, self.wrong = folder, hashes, set(wrong_hash)
+        self.slow = dict(slow or {})
         self.requests = []
         index = self
 
@@ -178,7 +195,8 @@ class Index:
                 if len(parts) == 2 and parts[0] == "files":
                     path = os.path.join(index.folder, os.path.basename(parts[1]))
                     if os.path.isfile(path):
-                        return self._send(200, "application/octet-stream", open(path, "rb").read())
+                        return self._send(200, "application/octet-stream", open(path, "rb").read(),
+                                          index.slow.get(os.path.basename(path), 0))
                 if len(parts) == 2 and parts[0] in ("simple", "json"):
                     files = sorted(f for f in index.hashes if _project_of(f) == parts[1])
                     if files:
@@ -195,12 +213,19 @@ class Index:
                 links = "".join(f'<a href="/files/{f}#sha256={sha(f)}">{f}</a><br>\n' for f in files)
                 self._send(200, "text/html", f"<!DOCTYPE html><html><body>{links}</body></html>".encode())
 
-            def _send(self, code, ctype, body):
+            def _send(self, code, ctype, body, seconds=0):
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not seconds:
+                    self.wfile.write(body)
+                    return
+                step = -(-len(body) // 20)
+                for i in range(0, len(body), step):
+                    self.wfile.write(body[i:i + step])
+                    self.wfile.flush()
+                    time.sleep(seconds / 20)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
