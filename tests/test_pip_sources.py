@@ -69,7 +69,7 @@ def test_local_wheel_with_index_dependency(kernel, index, site):
     fn = _write_wheel(kernel.cwd, "localpkg", "0.3", {"localpkg.py": b"import six\nVERSION = '0.3'\n"}, ["six"])
     r = kernel.execute(f"%pip install ./{fn}")
     assert r.status == "ok", _err(r)
-    assert f"Processing {os.path.join('.', fn)}" in r.stdout or "Processing" in r.stdout, r.stdout
+    assert f"Processing ./{fn}" in r.stdout, r.stdout
     assert "localpkg-0.3" in r.stdout and "six" in r.stdout, r.stdout
     assert kernel.value("import localpkg\nlocalpkg.VERSION") == "'0.3'"
     assert os.path.isfile(os.path.join(site, "localpkg.py"))

@@ -89,9 +89,24 @@ def _supported(tags):
 class _File:
     """A distribution file an index lists."""
 
-    def __init__(self, filename, url, sha256=None, requires_python=None, yanked=False, data=None):
+    def __init__(self, filename, url, sha256=None, requires_python=None, yanked=False, data=None, metadata=None):
         self.filename, self.url, self.sha256 = filename, url, sha256
         self.requires_python, self.yanked, self.data = requires_python, yanked, data
+        # PEP 658/714: the index serves the wheel's METADATA alone at
+        # url + ".metadata": None when not, else its sha256 (or True when
+        # offered without a hash this can check).
+        self.metadata = metadata
+
+
+def _metadata_offer(value):
+    """A PEP 658 attribute's or PEP 691 key's value as _File.metadata."""
+    if value is None or value is False or value == "false":
+        return None
+    if isinstance(value, dict):
+        return value.get("sha256") if isinstance(value.get("sha256"), str) else True
+    if isinstance(value, str) and value.startswith("sha256="):
+        return value[len("sha256="):]
+    return True
 
 
 def _parse_html(text, base):
@@ -114,7 +129,9 @@ def _parse_html(text, base):
             if frag.startswith("sha256="):
                 sha = frag[len("sha256="):]
             name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
-            files.append(_File(name, url, sha, a.get("data-requires-python"), "data-yanked" in a))
+            md = a.get("data-core-metadata", a.get("data-dist-info-metadata"))
+            files.append(_File(name, url, sha, a.get("data-requires-python"), "data-yanked" in a,
+                               metadata=_metadata_offer(md)))
 
     P().feed(text)
     return files
@@ -130,8 +147,10 @@ def _parse_json(text, base):
         if not isinstance(f, dict) or not isinstance(f.get("url"), str) or not isinstance(f.get("filename"), str):
             continue
         hashes = f.get("hashes") if isinstance(f.get("hashes"), dict) else {}
+        md = f.get("core-metadata", f.get("dist-info-metadata"))
         files.append(_File(f["filename"], urllib.parse.urljoin(base, f["url"]).partition("#")[0],
-                           hashes.get("sha256"), f.get("requires-python"), bool(f.get("yanked"))))
+                           hashes.get("sha256"), f.get("requires-python"), bool(f.get("yanked")),
+                           metadata=_metadata_offer(md)))
     return files
 
 
@@ -266,6 +285,23 @@ class _Net:
             self.pages[url] = _host().page(url, _ACCEPT)
         return self.pages[url]
 
+    def metadata(self, f):
+        """A wheel's METADATA alone (PEP 658), checked against the index's
+        hash: what the resolver needs of a candidate it may reject."""
+        import hashlib
+
+        url = f.url + ".metadata"
+        first = url not in self.pages
+        r = self.page(url)
+        if r["status"] != 200:
+            raise PipError(f"{url}: HTTP {r['status']}")
+        body = r["body"]
+        if first:
+            self.say(f"  Downloading {f.filename}.metadata ({_human(len(body))})")
+        if isinstance(f.metadata, str) and hashlib.sha256(body).hexdigest() != f.metadata.lower():
+            raise PipError(f"{f.filename}.metadata does not match the hash the index gave. Nothing was installed")
+        return body.decode("utf-8", "replace")
+
     def wheel(self, f):
         if f.url not in self.wheels:
             if self.awaited:
@@ -353,6 +389,8 @@ class Candidate:
         self.installed = installed  # importlib.metadata.Distribution when already in the site
         self.sha256 = None
         self._metadata = None
+        self.metadata_text = None  # METADATA as the index served it alone (PEP 658)
+        self.wheel_metadata = None  # METADATA as the wheel has it
 
     def __repr__(self):
         return f"{self.name}=={self.version}"
@@ -472,19 +510,40 @@ class Provider:
         if c._metadata is None:
             if c.installed is not None:
                 c._metadata = c.installed.metadata
+            elif c.file.metadata is not None and self._remote(c.file):
+                import email.parser
+                c.metadata_text = self.net.metadata(c.file)
+                c._metadata = email.parser.Parser().parsestr(c.metadata_text, headersonly=True)
             else:
                 c._metadata = self._fetch(c)
         return c._metadata
+
+    @staticmethod
+    def _remote(f):
+        return f.data is None and f.url.startswith(("http://", "https://"))
+
+    def wheel(self, c):
+        """Downloads and checks a chosen candidate's wheel (resolving may
+        have needed only its METADATA); the wheel's METADATA must be the
+        one the resolver decided on."""
+        self.metadata(c)
+        if c.sha256 is None:
+            self._fetch(c)
+        text = c.metadata_text
+        if text is not None and c.wheel_metadata != text:
+            raise PipError(f"{c.file.filename}: the index's metadata file differs from the wheel's METADATA "
+                           "(PEP 658 requires them to be the same). Nothing was installed")
 
     def _fetch(self, c):
         import email.parser
 
         f = c.file
-        if f.data is not None or not f.url.startswith(("http://", "https://")):
+        if not self._remote(f):
             r = self.net.local_wheel(f)
         else:
             r = self.net.wheel(f)
         c.sha256 = r["sha256"]
+        c.wheel_metadata = r["metadata"]
         return email.parser.Parser().parsestr(r["metadata"], headersonly=True)
 
     def get_dependencies(self, candidate):
@@ -592,7 +651,7 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
         if c.installed is not None:
             kept.append(c)
             continue
-        provider.metadata(c)  # downloads and checks it, if not done while resolving
+        provider.wheel(c)  # downloads and checks it, if not done while resolving
         todo.append(c)
     for c in kept:
         if c.name in top:
