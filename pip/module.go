@@ -33,8 +33,8 @@ func Module(in *Installer) *interp.Module {
 			return nil, err
 		}
 		out := map[string]any{"done": t.Done, "total": t.Total, "finished": t.Finished}
-		if t.Finished {
-			for k, v := range fetched(t.Fetched).(map[string]any) {
+		if m, ok := fetched(t.Fetched).(map[string]any); ok && t.Finished {
+			for k, v := range m {
 				out[k] = v
 			}
 		}

@@ -17,9 +17,11 @@ import (
 // starts a transfer, then waits on it a fraction of a second at a time
 // (Wait, blocking or awaitable), drawing the progress between waits.
 
-// MaxTransfers caps the downloads one kernel runs at once; the guest runs
-// them one at a time, so more means abandoned ones.
-const MaxTransfers = 8
+// MaxTransfers caps the downloads one kernel runs at once. The guest's
+// installer runs one at a time (and cancels it when interrupted); the cap
+// stops cell code that calls the module itself from holding many wheels
+// of up to MaxWheelSize in the kernel's memory at once.
+const MaxTransfers = 2
 
 // abandonAfter is how long a transfer nobody waits on lives: a guest
 // interrupted between two waits never comes back for it.
