@@ -63,3 +63,19 @@ def test_metadata_file_must_match_wheel(kernel):
     assert r.status == "error", r.stdout
     assert "liar-1.0-py3-none-any.whl" in r.errors[0]["evalue"] and "differs" in r.errors[0]["evalue"], _err(r)
     assert sorted(os.listdir(kernel.site)) == before
+
+
+def test_awaited_install_prints_each_line_once(kernel, index):
+    """Promise: `await wasipy.pip.install(...)`, which resolves again after
+    each fetch it awaits, prints pip's lines once each, as %pip does."""
+    kernel.execute("import wasipy.pip\nwasipy.pip.uninstall('pickme') if 'pickme' in dict(wasipy.pip.list()) else None")
+    r = kernel.execute(f"import wasipy.pip\nawait wasipy.pip.install('pickme', index_urls=['{index.url}/json'])")
+    assert r.status == "ok", _err(r)
+    lines = [ln.strip() for ln in r.stdout.splitlines()]
+    heads = [ln.split(" (")[0] for ln in lines]
+    for want in ("Collecting pickme", "Collecting tomli", "Downloading pickme-2.0-py3-none-any.whl.metadata",
+                 "Downloading pickme-1.0-py3-none-any.whl.metadata", "Successfully installed pickme-1.0"):
+        assert heads.count(want) == 1, (want, lines)
+    # The chosen wheel: fetched (or taken from the cache) once.
+    got = [h for h in heads if h in ("Downloading pickme-1.0-py3-none-any.whl", "Using cached pickme-1.0-py3-none-any.whl")]
+    assert len(got) == 1, lines

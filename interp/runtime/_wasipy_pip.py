@@ -227,9 +227,10 @@ def _human(n):
 
 class _Bar:
     """pip's download progress bar, as a display updated in place
-    (update_display_data): Notebook, JupyterLab and nbconvert's executed
-    notebooks all keep only its last state, where a stream's carriage
-    returns are kept or not depending on the front end."""
+    (update_display_data). Notebook, JupyterLab and nbconvert's executed
+    notebooks all replace such a display, keeping only its last state; a
+    stream of carriage-return lines is collapsed by some front ends but
+    kept whole, every state on its own line, by others."""
 
     WIDTH = 40
 
@@ -276,7 +277,7 @@ class _Net:
     def __init__(self, say, progress=False, awaited=False):
         self.say, self.progress, self.awaited = say, progress, awaited
         self.pages, self.wheels, self.local = {}, {}, {}
-        self.said = set()  # "Collecting NAME" lines already printed
+        self.said = set()  # names and URLs whose "Collecting"/"Downloading" line is printed
 
     def page(self, url):
         if url not in self.pages:
@@ -291,12 +292,12 @@ class _Net:
         import hashlib
 
         url = f.url + ".metadata"
-        first = url not in self.pages
         r = self.page(url)
         if r["status"] != 200:
             raise PipError(f"{url}: HTTP {r['status']}")
         body = r["body"]
-        if first:
+        if url not in self.said:
+            self.said.add(url)
             self.say(f"  Downloading {f.filename}.metadata ({_human(len(body))})")
         if isinstance(f.metadata, str) and hashlib.sha256(body).hexdigest() != f.metadata.lower():
             raise PipError(f"{f.filename}.metadata does not match the hash the index gave. Nothing was installed")
