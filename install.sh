@@ -427,7 +427,10 @@ if ((need_apt)); then
 		die "apt-get install ${JUPYTER_DEBS[*]} failed"
 fi
 
-spec_args=(--python-wasm "$python_wasm")
+# Each kernelspec is its own package environment: %pip installs into the
+# data dir's site/KERNEL_NAME (a second kernelspec of another name does not
+# see those packages).
+spec_args=(--python-wasm "$python_wasm" --site-dir "$data_dir/site/$KERNEL_NAME")
 # The name Jupyter shows follows the interpreter actually installed (the
 # kernel's default names the built 3.13).
 case $interp_mode in

@@ -27,12 +27,17 @@ PACKAGES = ["six", "idna", "attrs", "python-dateutil", "tabulate", "tomli", "typ
             "extrapkg", "conflict-a", "evolving"]  # markerpkg would fail on the host (a linux-only dependency)
 
 
-def wasipy_install(ix, site, cache):
+def wasipy_install(ix, site, cache, awaited=False):
+    """%pip install, or with awaited `await wasipy.pip.install(...)` (which
+    resolves again after each awaited fetch)."""
     k = harness.Kernel.start(extra_arguments=["--allow-net", f"127.0.0.1:{ix.port}", "--index-url", ix.url + "/simple",
                                               "--site-dir", site, "--cache-dir", cache])
     try:
+        code = "%pip install -q " + " ".join(PACKAGES)
+        if awaited:
+            code = f"import wasipy.pip\nawait wasipy.pip.install({PACKAGES!r}, quiet=True)"
         t = time.perf_counter()
-        r = k.execute("%pip install -q " + " ".join(PACKAGES), timeout=600)
+        r = k.execute(code, timeout=600)
         took = time.perf_counter() - t
         assert r.status == "ok", r.summary()
         assert k.value("import dateutil, tabulate, attr, tomli, idna, six\n'ok'") == "'ok'"
@@ -59,11 +64,14 @@ def main():
     try:
         folder = os.path.join(root, "wheels")
         with pipindex.Index(folder, pipindex.build(folder)) as ix:
-            res = {"wasipy cold": [], "wasipy cached": [], "pip --target cold": [], "pip --target cached": []}
+            res = {"wasipy cold": [], "wasipy cached": [], "wasipy await cold": [],
+                   "pip --target cold": [], "pip --target cached": []}
             for i in range(a.runs):
                 cache = os.path.join(root, f"cache{i}")
                 res["wasipy cold"].append(wasipy_install(ix, os.path.join(root, f"site{i}a"), cache))
                 res["wasipy cached"].append(wasipy_install(ix, os.path.join(root, f"site{i}b"), cache))
+                res["wasipy await cold"].append(wasipy_install(ix, os.path.join(root, f"site{i}c"),
+                                                               os.path.join(root, f"cache{i}c"), awaited=True))
                 pcache = os.path.join(root, f"pipcache{i}")
                 res["pip --target cold"].append(host_pip(ix, os.path.join(root, f"t{i}a"), None))
                 host_pip(ix, os.path.join(root, f"t{i}w"), pcache)  # fills pip's cache

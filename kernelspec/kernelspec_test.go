@@ -255,3 +255,18 @@ func TestSysPrefixDataDirFailingPython(t *testing.T) {
 		t.Errorf("err = %v, want one quoting python3's stderr", err)
 	}
 }
+
+func TestSiteDirIsPerKernelspec(t *testing.T) {
+	a, b := SiteDir("/d", "wasipy"), SiteDir("/d", "wasipy-other")
+	if a != "/d/site/wasipy" || b != "/d/site/wasipy-other" {
+		t.Fatalf("SiteDir: %s, %s", a, b)
+	}
+	if got := SiteDir("/d", "WasiPy"); got != a {
+		t.Fatalf("kernel names are case-insensitive: %s", got)
+	}
+	for _, bad := range []string{"", "..", "../x", "a/b", "."} {
+		if got := SiteDir("/d", bad); got != "/d/site/default" {
+			t.Fatalf("SiteDir(%q) = %s, want the default folder", bad, got)
+		}
+	}
+}

@@ -11,10 +11,8 @@ import (
 	"io/fs"
 	"net/mail"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"syscall"
 )
@@ -134,6 +132,9 @@ func (s Site) Install(reqs []Request, remove []string) (installed, removed []str
 		return nil, nil, err
 	}
 	defer unlock()
+	if _, err := s.recover(); err != nil {
+		return nil, nil, fmt.Errorf("recovering an interrupted transaction: %w", err)
+	}
 	wheels := make([]*Wheel, len(reqs))
 	drop := map[string]bool{}
 	for _, n := range remove {
@@ -151,18 +152,26 @@ func (s Site) Install(reqs []Request, remove []string) (installed, removed []str
 	}
 	tx := &transaction{site: s.Dir}
 	defer tx.cleanup()
-	if tx.staging, err = os.MkdirTemp(s.Dir, ".wasipy-staging-"); err != nil {
+	if tx.journal, err = openJournal(s.Dir); err != nil {
 		return nil, nil, err
 	}
-	if tx.trash, err = os.MkdirTemp(s.Dir, ".wasipy-trash-"); err != nil {
+	if tx.staging, err = os.MkdirTemp(s.Dir, stagingPrefix); err != nil {
 		return nil, nil, err
 	}
+	if tx.trash, err = os.MkdirTemp(s.Dir, trashPrefix); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.journal.write(record{Staging: filepath.Base(tx.staging), Trash: filepath.Base(tx.trash)}, false); err != nil {
+		return nil, nil, err
+	}
+	reach("begun")
 	for i, w := range wheels {
 		if err := unpack(w, tx.staging, reqs[i].Requested); err != nil {
 			return nil, nil, err
 		}
 		installed = append(installed, w.Name+"-"+w.Version)
 	}
+	reach("staged")
 	for _, d := range current {
 		if !drop[Normalize(d.Name)] {
 			continue
@@ -176,11 +185,25 @@ func (s Site) Install(reqs []Request, remove []string) (installed, removed []str
 		}
 		tx.emptied = append(tx.emptied, d.Files...)
 	}
+	if len(tx.emptied) > 0 {
+		if err := tx.journal.write(record{Emptied: tx.emptied}, false); err != nil {
+			tx.rollback()
+			return nil, nil, err
+		}
+	}
 	if err := tx.merge(tx.staging, s.Dir); err != nil {
 		tx.rollback()
 		return nil, nil, err
 	}
+	reach("merged")
+	// The point of no return: from here a killed kernel's transaction is
+	// finished, not undone, by the next one.
+	if err := tx.journal.write(record{Commit: true}, true); err != nil {
+		tx.rollback()
+		return nil, nil, err
+	}
 	tx.committed = true
+	reach("committed")
 	return installed, removed, nil
 }
 
@@ -207,6 +230,7 @@ func (s Site) Uninstall(names []string) ([]string, error) {
 // transaction is a journal of renames that rollback undoes, newest first.
 type transaction struct {
 	site, staging, trash string
+	journal              *journal
 	done                 [][2]string
 	emptied              []string // files moved away: their folders may now be empty
 	committed            bool
@@ -219,10 +243,19 @@ func (t *transaction) move(from, to string, missingOK bool) error {
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		return err
 	}
+	relFrom, err1 := filepath.Rel(t.site, from)
+	relTo, err2 := filepath.Rel(t.site, to)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("%s: outside the site folder", from)
+	}
+	if err := t.journal.write(record{Move: &[2]string{filepath.ToSlash(relFrom), filepath.ToSlash(relTo)}}, false); err != nil {
+		return err
+	}
 	if err := os.Rename(from, to); err != nil {
 		return err
 	}
 	t.done = append(t.done, [2]string{from, to})
+	reach("moved")
 	return nil
 }
 
@@ -264,7 +297,8 @@ func (t *transaction) rollback() {
 }
 
 // cleanup removes the staging and trash folders and, after a commit, the
-// folders that the removed distributions left empty.
+// folders that the removed distributions left empty; then the journal,
+// which ends the transaction.
 func (t *transaction) cleanup() {
 	if t.staging != "" {
 		_ = os.RemoveAll(t.staging)
@@ -272,23 +306,12 @@ func (t *transaction) cleanup() {
 	if t.trash != "" {
 		_ = os.RemoveAll(t.trash)
 	}
-	if !t.committed {
-		return
+	if t.committed {
+		removeEmptied(t.site, t.emptied)
 	}
-	dirs := map[string]bool{}
-	for _, f := range t.emptied {
-		for d := path.Dir(f); d != "." && d != "/"; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	list := make([]string, 0, len(dirs))
-	for d := range dirs {
-		list = append(list, d)
-	}
-	// Deepest first; os.Remove leaves folders that still hold something.
-	sort.Slice(list, func(i, j int) bool { return strings.Count(list[i], "/") > strings.Count(list[j], "/") })
-	for _, d := range list {
-		_ = os.Remove(filepath.Join(t.site, filepath.FromSlash(d)))
+	if t.journal != nil {
+		reach("cleaned")
+		t.journal.done(t.site)
 	}
 }
 

@@ -3,6 +3,7 @@ package pip
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wasipy/wasipy/interp"
 )
@@ -16,10 +17,34 @@ func Module(in *Installer) *interp.Module {
 		a := argv(args, kw, "url", "accept")
 		return in.Page(ctx, str(a["url"]), str(a["accept"]))
 	}
-	download := func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+	start := func(ctx context.Context, args []any, kw map[string]any) (any, error) {
 		a := argv(args, kw, "url", "filename", "sha256")
-		f, err := in.Download(ctx, str(a["url"]), str(a["filename"]), str(a["sha256"]))
-		return fetched(f), err
+		return in.StartDownload(str(a["url"]), str(a["filename"]), str(a["sha256"]))
+	}
+	wait := func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		a := argv(args, kw, "id", "timeout")
+		id, _ := a["id"].(int64)
+		secs, _ := a["timeout"].(float64)
+		if n, ok := a["timeout"].(int64); ok {
+			secs = float64(n)
+		}
+		t, err := in.Wait(ctx, id, time.Duration(secs*float64(time.Second)))
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{"done": t.Done, "total": t.Total, "finished": t.Finished}
+		if m, ok := fetched(t.Fetched).(map[string]any); ok && t.Finished {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		return out, nil
+	}
+	cancel := func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		a := argv(args, kw, "id")
+		id, _ := a["id"].(int64)
+		in.Cancel(id)
+		return nil, nil
 	}
 	add := func(ctx context.Context, args []any, kw map[string]any) (any, error) {
 		a := argv(args, kw, "filename", "data")
@@ -60,9 +85,12 @@ func Module(in *Installer) *interp.Module {
 	return &interp.Module{
 		Name: ModuleName,
 		Funcs: map[string]interp.Func{
-			"page": page, "download": download, "add_wheel": add,
-			"install": install, "uninstall": uninstall, "site_dir": site,
+			"page": page, "start_download": start, "wait": wait, "cancel": cancel,
+			"add_wheel": add, "install": install, "uninstall": uninstall, "site_dir": site,
 		},
+		// The same, awaitable: wasipy.pip.install's event loop keeps
+		// turning while they wait on the network.
+		Async: map[string]interp.Func{"page_async": page, "wait_async": wait},
 	}
 }
 

@@ -42,6 +42,8 @@ type Installer struct {
 	// Client makes the requests; nil means a client with a 5-minute
 	// timeout per request.
 	Client *http.Client
+
+	transfers transfers
 }
 
 // Cache is a folder of wheels named by their SHA-256, shared by every
@@ -117,8 +119,9 @@ func denied(p fetch.Policy, u *url.URL) error {
 		u.Redacted(), strings.Join(p.Allow, ","), u.Host)}
 }
 
-// get fetches an http(s) URL that the policy allows, up to limit bytes.
-func (in *Installer) get(ctx context.Context, raw, accept string, limit int64) (*http.Response, []byte, error) {
+// get fetches an http(s) URL that the policy allows, up to limit bytes,
+// counting what has arrived in prog (nil: not counted).
+func (in *Installer) get(ctx context.Context, raw, accept string, limit int64, prog *progress) (*http.Response, []byte, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, nil, &interp.GuestError{Type: "ValueError", Message: fmt.Sprintf("not an http(s) URL: %q", raw)}
@@ -142,7 +145,12 @@ func (in *Installer) get(ctx context.Context, raw, accept string, limit int64) (
 		return nil, nil, &interp.GuestError{Type: "ConnectionError", Message: fmt.Sprintf("%s: %v", u.Redacted(), err)}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	var body io.Reader = io.LimitReader(resp.Body, limit+1)
+	if prog != nil {
+		prog.total.Store(resp.ContentLength)
+		body = &countingReader{r: body, n: &prog.done}
+	}
+	data, err := io.ReadAll(body)
 	if err != nil {
 		return nil, nil, &interp.GuestError{Type: "ConnectionError", Message: fmt.Sprintf("%s: %v", u.Redacted(), err)}
 	}
@@ -154,7 +162,7 @@ func (in *Installer) get(ctx context.Context, raw, accept string, limit int64) (
 
 // Page fetches an index page (PEP 503 HTML or PEP 691 JSON).
 func (in *Installer) Page(ctx context.Context, raw, accept string) (map[string]any, error) {
-	resp, data, err := in.get(ctx, raw, accept, MaxPage)
+	resp, data, err := in.get(ctx, raw, accept, MaxPage, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +186,15 @@ type Fetched struct {
 // known), checks it against want (the index's hash; "" when the index gave
 // none) and as a wheel, and caches it.
 func (in *Installer) Download(ctx context.Context, raw, filename, want string) (*Fetched, error) {
+	return in.download(ctx, raw, filename, want, nil)
+}
+
+func (in *Installer) download(ctx context.Context, raw, filename, want string, prog *progress) (*Fetched, error) {
 	want = strings.ToLower(want)
 	if data, ok := in.Cache.Get(want); ok {
 		return in.check(filename, data, true)
 	}
-	resp, data, err := in.get(ctx, raw, "", MaxWheelSize)
+	resp, data, err := in.get(ctx, raw, "", MaxWheelSize, prog)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/wasipy/wasipy/interp"
 	"github.com/wasipy/wasipy/kernelspec"
 )
 
@@ -40,6 +41,12 @@ this binary. With neither --write nor --install, prints kernel.json.
                        (gateway_provisioners), eg-distributed, eg-docker,
                        eg-kubernetes (Enterprise Gateway); see docs/DEPLOY.md
   --image NAME         the kernel image, for the docker and kubernetes engines
+  --site-dir DIR       the folder that pip installs from notebooks go into;
+                       passed to the kernel
+                       (default: the data dir's site/NAME, NAME being the
+                       kernel name: --name, or the last element of --write's
+                       DIR as 'jupyter kernelspec install' names it; so each
+                       kernelspec is its own environment)
 `
 
 // runKernelspec runs `wasipy-kernel kernelspec ARGS` and returns the exit
@@ -59,6 +66,7 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		display    = fs.String("display-name", kernelspec.DisplayName, "")
 		engine     = fs.String("engine", "local", "")
 		image      = fs.String("image", "", "")
+		siteDir    = fs.String("site-dir", "", "")
 	)
 	lim := limitFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -140,6 +148,25 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 	if set["disk-quota"] {
 		extra = append(extra, "--disk-quota", lim.disk.String())
 	}
+	// Each kernelspec gets its own package folder, named in its argv so
+	// that a user can see and change it.
+	site := *siteDir
+	if !set["site-dir"] {
+		specName := kernelspec.Name
+		switch {
+		case *install:
+			specName = *name
+		case set["write"]:
+			specName = filepath.Base(filepath.Clean(*writeDir))
+		}
+		site = kernelspec.SiteDir(interp.DataDir(), specName)
+	} else if site == "" {
+		return usageErr("--site-dir needs a directory")
+	}
+	if site, err = filepath.Abs(site); err != nil {
+		return fail(err)
+	}
+	extra = append(extra, "--site-dir", site)
 	spec := kernelspec.New(binary, extra)
 	if *display == "" {
 		return usageErr("--display-name must not be empty")

@@ -57,6 +57,8 @@ func ksSelf(t *testing.T) string {
 }
 
 func TestKernelspecWrite(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("WASIPY_DATA_DIR", data)
 	dir := filepath.Join(t.TempDir(), "out", "wasipy")
 	code, stdout, stderr := ksRun(t, "--write", dir)
 	if code != 0 {
@@ -66,7 +68,7 @@ func TestKernelspecWrite(t *testing.T) {
 		t.Errorf("stdout %q does not name %s", stdout, dir)
 	}
 	s := ksReadSpec(t, dir)
-	want := []string{ksSelf(t), "--connection-file", "{connection_file}"}
+	want := []string{ksSelf(t), "--site-dir", filepath.Join(data, "site", "wasipy"), "--connection-file", "{connection_file}"}
 	if !reflect.DeepEqual(s.Argv, want) {
 		t.Errorf("argv = %q, want %q", s.Argv, want)
 	}
@@ -91,7 +93,7 @@ func TestKernelspecPythonWasmIsAbsolute(t *testing.T) {
 	got := ksReadSpec(t, dir).Argv
 	// t.TempDir may sit behind a symlink (macOS); compare resolved paths.
 	wantWasm, _ := filepath.EvalSymlinks(wasm)
-	if len(got) != 5 || got[1] != "--python-wasm" || got[3] != "--connection-file" {
+	if len(got) != 7 || got[1] != "--python-wasm" || got[3] != "--site-dir" || got[5] != "--connection-file" {
 		t.Fatalf("argv = %q", got)
 	}
 	if gotWasm, _ := filepath.EvalSymlinks(got[2]); !filepath.IsAbs(got[2]) || gotWasm != wantWasm {
@@ -125,7 +127,7 @@ func TestKernelspecInstallUser(t *testing.T) {
 		if !strings.Contains(stdout, dir) {
 			t.Errorf("stdout %q does not name %s", stdout, dir)
 		}
-		if argv := ksReadSpec(t, dir).Argv; len(argv) != 5 || argv[2] != wasm {
+		if argv := ksReadSpec(t, dir).Argv; len(argv) != 7 || argv[2] != wasm {
 			t.Errorf("argv = %q", argv)
 		}
 	}
@@ -169,6 +171,84 @@ func TestKernelspecInstallSysPrefix(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "python3") {
 		t.Errorf("without python3: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// Each kernelspec names its own package folder in argv: the data dir's
+// site/NAME, NAME the kernel's name however it is given; --site-dir
+// overrides it.
+func TestKernelspecSiteDirPerKernelspec(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("WASIPY_DATA_DIR", data)
+	t.Setenv("JUPYTER_DATA_DIR", t.TempDir())
+	siteOf := func(argv []string) string {
+		for i, a := range argv {
+			if a == "--site-dir" && i+1 < len(argv) {
+				return argv[i+1]
+			}
+		}
+		t.Fatalf("no --site-dir in %q", argv)
+		return ""
+	}
+	sites := map[string]bool{}
+	for _, name := range []string{"wasipy", "wasipy-b"} {
+		code, stdout, stderr := ksRun(t, "--install", "--name", name)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		got := siteOf(ksReadSpec(t, strings.TrimSpace(strings.SplitN(stdout, " in ", 2)[1])).Argv)
+		if got != filepath.Join(data, "site", name) {
+			t.Errorf("--name %s: site %s", name, got)
+		}
+		sites[got] = true
+	}
+	if len(sites) != 2 {
+		t.Errorf("two kernelspecs share a site folder: %v", sites)
+	}
+	dir := filepath.Join(t.TempDir(), "written-name")
+	if code, _, stderr := ksRun(t, "--write", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := siteOf(ksReadSpec(t, dir).Argv); got != filepath.Join(data, "site", "written-name") {
+		t.Errorf("--write %s: site %s", dir, got)
+	}
+	own := filepath.Join(t.TempDir(), "mine")
+	if code, _, stderr := ksRun(t, "--write", dir, "--site-dir", own); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := siteOf(ksReadSpec(t, dir).Argv); got != own {
+		t.Errorf("--site-dir %s: site %s", own, got)
+	}
+	if code, _, _ := ksRun(t, "--site-dir", ""); code != 2 {
+		t.Errorf("an empty --site-dir: exit %d, want 2", code)
+	}
+}
+
+// A kernel started without --site-dir takes its kernelspec's folder from
+// the connection file's kernel_name.
+func TestSiteDirFromConnectionFile(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("WASIPY_DATA_DIR", data)
+	conn := filepath.Join(t.TempDir(), "kernel.json")
+	write := func(name string) {
+		body := `{"transport":"tcp","ip":"127.0.0.1","shell_port":1,"iopub_port":2,"stdin_port":3,"control_port":4,"hb_port":5,"key":"k","signature_scheme":"hmac-sha256","kernel_name":` + strconvQuote(name) + `}`
+		if err := os.WriteFile(conn, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"py-a": "py-a", "Py-B": "py-b", "": "default", "../../etc": "default"} {
+		write(name)
+		if got := siteDirFor(conn); got != filepath.Join(data, "site", want) {
+			t.Errorf("kernel_name %q: %s, want site/%s", name, got, want)
+		}
+	}
+	if got := siteDirFor(filepath.Join(t.TempDir(), "missing.json")); got != filepath.Join(data, "site", "default") {
+		t.Errorf("no connection file: %s", got)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestKernelspecPrintsSpec(t *testing.T) {

@@ -14,12 +14,13 @@ import (
 // `kernelspec --memory-limit/--max-output` puts the limits in kernel.json's
 // argv, in a form the kernel's own flags accept.
 func TestKernelspecPassesLimits(t *testing.T) {
+	t.Setenv("WASIPY_DATA_DIR", "/data")
 	code, stdout, stderr := ksRun(t, "--memory-limit", "512MiB", "--max-output", "1.5G", "--disk-quota", "500M,100")
 	require.Equal(t, 0, code, stderr)
 	var s kernelspec.Spec
 	require.NoError(t, json.Unmarshal([]byte(stdout), &s))
 	argv := strings.Join(s.Argv[1:], " ")
-	require.Equal(t, "--memory-limit 512M --max-output 1536M --disk-quota 500M,100 --connection-file {connection_file}", argv)
+	require.Equal(t, "--memory-limit 512M --max-output 1536M --disk-quota 500M,100 --site-dir /data/site/wasipy --connection-file {connection_file}", argv)
 
 	// The kernel parses the same argv (it stops only for the missing
 	// connection file, which Jupyter fills in).

@@ -121,7 +121,7 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 	}
 	defer cleanup()
 	*historyDir = hdir
-	ps, err := newPipSetup(pf, *cacheDir, allowNet, log)
+	ps, err := newPipSetup(pf, *connFile, *cacheDir, allowNet, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "wasipy-kernel:", err)
 		return 2

@@ -11,7 +11,9 @@ import (
 
 	"github.com/wasipy/wasipy/fetch"
 	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/kernelspec"
 	"github.com/wasipy/wasipy/pip"
+	"github.com/wasipy/wasipy/protocol"
 )
 
 // pipFlags are the package installer's options.
@@ -22,7 +24,7 @@ type pipFlags struct {
 
 func addPipFlags(fs *flag.FlagSet) *pipFlags {
 	f := &pipFlags{}
-	f.siteDir = fs.String("site-dir", filepath.Join(interp.DataDir(), "site", "default"), "host folder that %pip installs packages into; the sandbox reads it, only the kernel writes it (one per environment)")
+	f.siteDir = fs.String("site-dir", "", "host folder that %pip installs packages into; the sandbox reads it, only the kernel writes it (default: the data dir's site/KERNEL_NAME, KERNEL_NAME from the connection file, so one per kernelspec; site/default without one)")
 	f.preload = fs.String("preload", "", "packages to install at start (comma-separated requirements, or a requirements file); already installed ones need no network")
 	fs.Var(&f.indexURLs, "index-url", "PEP 503/691 package index(es) %pip uses by default (comma-separated); its host must also be in --allow-net")
 	return f
@@ -39,8 +41,25 @@ type pipSetup struct {
 	log     *slog.Logger
 }
 
-func newPipSetup(f *pipFlags, cacheDir string, allowNet []string, log *slog.Logger) (*pipSetup, error) {
-	site, err := filepath.Abs(*f.siteDir)
+// siteDirFor is the site folder of a kernel started without --site-dir:
+// its kernelspec's (the kernel_name Jupyter writes into the connection
+// file), else the default one. Kernelspecs that `wasipy-kernel kernelspec`
+// writes name their folder in argv; this keeps the same split for
+// kernelspecs written by hand.
+func siteDirFor(connFile string) string {
+	name := ""
+	if info, err := protocol.LoadConnectionFile(connFile); err == nil {
+		name = info.KernelName
+	}
+	return kernelspec.SiteDir(interp.DataDir(), name)
+}
+
+func newPipSetup(f *pipFlags, connFile, cacheDir string, allowNet []string, log *slog.Logger) (*pipSetup, error) {
+	dir := *f.siteDir
+	if dir == "" {
+		dir = siteDirFor(connFile)
+	}
+	site, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +93,13 @@ func (s *pipSetup) configure(cfg *interp.Config) error {
 		// %pip, not the kernel: %pip then says it has no installer.
 		s.log.Warn("package installer disabled", "err", err)
 		return nil
+	}
+	// A kernel killed mid-install left a journal: settle it before the
+	// guest reads the site folder.
+	if did, err := s.inst.Site.Recover(); err != nil {
+		s.log.Error("site folder recovery", "site", s.inst.Site.Dir, "err", err)
+	} else if did != "" {
+		s.log.Warn("site folder recovery", "site", s.inst.Site.Dir, "did", did)
 	}
 	if len(s.index) > 0 {
 		cfg.Env["WASIPY_PIP_INDEX_URL"] = strings.Join(s.index, " ")

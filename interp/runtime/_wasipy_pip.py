@@ -89,9 +89,24 @@ def _supported(tags):
 class _File:
     """A distribution file an index lists."""
 
-    def __init__(self, filename, url, sha256=None, requires_python=None, yanked=False, data=None):
+    def __init__(self, filename, url, sha256=None, requires_python=None, yanked=False, data=None, metadata=None):
         self.filename, self.url, self.sha256 = filename, url, sha256
         self.requires_python, self.yanked, self.data = requires_python, yanked, data
+        # PEP 658/714: the index serves the wheel's METADATA alone at
+        # url + ".metadata": None when not, else its sha256 (or True when
+        # offered without a hash this can check).
+        self.metadata = metadata
+
+
+def _metadata_offer(value):
+    """A PEP 658 attribute's or PEP 691 key's value as _File.metadata."""
+    if value is None or value is False or value == "false":
+        return None
+    if isinstance(value, dict):
+        return value.get("sha256") if isinstance(value.get("sha256"), str) else True
+    if isinstance(value, str) and value.startswith("sha256="):
+        return value[len("sha256="):]
+    return True
 
 
 def _parse_html(text, base):
@@ -114,7 +129,9 @@ def _parse_html(text, base):
             if frag.startswith("sha256="):
                 sha = frag[len("sha256="):]
             name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
-            files.append(_File(name, url, sha, a.get("data-requires-python"), "data-yanked" in a))
+            md = a.get("data-core-metadata", a.get("data-dist-info-metadata"))
+            files.append(_File(name, url, sha, a.get("data-requires-python"), "data-yanked" in a,
+                               metadata=_metadata_offer(md)))
 
     P().feed(text)
     return files
@@ -130,8 +147,10 @@ def _parse_json(text, base):
         if not isinstance(f, dict) or not isinstance(f.get("url"), str) or not isinstance(f.get("filename"), str):
             continue
         hashes = f.get("hashes") if isinstance(f.get("hashes"), dict) else {}
+        md = f.get("core-metadata", f.get("dist-info-metadata"))
         files.append(_File(f["filename"], urllib.parse.urljoin(base, f["url"]).partition("#")[0],
-                           hashes.get("sha256"), f.get("requires-python"), bool(f.get("yanked"))))
+                           hashes.get("sha256"), f.get("requires-python"), bool(f.get("yanked")),
+                           metadata=_metadata_offer(md)))
     return files
 
 
@@ -139,12 +158,12 @@ class Finder:
     """The files each project offers, from PEP 503/691 indexes and
     --find-links folders or pages."""
 
-    def __init__(self, index_urls, find_links, out):
-        self.index_urls, self.find_links, self.out = index_urls, find_links, out
+    def __init__(self, index_urls, find_links, out, net):
+        self.index_urls, self.find_links, self.out, self.net = index_urls, find_links, out, net
         self._pages = {}
 
     def _page(self, url):
-        r = _host().page(url, _ACCEPT)
+        r = self.net.page(url)
         if r["status"] == 404:
             return []
         if r["status"] != 200:
@@ -190,6 +209,177 @@ class Finder:
         return self._pages[canon]
 
 
+# ---- the network -------------------------------------------------------------
+
+
+class _Need(Exception):
+    """Raised inside resolution when a page or wheel is not fetched yet and
+    must be awaited (install_async): the resolution starts again once it is."""
+
+    def __init__(self, kind, what):
+        super().__init__(kind)
+        self.kind, self.what = kind, what
+
+
+def _human(n):
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+class _Bar:
+    """pip's download progress bar, as a display updated in place
+    (update_display_data). Notebook, JupyterLab and nbconvert's executed
+    notebooks all replace such a display, keeping only its last state; a
+    stream of carriage-return lines is collapsed by some front ends but
+    kept whole, every state on its own line, by others."""
+
+    WIDTH = 40
+
+    def __init__(self):
+        import time
+        self._clock = time.monotonic
+        self._t0 = self._clock()
+        self._handle = None
+
+    def text(self, done, total):
+        elapsed = max(self._clock() - self._t0, 1e-6)
+        rate = done / elapsed
+        if total and total > 0:
+            filled = min(done / total, 1.0) * self.WIDTH
+            full = int(filled)
+            bar = "━" * full + ("╸" if full < self.WIDTH and filled - full >= 0.5 else "")
+            bar += " " * (self.WIDTH - len(bar))
+            left = int((total - done) / rate) if rate > 0 else 0
+            unit, div = ("MB", 1e6) if total >= 1e6 else ("kB", 1e3)
+            return (f"   {bar} {done / div:.1f}/{total / div:.1f} {unit} {_human(rate)}/s "
+                    f"eta {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
+        return f"   {_human(done)} {_human(rate)}/s"
+
+    def show(self, done, total):
+        import _wasipy_display
+        bundle = {"text/plain": self.text(done, total)}
+        if self._handle is None:
+            self._handle = _wasipy_display.display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+
+class _Net:
+    """What resolution fetches, through the host: index pages and wheels.
+    Blocking (for %pip and the Go API), a wheel's download is waited on a
+    quarter second at a time, drawing its progress bar in between; with
+    awaited=True (wasipy.pip.install) nothing blocks: a fetch not done yet
+    raises _Need, which install_async awaits before resolving again (the
+    pages and wheels already fetched are kept here, so each is fetched
+    once)."""
+
+    POLL = 0.25
+
+    def __init__(self, say, progress=False, awaited=False):
+        self.say, self.progress, self.awaited = say, progress, awaited
+        self.pages, self.wheels, self.local = {}, {}, {}
+        self.said = set()  # names and URLs whose "Collecting"/"Downloading" line is printed
+
+    def page(self, url):
+        if url not in self.pages:
+            if self.awaited:
+                raise _Need("page", url)
+            self.pages[url] = _host().page(url, _ACCEPT)
+        return self.pages[url]
+
+    def metadata(self, f):
+        """A wheel's METADATA alone (PEP 658), checked against the index's
+        hash: what the resolver needs of a candidate it may reject."""
+        import hashlib
+
+        url = f.url + ".metadata"
+        r = self.page(url)
+        if r["status"] != 200:
+            raise PipError(f"{url}: HTTP {r['status']}")
+        body = r["body"]
+        if url not in self.said:
+            self.said.add(url)
+            self.say(f"  Downloading {f.filename}.metadata ({_human(len(body))})")
+        if isinstance(f.metadata, str) and hashlib.sha256(body).hexdigest() != f.metadata.lower():
+            raise PipError(f"{f.filename}.metadata does not match the hash the index gave. Nothing was installed")
+        return body.decode("utf-8", "replace")
+
+    def wheel(self, f):
+        if f.url not in self.wheels:
+            if self.awaited:
+                raise _Need("wheel", f)
+            host = _host()
+            dl = _Download(f, self.say, self.progress)
+            i = host.start_download(f.url, f.filename, f.sha256 or "")
+            try:
+                r = host.wait(i, self.POLL)
+                while not dl.update(r):
+                    r = host.wait(i, self.POLL)
+            except BaseException:
+                host.cancel(i)
+                raise
+            self.wheels[f.url] = r
+        return self.wheels[f.url]
+
+    async def fetch(self, need):
+        """Fetch what a _Need asked for, awaiting the host."""
+        host = _host()
+        if need.kind == "page":
+            self.pages[need.what] = await host.page_async(need.what, _ACCEPT)
+            return
+        f = need.what
+        dl = _Download(f, self.say, self.progress)
+        i = host.start_download(f.url, f.filename, f.sha256 or "")
+        try:
+            r = await host.wait_async(i, self.POLL)
+            while not dl.update(r):
+                r = await host.wait_async(i, self.POLL)
+        except BaseException:
+            host.cancel(i)
+            raise
+        self.wheels[f.url] = r
+
+    def local_wheel(self, f):
+        """A wheel file of the guest's (a path, or --find-links folder)."""
+        if f.url not in self.local:
+            data = f.data
+            if data is None:
+                with open(f.url, "rb") as fh:
+                    data = fh.read()
+            self.local[f.url] = _host().add_wheel(f.filename, data)
+            self.say(f"Processing {getattr(f, 'shown', f.url)}")
+        return self.local[f.url]
+
+
+class _Download:
+    """One wheel's download as pip shows it: "Downloading NAME (SIZE)" (or
+    "Using cached"), and a progress bar once it takes more than a moment
+    (one wait of _Net.POLL)."""
+
+    def __init__(self, f, say, progress):
+        self.f, self.say, self.progress = f, say, progress
+        self.bar = None
+
+    def update(self, r):
+        """Shows r (a wait's report); returns whether the download is over."""
+        fn = self.f.filename
+        if r["finished"]:
+            if self.bar is not None:
+                self.bar.show(r["size"], r["size"])
+            elif r["cached"]:
+                self.say(f"  Using cached {fn} ({_human(r['size'])})")
+            else:
+                self.say(f"  Downloading {fn} ({_human(r['size'])})")
+            return True
+        if self.bar is None and self.progress:
+            total = r["total"]
+            self.say(f"  Downloading {fn}" + (f" ({_human(total)})" if total > 0 else ""))
+            sys.stdout.flush()
+            self.bar = _Bar()
+        if self.bar is not None:
+            self.bar.show(r["done"], r["total"])
+        return False
+
+
 # ---- resolution ------------------------------------------------------------
 
 
@@ -200,6 +390,8 @@ class Candidate:
         self.installed = installed  # importlib.metadata.Distribution when already in the site
         self.sha256 = None
         self._metadata = None
+        self.metadata_text = None  # METADATA as the index served it alone (PEP 658)
+        self.wheel_metadata = None  # METADATA as the wheel has it
 
     def __repr__(self):
         return f"{self.name}=={self.version}"
@@ -211,11 +403,12 @@ class Provider:
 
     def __init__(self, finder, out, upgrade=(), deps=True, pinned=None):
         self.finder, self.out, self.upgrade, self.deps = finder, out, upgrade, deps
+        self.net = finder.net
         self.pinned = pinned or {}  # canonical name -> Candidate from a local wheel
         self.env = environment()
         self.py = _sub("packaging", "version").Version(".".join(map(str, sys.version_info[:3])))
         self._cands = {}
-        self._said = set()
+        self._said = self.net.said
         self._installed = {}
         if SITE:
             import importlib.metadata as md
@@ -318,28 +511,40 @@ class Provider:
         if c._metadata is None:
             if c.installed is not None:
                 c._metadata = c.installed.metadata
+            elif c.file.metadata is not None and self._remote(c.file):
+                import email.parser
+                c.metadata_text = self.net.metadata(c.file)
+                c._metadata = email.parser.Parser().parsestr(c.metadata_text, headersonly=True)
             else:
                 c._metadata = self._fetch(c)
         return c._metadata
 
+    @staticmethod
+    def _remote(f):
+        return f.data is None and f.url.startswith(("http://", "https://"))
+
+    def wheel(self, c):
+        """Downloads and checks a chosen candidate's wheel (resolving may
+        have needed only its METADATA); the wheel's METADATA must be the
+        one the resolver decided on."""
+        self.metadata(c)
+        if c.sha256 is None:
+            self._fetch(c)
+        text = c.metadata_text
+        if text is not None and c.wheel_metadata != text:
+            raise PipError(f"{c.file.filename}: the index's metadata file differs from the wheel's METADATA "
+                           "(PEP 658 requires them to be the same). Nothing was installed")
+
     def _fetch(self, c):
         import email.parser
 
-        host = _host()
         f = c.file
-        if f.data is not None or not f.url.startswith(("http://", "https://")):
-            data = f.data
-            if data is None:
-                with open(f.url, "rb") as fh:
-                    data = fh.read()
-            r = host.add_wheel(f.filename, data)
-            self.out(f"  Processing {f.url}")
+        if not self._remote(f):
+            r = self.net.local_wheel(f)
         else:
-            r = host.download(f.url, f.filename, f.sha256 or "")
-            size = r["size"]
-            human = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
-            self.out(f"  Using cached {f.filename} ({human})" if r["cached"] else f"  Downloading {f.filename} ({human})")
+            r = self.net.wheel(f)
         c.sha256 = r["sha256"]
+        c.wheel_metadata = r["metadata"]
         return email.parser.Parser().parsestr(r["metadata"], headersonly=True)
 
     def get_dependencies(self, candidate):
@@ -393,9 +598,16 @@ def _site_dists():
     return sorted(md.distributions(path=[SITE]), key=lambda d: d.metadata["Name"].lower())
 
 
-def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False, out=None):
-    """Resolve and install; returns the "name-version" of what was installed."""
-    say = out or (lambda s: None if quiet else print(s, flush=True))
+def _say(quiet, out):
+    return out or (lambda s: None if quiet else print(s, flush=True))
+
+
+def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False, out=None, net=None):
+    """Resolve and install; returns the "name-version" of what was installed.
+    Downloads block (with a progress bar unless quiet or given out)."""
+    say = _say(quiet, out)
+    if net is None:
+        net = _Net(say, progress=not quiet and out is None)
     Req = _sub("packaging", "requirements").Requirement
     utils = _sub("packaging", "utils")
     resolvers = _lib("resolvelib")
@@ -404,7 +616,7 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
     if not index_urls and not find_links and not all(str(r).endswith(".whl") for r in requirements):
         raise PipError("no package index is configured: pass --index-url URL (or --find-links DIR), "
                        f"or start the kernel with --index-url (it sets ${INDEX_ENV})")
-    finder = Finder(list(index_urls), list(find_links), say)
+    finder = Finder(list(index_urls), list(find_links), say, net)
     reqs, pinned = [], {}
     for text in requirements:
         text = str(text).strip()
@@ -413,6 +625,7 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
             if not _supported(tags):
                 raise PipError(f"{os.path.basename(text)} is not a pure-Python wheel; wasipy's interpreter cannot load C extensions")
             c = Candidate(name, ver, _File(os.path.basename(text), os.path.abspath(text)))
+            c.file.shown = text
             pinned[name] = c
             reqs.append(Req(f"{name}=={ver}"))
             continue
@@ -439,7 +652,7 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
         if c.installed is not None:
             kept.append(c)
             continue
-        provider.metadata(c)  # downloads and checks it, if not done while resolving
+        provider.wheel(c)  # downloads and checks it, if not done while resolving
         todo.append(c)
     for c in kept:
         if c.name in top:
@@ -456,6 +669,20 @@ def install(requirements, index_urls=None, find_links=(), upgrade=False, deps=Tr
     if stale:
         say("Note: " + ", ".join(stale) + " was already imported in this session; restart the kernel to use the new version.")
     return list(r["installed"])
+
+
+async def install_async(requirements, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False, out=None):
+    """install() without blocking the event loop: every page and wheel is
+    awaited from the host (other tasks run meanwhile), and resolution,
+    which is quick, runs again with what has arrived."""
+    say = _say(quiet, out)
+    net = _Net(say, progress=not quiet and out is None, awaited=True)
+    while True:
+        try:
+            return install(requirements, index_urls=index_urls, find_links=find_links, upgrade=upgrade,
+                           deps=deps, quiet=quiet, out=say, net=net)
+        except _Need as need:
+            await net.fetch(need)
 
 
 def _imported(c):
@@ -509,6 +736,7 @@ def _parser():
     i.add_argument("-r", "--requirement", action="append", default=[])
     i.add_argument("-i", "--index-url", action="append")
     i.add_argument("--extra-index-url", action="append", default=[])
+    i.add_argument("--no-index", action="store_true")
     i.add_argument("-f", "--find-links", action="append", default=[])
     i.add_argument("-U", "--upgrade", action="store_true")
     i.add_argument("--no-deps", action="store_true")
@@ -554,6 +782,10 @@ def magic(line, UsageError=PipError):
             if index is not None or args.extra_index_url:
                 base = index if index is not None else [u for u in os.environ.get(INDEX_ENV, "").split() if u]
                 index = list(base) + list(args.extra_index_url)
+            if args.no_index:
+                if not args.find_links and not all(r.endswith(".whl") for r in reqs):
+                    raise UsageError("%pip install --no-index: name a --find-links folder (or wheel files)")
+                index = []
             install(reqs, index_urls=index, find_links=args.find_links, upgrade=args.upgrade,
                     deps=not args.no_deps, quiet=args.quiet)
         elif args.cmd == "uninstall":

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import threading
+import time
 import zipfile
 
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
@@ -134,7 +135,27 @@ def test_projects():
         make_wheel("badhash", "1.0", mod("badhash")),
         make_wheel("evolving", "1.0", mod("evolving")),
         make_wheel("evolving", "2.0", {"evolving.py": b"NAME = 'evolving'\nVERSION = 2\n"}),
+        # Big enough to be throttled into many pieces (Index's slow=):
+        # 200 kB that do not compress.
+        # The resolver must reject pickme 2.0 (no tomli<2 exists) and take
+        # 1.0; with PEP 658 it never downloads 2.0's wheel.
+        make_wheel("pickme", "1.0", mod("pickme")),
+        make_wheel("pickme", "2.0", mod("pickme"), ["tomli<2"]),
+        # Index(lying_metadata=...) serves a METADATA for it that differs
+        # from its wheel's.
+        make_wheel("liar", "1.0", mod("liar")),
+        make_wheel("slowpkg", "1.0", {"slowpkg.py": b"VERSION = 1\n", "slowpkg_data.bin": _noise(200_000, b"1")}),
+        make_wheel("slowpkg", "2.0", {"slowpkg.py": b"VERSION = 2\n", "slowpkg_data.bin": _noise(200_000, b"2")}),
     ]
+
+
+def _noise(n, seed):
+    """n bytes that deflate cannot shrink, the same for the same seed."""
+    out, block = bytearray(), seed
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:n])
 
 
 def build(folder):
@@ -161,10 +182,19 @@ def _project_of(filename):
 
 class Index:
     """Serves folder's files as /simple/ (HTML) and /json/ (PEP 691) on
-    127.0.0.1; wrong_hash lists files whose advertised hash is wrong."""
+    127.0.0.1; wrong_hash lists files whose advertised hash is wrong; slow
+    maps files to the seconds their download is spread over (a throttled
+    server: 20 pieces, announced with Content-Length). With metadata=True
+    each wheel's METADATA is also served alone at its URL + ".metadata"
+    and announced (PEP 658 data-core-metadata, PEP 691/714 core-metadata)
+    with its sha256; lying_metadata lists wheels whose served METADATA
+    differs from theirs (with a hash that matches what is served)."""
 
-    def __init__(self, folder, hashes, wrong_hash=("badhash-1.0-py3-none-any.whl",)):
+    def __init__(self, folder, hashes, wrong_hash=("badhash-1.0-py3-none-any.whl",), slow=None,
+                 metadata=False, lying_metadata=("liar-1.0-py3-none-any.whl",)):
         self.folder, self.hashes, self.wrong = folder, hashes, set(wrong_hash)
+        self.slow = dict(slow or {})
+        self.metadata, self.lying = metadata, set(lying_metadata)
         self.requests = []
         index = self
 
@@ -175,10 +205,15 @@ class Index:
             def do_GET(self):
                 index.requests.append(self.path)
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
+                if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".whl.metadata") and index.metadata:
+                    meta = index.metadata_of(parts[1][: -len(".metadata")])
+                    if meta is not None:
+                        return self._send(200, "application/octet-stream", meta)
                 if len(parts) == 2 and parts[0] == "files":
                     path = os.path.join(index.folder, os.path.basename(parts[1]))
                     if os.path.isfile(path):
-                        return self._send(200, "application/octet-stream", open(path, "rb").read())
+                        return self._send(200, "application/octet-stream", open(path, "rb").read(),
+                                          index.slow.get(os.path.basename(path), 0))
                 if len(parts) == 2 and parts[0] in ("simple", "json"):
                     files = sorted(f for f in index.hashes if _project_of(f) == parts[1])
                     if files:
@@ -188,23 +223,53 @@ class Index:
             def _project(self, kind, name, files):
                 def sha(f):
                     return "0" * 64 if f in index.wrong else index.hashes[f]
+                def meta_sha(f):
+                    meta = index.metadata_of(f) if index.metadata else None
+                    return None if meta is None else hashlib.sha256(meta).hexdigest()
                 if kind == "json":
-                    doc = {"meta": {"api-version": "1.0"}, "name": name,
-                           "files": [{"filename": f, "url": f"/files/{f}", "hashes": {"sha256": sha(f)}} for f in files]}
+                    entries = []
+                    for f in files:
+                        e = {"filename": f, "url": f"/files/{f}", "hashes": {"sha256": sha(f)}}
+                        if meta_sha(f):
+                            e["core-metadata"] = {"sha256": meta_sha(f)}
+                        entries.append(e)
+                    doc = {"meta": {"api-version": "1.1"}, "name": name, "files": entries}
                     return self._send(200, "application/vnd.pypi.simple.v1+json", json.dumps(doc).encode())
-                links = "".join(f'<a href="/files/{f}#sha256={sha(f)}">{f}</a><br>\n' for f in files)
+                links = "".join(
+                    f'<a href="/files/{f}#sha256={sha(f)}"'
+                    + (f' data-core-metadata="sha256={meta_sha(f)}" data-dist-info-metadata="sha256={meta_sha(f)}"' if meta_sha(f) else "")
+                    + f'>{f}</a><br>\n' for f in files)
                 self._send(200, "text/html", f"<!DOCTYPE html><html><body>{links}</body></html>".encode())
 
-            def _send(self, code, ctype, body):
+            def _send(self, code, ctype, body, seconds=0):
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not seconds:
+                    self.wfile.write(body)
+                    return
+                step = -(-len(body) // 20)
+                for i in range(0, len(body), step):
+                    self.wfile.write(body[i:i + step])
+                    self.wfile.flush()
+                    time.sleep(seconds / 20)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def metadata_of(self, filename):
+        """A wheel's METADATA bytes as served alone (None: not a wheel here)."""
+        path = os.path.join(self.folder, os.path.basename(filename))
+        if not filename.endswith(".whl") or not os.path.isfile(path):
+            return None
+        with zipfile.ZipFile(path) as z:
+            name = next((n for n in z.namelist() if n.endswith(".dist-info/METADATA")), None)
+            meta = z.read(name) if name else None
+        if meta is not None and os.path.basename(filename) in self.lying:
+            meta += b"Requires-Dist: six\n"
+        return meta
 
     @property
     def url(self):

@@ -21,11 +21,12 @@ __all__ = ["PipError", "freeze", "install", "list", "show", "uninstall"]
 
 async def install(requirements, *, index_urls=None, find_links=(), upgrade=False, deps=True, quiet=False):
     """Resolve and install requirements (a string or a list of them);
-    returns the "name-version" of each distribution installed. The install
-    runs to its end before this returns (the kernel does the downloads)."""
+    returns the "name-version" of each distribution installed. Downloads
+    are awaited (the kernel does them), so other tasks of the event loop
+    keep running meanwhile."""
     if isinstance(requirements, str):
         requirements = [requirements]
-    return _wasipy_pip.install(builtins.list(requirements), index_urls=index_urls, find_links=builtins.list(find_links),
+    return await _wasipy_pip.install_async(builtins.list(requirements), index_urls=index_urls, find_links=builtins.list(find_links),
                                upgrade=upgrade, deps=deps, quiet=quiet)
 
 
