@@ -20,6 +20,7 @@ import (
 	"github.com/wasipy/wasipy/comm"
 	"github.com/wasipy/wasipy/display"
 	"github.com/wasipy/wasipy/interp"
+	"github.com/wasipy/wasipy/interp/internal/guestproto"
 	"github.com/wasipy/wasipy/kernel"
 	"github.com/wasipy/wasipy/protocol/content"
 )
@@ -29,6 +30,7 @@ import (
 type Process interface {
 	Hello() json.RawMessage
 	Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error)
+	CallAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error)
 	Eval(ctx context.Context, expr string, args ...any) (any, error)
 	SetBackground(func(interp.Event))
 	SetHostHandler(interp.HostHandler)
@@ -86,6 +88,8 @@ func kernelInfo(lang content.LanguageInfo, opts Options) content.KernelInfoReply
 			{Text: "Python Reference", URL: docs},
 			{Text: "Python Library Reference", URL: docs + "library/"},
 		},
+		// The runtime's _wasipy_debugger answers debug_request.
+		Debugger: true,
 	}
 }
 
@@ -185,6 +189,21 @@ func decode(raw json.RawMessage, out any, check func() error) error {
 	return check()
 }
 
+// Debug hands a DAP request to the guest's debugger. It is sent alongside
+// a running cell: a guest stopped at a breakpoint serves it from its wait.
+func (a *Interpreter) Debug(ctx context.Context, req content.DebugRequest) (content.DebugReply, error) {
+	raw, err := a.p.CallAlongside(ctx, string(guestproto.DebugRequest), req)
+	if err != nil {
+		return nil, exitError(err)
+	}
+	reply := content.DebugReply(raw)
+	if err := reply.Check(); err != nil {
+		a.log.Warn("rejected the interpreter's debug_reply", "command", req.Command, "err", err)
+		return content.DebugFailure(req, "the interpreter sent a malformed reply"), nil
+	}
+	return reply, nil
+}
+
 // commInfoExpr lists the guest's open comms as [id, target] pairs from
 // its CommManager, the one record of them; a guest that never imported
 // comm has none.
@@ -266,6 +285,15 @@ func exitError(err error) error {
 // decode is dropped and logged: the guest's code can write any event.
 func (a *Interpreter) publish(pub kernel.Publisher, e interp.Event) {
 	switch {
+	case e.Type == string(guestproto.DebugEvent):
+		// The debugger's events are the session's, not the cell's: they
+		// bypass its output budget.
+		ev := content.DebugEvent(e.Content)
+		if err := ev.Check(); err != nil {
+			a.log.Warn("dropping a malformed debug event", "err", err)
+			return
+		}
+		a.host.DebugEvent(ev)
 	case e.Type == "stream":
 		var s content.Stream
 		if err := json.Unmarshal(e.Content, &s); err != nil {

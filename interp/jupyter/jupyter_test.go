@@ -50,6 +50,9 @@ func (f *fakeProcess) Call(ctx context.Context, typ string, c any, events func(i
 	}
 	return json.RawMessage(f.replies[typ]), nil
 }
+func (f *fakeProcess) CallAlongside(ctx context.Context, typ string, c any) (json.RawMessage, error) {
+	return f.Call(ctx, typ, c, f.background)
+}
 func (f *fakeProcess) Eval(ctx context.Context, expr string, args ...any) (any, error) {
 	return f.eval, f.callErr
 }
@@ -83,6 +86,7 @@ func (r *recorder) Background(parentID string) kernel.Publisher {
 	r.parent = parentID
 	return r
 }
+func (r *recorder) DebugEvent(e content.DebugEvent) { r.got = append(r.got, "debug_event "+string(e)) }
 func (r *recorder) Input(ctx context.Context, prompt string, password bool) (string, error) {
 	return r.input + prompt, r.inErr
 }
@@ -242,4 +246,34 @@ func TestCommInfoAsksTheGuestsCommManager(t *testing.T) {
 		_, err := a.CommInfo(t.Context(), content.CommInfoRequest{})
 		require.Error(t, err, "%v", bad)
 	}
+}
+
+// Debug passes the DAP request to the guest and its response back; a
+// response that is not one becomes a DAP failure. The debugger's events go
+// to the host whether a cell runs or not; malformed ones are dropped.
+func TestDebugRequestsAndEvents(t *testing.T) {
+	p := &fakeProcess{
+		replies: map[string]string{"debug_request": `{"seq":1,"type":"response","request_seq":4,"command":"threads","success":true,"body":{"threads":[]}}`},
+		events: map[string][]interp.Event{"debug_request": {
+			{Type: "debug_event", Content: json.RawMessage(`{"seq":2,"type":"event","event":"stopped","body":{}}`)},
+			{Type: "debug_event", Content: json.RawMessage(`{"type":"response"}`)},
+			{Type: "debug_event", Content: json.RawMessage(`[1]`)},
+		}},
+	}
+	a, r := adapt(t, p)
+	require.True(t, a.KernelInfo().Debugger)
+	req := content.DebugRequest{Type: "request", Seq: 4, Command: "threads"}
+	reply, err := a.Debug(t.Context(), req)
+	require.NoError(t, err)
+	require.JSONEq(t, p.replies["debug_request"], string(reply))
+	require.Equal(t, req, p.sent["debug_request"])
+	require.Equal(t, []string{`debug_event {"seq":2,"type":"event","event":"stopped","body":{}}`}, r.got)
+
+	p.replies["debug_request"] = `{"status":"ok"}`
+	reply, err = a.Debug(t.Context(), req)
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(reply, &got))
+	require.Equal(t, false, got["success"])
+	require.EqualValues(t, 4, got["request_seq"])
 }
