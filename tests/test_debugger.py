@@ -264,6 +264,21 @@ def test_disconnect_while_stopped_resumes_the_cell(dbg):
     assert dbg.ok("debugInfo")["isStarted"] is False
 
 
+def test_detached_debugger_turns_every_event_off(dbg):
+    """Promise: a debugger attached with no breakpoint has no sys.monitoring
+    event on; breakpoints turn on only PY_START; after disconnect the tool
+    id is given back and nothing is monitored (detached costs nothing)."""
+    probe = "import sys\n(sys.monitoring.get_tool(sys.monitoring.DEBUGGER_ID), sys.monitoring.get_events(sys.monitoring.DEBUGGER_ID))"
+    assert dbg.k.value(probe) == "('wasipy debugger', 0)"
+    dbg.breakpoints("x = 1\ny = 2\n", 2)
+    assert dbg.k.value(probe) == "('wasipy debugger', 1)"  # PY_START (1 on 3.12 and 3.13)
+    dbg.ok("setExceptionBreakpoints", {"filters": ["raised"]})
+    assert dbg.k.value(probe) == dbg.k.value("sys.monitoring.events.PY_START | sys.monitoring.events.RAISE").join(
+        ("('wasipy debugger', ", ")"))
+    dbg.ok("disconnect", {"restart": False, "terminateDebuggee": True})
+    assert dbg.k.value(probe) == "(None, 0)"
+
+
 def test_unknown_and_unstarted_requests_fail_cleanly(shared_kernel):
     """Promise: a request before initialize, or of an unknown command, is
     a DAP failure and the kernel keeps serving."""
