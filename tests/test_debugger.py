@@ -286,3 +286,29 @@ def test_unknown_and_unstarted_requests_fail_cleanly(shared_kernel):
     assert s.request("stackTrace", {"threadId": 1})["success"] is False
     assert s.request("noSuchCommand")["success"] is False
     assert shared_kernel.value("1 + 1") == "2"
+
+
+def test_pause_stops_a_running_cell_without_interrupting_it(dbg):
+    """Promise: pause stops a cell that spins without a breakpoint (the
+    kernel rings the guest; no KeyboardInterrupt), its variables can be
+    changed from the debugger, and continue lets it finish normally."""
+    code = ("import time\nstart = time.time()\nn = 0\n"
+            "while time.time() - start < 60:\n    n += 1\n")
+    dbg.ok("dumpCell", {"code": code})
+    dbg.ok("configurationDone")
+    msg_id = dbg.k.execute_async(code)
+    time.sleep(1)
+    t0 = time.monotonic()
+    dbg.ok("pause", {"threadId": 1})
+    ev = dbg.event("stopped", timeout=10)
+    assert ev["body"]["reason"] == "pause" and time.monotonic() - t0 < 10
+    frame = dbg.top()
+    assert frame["line"] in (4, 5), frame
+    assert int(dbg.ok("evaluate", {"expression": "n", "frameId": frame["id"]})["result"]) > 0
+    dbg.ok("evaluate", {"expression": "start = 0", "frameId": frame["id"], "context": "repl"})
+    dbg.ok("continue")
+    r = dbg.k.collect(msg_id, timeout=20)
+    assert r.status == "ok", r
+    # A pause with no cell running does nothing, and no later cell stops.
+    dbg.ok("pause", {"threadId": 1})
+    assert dbg.k.execute("1 + 1", timeout=10).result_text() == "2"

@@ -31,6 +31,7 @@ type Process interface {
 	Hello() json.RawMessage
 	Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error)
 	CallAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error)
+	RingAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error)
 	Eval(ctx context.Context, expr string, args ...any) (any, error)
 	SetBackground(func(interp.Event))
 	SetHostHandler(interp.HostHandler)
@@ -191,8 +192,15 @@ func decode(raw json.RawMessage, out any, check func() error) error {
 
 // Debug hands a DAP request to the guest's debugger. It is sent alongside
 // a running cell: a guest stopped at a breakpoint serves it from its wait.
+//
+// A pause must stop a cell that runs without ever reading the channel, so
+// it rings: the guest takes the interrupt that follows it as a doorbell.
 func (a *Interpreter) Debug(ctx context.Context, req content.DebugRequest) (content.DebugReply, error) {
-	raw, err := a.p.CallAlongside(ctx, string(guestproto.DebugRequest), req)
+	send := a.p.CallAlongside
+	if req.Command == "pause" {
+		send = a.p.RingAlongside
+	}
+	raw, err := send(ctx, string(guestproto.DebugRequest), req)
 	if err != nil {
 		return nil, exitError(err)
 	}

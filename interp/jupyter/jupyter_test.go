@@ -30,6 +30,7 @@ type fakeProcess struct {
 
 	mu         sync.Mutex
 	sent       map[string]any
+	rang       int // RingAlongside calls
 	background func(interp.Event)
 	host       interp.HostHandler
 }
@@ -51,6 +52,12 @@ func (f *fakeProcess) Call(ctx context.Context, typ string, c any, events func(i
 	return json.RawMessage(f.replies[typ]), nil
 }
 func (f *fakeProcess) CallAlongside(ctx context.Context, typ string, c any) (json.RawMessage, error) {
+	return f.Call(ctx, typ, c, f.background)
+}
+func (f *fakeProcess) RingAlongside(ctx context.Context, typ string, c any) (json.RawMessage, error) {
+	f.mu.Lock()
+	f.rang++
+	f.mu.Unlock()
 	return f.Call(ctx, typ, c, f.background)
 }
 func (f *fakeProcess) Eval(ctx context.Context, expr string, args ...any) (any, error) {
@@ -268,6 +275,10 @@ func TestDebugRequestsAndEvents(t *testing.T) {
 	require.JSONEq(t, p.replies["debug_request"], string(reply))
 	require.Equal(t, req, p.sent["debug_request"])
 	require.Equal(t, []string{`debug_event {"seq":2,"type":"event","event":"stopped","body":{}}`}, r.got)
+	require.Zero(t, p.rang)
+	_, err = a.Debug(t.Context(), content.DebugRequest{Type: "request", Seq: 5, Command: "pause"})
+	require.NoError(t, err)
+	require.Equal(t, 1, p.rang, "a pause rings")
 
 	p.replies["debug_request"] = `{"status":"ok"}`
 	reply, err = a.Debug(t.Context(), req)

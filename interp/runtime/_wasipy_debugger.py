@@ -36,6 +36,7 @@ import struct
 import sys
 
 import _wasipy_protocol as proto
+from _wasipy_interrupt import state as interrupt_state
 
 HASH_SEED = 0xC70F6907  # ipykernel's (compiler.get_tmp_hash_seed)
 CELL_PREFIX = "/.wasipy/cells/"  # a directory the guest cannot write: no real file is named
@@ -114,6 +115,7 @@ class Debugger:
         self.refs = {}  # variablesReference -> object or ("scope", frame, kind)
         self.frame_ids = {}  # frameId -> frame, while stopped
         self.user_ns = shell.user_ns
+        self._ringing = False  # inside _doorbell
 
     # ---- the protocol --------------------------------------------------
 
@@ -321,7 +323,13 @@ class Debugger:
         self._resume("stepOut")
 
     def pause_(self, args):
-        if self.stop is None:
+        running = self.shell.active_cell is not None
+        if running and not self._ringing:
+            # The host rang (interrupted) to have this read; the guest read
+            # it on its own (it was waiting on the channel): that ring is
+            # still to come and must not interrupt the cell.
+            interrupt_state.rings += 1
+        if running and self.stop is None:
             self.pause = True
             self._refresh()
 
@@ -409,6 +417,7 @@ class Debugger:
         mon.register_callback(tool, ev.LINE, self._on_line)
         mon.register_callback(tool, ev.RAISE, self._on_raise)
         mon.register_callback(tool, ev.PY_UNWIND, self._on_unwind)
+        interrupt_state.doorbell = self._doorbell
         self.attached = True
         self._refresh()
 
@@ -421,7 +430,26 @@ class Debugger:
         for event in (mon.events.PY_START, mon.events.LINE, mon.events.RAISE, mon.events.PY_UNWIND):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
+        interrupt_state.doorbell = None
         self.attached = False
+
+    def _doorbell(self):
+        """Asked by the SIGINT handler, in user code: if the interrupt was
+        the host ringing, serve the debug requests waiting on the channel
+        (a pause) and say so; the cell goes on."""
+        if self._ringing:
+            return False
+        self._ringing = True
+        try:
+            while self.router.poll(0):
+                pass
+            waiting = [m for m in self.router.inbox if m.get("type") == proto.DEBUG_REQUEST]
+            for msg in waiting:
+                self.router.inbox.remove(msg)
+                self.router.serve(msg)
+            return bool(waiting)
+        finally:
+            self._ringing = False
 
     def _refresh(self):
         """Turn on the events the current breakpoints, filters and steps
