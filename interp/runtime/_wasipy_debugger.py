@@ -32,6 +32,7 @@ not written: their text is kept here (and in linecache) and served by the
 import linecache
 import os
 import re
+import reprlib
 import struct
 import sys
 
@@ -88,9 +89,19 @@ def _accept(name):
     return not (name in _HIDDEN or name.startswith("_i") or (name[:1] == "_" and name[1:2].isdigit()))
 
 
+# A variable's value as the panel shows it: containers cut short before
+# their repr is built (a list of 10**8 items is shown fast), and any one
+# value's text cut at MAX_VALUE characters.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxdict = 100
+_REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 100
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = MAX_VALUE
+
+
 def _safe_repr(value):
     try:
-        text = repr(value)
+        text = _REPR.repr(value)
     except BaseException as e:  # a user's __repr__ may raise anything
         text = f"<repr failed: {type(e).__name__}>"
     if len(text) > MAX_VALUE:
