@@ -215,6 +215,8 @@ class Debugger:
             "stoppedThreads": [THREAD_ID] if self.stop is not None else [],
             "richRendering": True,
             "exceptionPaths": ["Python Exceptions"],
+            # JupyterLab offers "copy to globals" only when told (its JEP).
+            "copyToGlobals": True,
         }
 
     def dumpCell(self, args):
