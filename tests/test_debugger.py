@@ -312,3 +312,24 @@ def test_pause_stops_a_running_cell_without_interrupting_it(dbg):
     # A pause with no cell running does nothing, and no later cell stops.
     dbg.ok("pause", {"threadId": 1})
     assert dbg.k.execute("1 + 1", timeout=10).result_text() == "2"
+
+
+def test_step_out_of_the_cell_does_not_stop_the_next_one(dbg):
+    """Promise: stepOut runs to the caller (not to the next line of the
+    same function), and a step that runs off the end of a cell does not
+    stop the next cell."""
+    code = "def f():\n    a = 1\n    b = 2\n    return a + b\n\nv = f()\nw = v\n"
+    dbg.breakpoints(code, 2)
+    msg_id = dbg.k.execute_async(code)
+    dbg.event("stopped")
+    dbg.step("stepOut")
+    frame = dbg.top()
+    assert frame["name"] == "<module>" and frame["line"] in (6, 7), frame
+    for _ in range(3):  # step on until the step runs off the end of the cell
+        dbg.ok("next")
+        try:
+            dbg.event("stopped", timeout=2)
+        except AssertionError:
+            break
+    assert dbg.k.collect(msg_id).status == "ok"
+    assert dbg.k.execute("x = 5\nx", timeout=10).result_text() == "5"

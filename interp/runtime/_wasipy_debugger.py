@@ -406,6 +406,12 @@ class Debugger:
     # ---- cells ---------------------------------------------------------
 
     def _name_cell(self, code):
+        """Shell.cell_filename while started: called as each cell starts."""
+        if self.step is not None or self.pause:
+            # A step that ran off the end of the last cell ends with it: it
+            # must not stop this one at its first line.
+            self.step, self.pause = None, False
+            self._refresh()
         path = cell_path(code)
         self._remember(path, code)
         return path
@@ -536,8 +542,10 @@ class Debugger:
         if self.pause or self.step is None:
             return True
         mode, origin = self.step
-        if mode == "stepIn" or frame is origin:
+        if mode == "stepIn":
             return True
+        if frame is origin:
+            return mode == "next"  # stepOut waits for origin to return
         # Is origin still running below frame (frame is deeper)?
         caller = frame.f_back
         while caller is not None and caller is not origin:
