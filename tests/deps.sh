@@ -7,6 +7,7 @@ packages=(
   python3-jupyter-client jupyter-client python3-jupyter-kernel-test
   jupyter-nbconvert python3-nbclient python3-nbformat jupyter-console
   python3-ipykernel python3-pytest python3-psutil python3-zmq python3-ipywidgets python3-pexpect
+  python3-debugpy  # only so that ipykernel's test_debugger.py imports (tests/test_debugger_ipykernel.py)
   jupyter-notebook
 )
 
