@@ -262,10 +262,62 @@ func (p *Process) Call(ctx context.Context, typ string, content any, events func
 	return raw, err
 }
 
+// CallAlongside sends a request that may have to be served while another
+// request runs (a debugger's request while a cell is stopped at a
+// breakpoint). With no request running it is Call. Otherwise the guest
+// reads it the next time it waits on the channel: at once when stopped at
+// a breakpoint, else in input() or an awaited Go call, and at the latest
+// when the running request ends. Its events go where the running
+// request's go; it never delays an interrupt of the running request.
+func (p *Process) CallAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error) {
+	if p.callMu.TryLock() {
+		defer p.callMu.Unlock()
+		raw, _, err := p.exchange(ctx, typ, content, nil, true, true, nil)
+		return raw, err
+	}
+	raw, _, err := p.exchange(ctx, typ, content, nil, false, false, nil)
+	return raw, err
+}
+
+// RingAlongside is CallAlongside for a request that must be read while
+// the running request goes on without reading the channel (a debugger's
+// pause of a running cell): after sending it, it interrupts the guest,
+// ordered after the request. The guest's runtime takes that interrupt as a
+// ring, reads the request and goes on; it raises no KeyboardInterrupt.
+func (p *Process) RingAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error) {
+	if p.callMu.TryLock() {
+		defer p.callMu.Unlock()
+		raw, _, err := p.exchange(ctx, typ, content, nil, true, true, nil)
+		return raw, err
+	}
+	// Ordered: the ring must not overtake the request it rings for. The
+	// guest has at most this one request of ours unread (the kernel sends
+	// debug requests one at a time), so the worker's queue has room for
+	// it and the ring, and with it any later interrupt, is not held up.
+	raw, _, err := p.exchange(ctx, typ, content, nil, false, true, p.ring)
+	return raw, err
+}
+
+// ring interrupts the guest once the request just queued reached it.
+func (p *Process) ring() {
+	if err := p.Interrupt(); err != nil {
+		p.log.drop("cannot ring the guest", "err", err)
+	}
+}
+
 // roundTrip sends one request and waits for its reply. outermost says
 // whether the request's events go to its own sink (a request from the
 // kernel) or to the running request's (a nested call from a Func).
 func (p *Process) roundTrip(ctx context.Context, typ string, content any, events func(Event), outermost bool) (json.RawMessage, [][]byte, error) {
+	return p.exchange(ctx, typ, content, events, outermost, true, nil)
+}
+
+// exchange is roundTrip; ordered says whether a later interrupt waits
+// until this request reached the guest (see Interrupt). A request sent
+// alongside a running one is not: the guest may not read it until that
+// one ends, and the interrupt that ends it must not wait for that.
+// queued, if set, runs once the request is queued (RingAlongside).
+func (p *Process) exchange(ctx context.Context, typ string, content any, events func(Event), outermost, ordered bool, queued func()) (json.RawMessage, [][]byte, error) {
 	var buffers [][]byte
 	var metadata json.RawMessage
 	if pl, ok := content.(*Payload); ok {
@@ -301,13 +353,16 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.queue(pipe.Message, msg, nil, true); err != nil {
+	if err := p.queue(pipe.Message, msg, nil, ordered); err != nil {
 		select {
 		case <-p.exited:
 			return nil, nil, p.exitErr
 		default:
 			return nil, nil, err
 		}
+	}
+	if queued != nil {
+		queued()
 	}
 	select {
 	case r := <-c.reply:

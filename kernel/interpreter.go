@@ -33,6 +33,11 @@ type Interpreter interface {
 	// comm_close of a comm it owns (or a comm_open to a target not served
 	// by Go); what its handlers produce goes to pub.
 	Comm(ctx context.Context, msg comm.Message, pub Publisher) error
+	// Debug answers a debug_request (a Debug Adapter Protocol request of
+	// the frontend's debugger). Unlike the others it is called while
+	// Execute runs too: a cell stopped at a breakpoint answers it. Events
+	// of the debugger go to Host.DebugEvent.
+	Debug(ctx context.Context, req content.DebugRequest) (content.DebugReply, error)
 	// Interrupt stops the running request as KeyboardInterrupt does.
 	Interrupt() error
 	// Close ends the interpreter at once.
@@ -72,6 +77,9 @@ type Host interface {
 	// Input asks the frontend of the running cell for a line of text
 	// (input(), getpass); see InputError for its failures.
 	Input(ctx context.Context, prompt string, password bool) (string, error)
+	// DebugEvent publishes an event of the interpreter's debugger
+	// (stopped, continued, output, ...) as iopub's debug_event.
+	DebugEvent(content.DebugEvent)
 }
 
 // Starter starts a fresh interpreter (at start-up and after a restart).

@@ -69,6 +69,7 @@ type Kernel struct {
 	output outputMeter   // the running cell's output budget (output.go)
 	comms  *comm.Manager // comms held by Go code
 	exit   exitState     // cell code ending the kernel (exit.go)
+	debug  debugQueue    // debug_requests, in order (debug.go)
 
 	quit     chan struct{} // closed on shutdown_request
 	quitOnce sync.Once
@@ -96,6 +97,7 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 		queue:   newShellQueue(),
 		quit:    make(chan struct{}),
 		exit:    newExitState(opts.EndOnExit),
+		debug:   newDebugQueue(),
 	}
 	k.comms = comm.NewManager(commSender{k})
 	k.stdin = stdinBroker{cells: &k.cells, send: k.sendInputRequest, quit: k.quit}
@@ -106,6 +108,7 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 	if err := k.sup.restart(ctx); err != nil {
 		return nil, err
 	}
+	go k.serveDebug()
 	return k, nil
 }
 
@@ -155,6 +158,10 @@ func (k *Kernel) HandleMessage(ch protocol.Channel, m *protocol.Message) {
 			k.serve(context.Background(), request{ch, m})
 			return
 		}
+		if m.Header.MsgType == "debug_request" {
+			k.queueDebug(request{ch, m})
+			return
+		}
 		// Anything else needs the interpreter, which may be busy with a
 		// cell for a long time: the control channel must not wait for
 		// it, or an interrupt behind it would too.
@@ -185,6 +192,7 @@ func (k *Kernel) handlers() map[string]handlerFunc {
 		"comm_info_request":   k.commInfo,
 		"shutdown_request":    k.shutdown,
 		"interrupt_request":   k.interruptRequest,
+		"debug_request":       k.debugRequest,
 		comm.Open:             k.commFromFrontend,
 		comm.Msg:              k.commFromFrontend,
 		comm.Close:            k.commFromFrontend,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,23 @@ func (f *fakeInterp) CommInfo(ctx context.Context, req content.CommInfoRequest) 
 		}
 	}
 	return content.CommInfoReply{Status: "ok", Comms: out}, nil
+}
+
+// Debug answers as a debugger stopped in the "block" cell would: at once,
+// even while Execute runs; "pause" also emits a stopped event and "hang"
+// waits for the cell to end, as a guest running without stopping does.
+func (f *fakeInterp) Debug(ctx context.Context, req content.DebugRequest) (content.DebugReply, error) {
+	switch req.Command {
+	case "pause":
+		f.host.DebugEvent(content.DebugEvent(`{"seq":1,"type":"event","event":"stopped","body":{"reason":"pause","threadId":1}}`))
+	case "hang":
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return content.DebugReply(fmt.Sprintf(`{"seq":2,"type":"response","request_seq":%d,"command":%q,"success":true,"body":{}}`, req.Seq, req.Command)), nil
 }
 
 func (f *fakeInterp) Comm(ctx context.Context, msg comm.Message, pub Publisher) error {

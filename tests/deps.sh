@@ -13,6 +13,7 @@ packages=(
   python3-packaging python3-resolvelib
   python3-six python3-idna python3-attr python3-dateutil python3-tabulate python3-tomli python3-typing-extensions
   python3-pip
+  python3-debugpy  # only so that ipykernel's test_debugger.py imports (tests/test_debugger_ipykernel.py)
 )
 [ $# -gt 0 ] && packages=("$@")
 

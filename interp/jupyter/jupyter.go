@@ -30,6 +30,8 @@ import (
 type Process interface {
 	Hello() json.RawMessage
 	Call(ctx context.Context, typ string, content any, events func(interp.Event)) (json.RawMessage, error)
+	CallAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error)
+	RingAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error)
 	SetBackground(func(interp.Event))
 	SetHostHandler(interp.HostHandler)
 	Interrupt() error
@@ -86,6 +88,8 @@ func kernelInfo(lang content.LanguageInfo, opts Options) content.KernelInfoReply
 			{Text: "Python Reference", URL: docs},
 			{Text: "Python Library Reference", URL: docs + "library/"},
 		},
+		// The runtime's _wasipy_debugger answers debug_request.
+		Debugger: true,
 	}
 }
 
@@ -185,6 +189,28 @@ func decode(raw json.RawMessage, out any, check func() error) error {
 	return check()
 }
 
+// Debug hands a DAP request to the guest's debugger. It is sent alongside
+// a running cell: a guest stopped at a breakpoint serves it from its wait.
+//
+// A pause must stop a cell that runs without ever reading the channel, so
+// it rings: the guest takes the interrupt that follows it as a doorbell.
+func (a *Interpreter) Debug(ctx context.Context, req content.DebugRequest) (content.DebugReply, error) {
+	send := a.p.CallAlongside
+	if req.Command == "pause" {
+		send = a.p.RingAlongside
+	}
+	raw, err := send(ctx, string(guestproto.DebugRequest), req)
+	if err != nil {
+		return nil, exitError(err)
+	}
+	reply := content.DebugReply(raw)
+	if err := reply.Check(); err != nil {
+		a.log.Warn("rejected the interpreter's debug_reply", "command", req.Command, "err", err)
+		return content.DebugFailure(req, "the interpreter sent a malformed reply"), nil
+	}
+	return reply, nil
+}
+
 // maxComms bounds the comms one comm_info_reply lists from the guest.
 const maxComms = 100000
 
@@ -262,6 +288,15 @@ func exitError(err error) error {
 // decode is dropped and logged: the guest's code can write any event.
 func (a *Interpreter) publish(pub kernel.Publisher, e interp.Event) {
 	switch {
+	case e.Type == string(guestproto.DebugEvent):
+		// The debugger's events are the session's, not the cell's: they
+		// bypass its output budget.
+		ev := content.DebugEvent(e.Content)
+		if err := ev.Check(); err != nil {
+			a.log.Warn("dropping a malformed debug event", "err", err)
+			return
+		}
+		a.host.DebugEvent(ev)
 	case e.Type == "stream":
 		var s content.Stream
 		if err := json.Unmarshal(e.Content, &s); err != nil {

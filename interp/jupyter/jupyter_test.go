@@ -29,6 +29,7 @@ type fakeProcess struct {
 
 	mu         sync.Mutex
 	sent       map[string]any
+	rang       int // RingAlongside calls
 	background func(interp.Event)
 	host       interp.HostHandler
 }
@@ -48,6 +49,15 @@ func (f *fakeProcess) Call(ctx context.Context, typ string, c any, events func(i
 		return nil, f.callErr
 	}
 	return json.RawMessage(f.replies[typ]), nil
+}
+func (f *fakeProcess) CallAlongside(ctx context.Context, typ string, c any) (json.RawMessage, error) {
+	return f.Call(ctx, typ, c, f.background)
+}
+func (f *fakeProcess) RingAlongside(ctx context.Context, typ string, c any) (json.RawMessage, error) {
+	f.mu.Lock()
+	f.rang++
+	f.mu.Unlock()
+	return f.Call(ctx, typ, c, f.background)
 }
 func (f *fakeProcess) SetBackground(b func(interp.Event))  { f.background = b }
 func (f *fakeProcess) SetHostHandler(h interp.HostHandler) { f.host = h }
@@ -79,6 +89,7 @@ func (r *recorder) Background(parentID string) kernel.Publisher {
 	r.parent = parentID
 	return r
 }
+func (r *recorder) DebugEvent(e content.DebugEvent) { r.got = append(r.got, "debug_event "+string(e)) }
 func (r *recorder) Input(ctx context.Context, prompt string, password bool) (string, error) {
 	return r.input + prompt, r.inErr
 }
@@ -256,4 +267,38 @@ func TestCommInfoAsksTheGuestsCommManager(t *testing.T) {
 	a, _ = adapt(t, &fakeProcess{replies: map[string]string{"comm_info": `{"comms":{"c1":{"target_name":"jupyter.widget"}}}`}})
 	_, err = a.CommInfo(t.Context(), content.CommInfoRequest{TargetName: "other"})
 	require.Error(t, err, "a comm of another target than asked")
+}
+
+// Debug passes the DAP request to the guest and its response back; a
+// response that is not one becomes a DAP failure. The debugger's events go
+// to the host whether a cell runs or not; malformed ones are dropped.
+func TestDebugRequestsAndEvents(t *testing.T) {
+	p := &fakeProcess{
+		replies: map[string]string{"debug_request": `{"seq":1,"type":"response","request_seq":4,"command":"threads","success":true,"body":{"threads":[]}}`},
+		events: map[string][]interp.Event{"debug_request": {
+			{Type: "debug_event", Content: json.RawMessage(`{"seq":2,"type":"event","event":"stopped","body":{}}`)},
+			{Type: "debug_event", Content: json.RawMessage(`{"type":"response"}`)},
+			{Type: "debug_event", Content: json.RawMessage(`[1]`)},
+		}},
+	}
+	a, r := adapt(t, p)
+	require.True(t, a.KernelInfo().Debugger)
+	req := content.DebugRequest{Type: "request", Seq: 4, Command: "threads"}
+	reply, err := a.Debug(t.Context(), req)
+	require.NoError(t, err)
+	require.JSONEq(t, p.replies["debug_request"], string(reply))
+	require.Equal(t, req, p.sent["debug_request"])
+	require.Equal(t, []string{`debug_event {"seq":2,"type":"event","event":"stopped","body":{}}`}, r.got)
+	require.Zero(t, p.rang)
+	_, err = a.Debug(t.Context(), content.DebugRequest{Type: "request", Seq: 5, Command: "pause"})
+	require.NoError(t, err)
+	require.Equal(t, 1, p.rang, "a pause rings")
+
+	p.replies["debug_request"] = `{"status":"ok"}`
+	reply, err = a.Debug(t.Context(), req)
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(reply, &got))
+	require.Equal(t, false, got["success"])
+	require.EqualValues(t, 4, got["request_seq"])
 }

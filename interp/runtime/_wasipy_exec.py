@@ -50,6 +50,8 @@ def plain_format(value):
     return {"text/plain": repr(value)}, {}
 
 RUNTIME_DIR = "/.wasipy/runtime/"
+# The file names of the cells run so far (see Shell.cell_filename).
+cell_files = set()
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 _STDLIB_BUILD_PATH = re.compile(r"^/wlr/build-staging/.*?/Lib/")
 
@@ -78,6 +80,10 @@ class Shell:
         self.formatter = plain_format
         # Whether the running request allows input() (allow_stdin).
         self.allow_stdin = True
+        # How cells are named in code objects and tracebacks: None, or a
+        # callable(code) -> file name or None (the debugger names cells by
+        # a hash of their code, so the frontend can map them).
+        self.cell_filename = None
         self._silent = False
         self._store = True
         main = types.ModuleType("__main__", doc="Automatically created module for the wasipy kernel")
@@ -123,6 +129,9 @@ class Shell:
             self._store_input(code)
         self._seq += 1
         filename = f"<wasipy-input-{self._seq}>"
+        if self.cell_filename is not None:
+            filename = self.cell_filename(code) or filename
+        cell_files.add(filename)
         self._labels[filename] = f"Cell In[{self._count}]"
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
 
@@ -436,7 +445,7 @@ def _from_cell_frame(tb):
     """tb from its first frame in a cell on, or all of it if none is."""
     first = tb
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
+        if tb.tb_frame.f_code.co_filename in cell_files:
             return tb
         tb = tb.tb_next
     return first
@@ -449,7 +458,7 @@ def _as_keyboard_interrupt(cancelled):
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         tb = _from_cell_frame(exc.__traceback__)
-        if tb is not None and tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
+        if tb is not None and tb.tb_frame.f_code.co_filename in cell_files:
             return KeyboardInterrupt().with_traceback(tb)
         exc = exc.__context__
     return KeyboardInterrupt()

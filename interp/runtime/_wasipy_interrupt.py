@@ -23,13 +23,31 @@ class State:
     # While a cell with top-level await runs, how to interrupt it: cancel
     # its task, so the traceback shows the line the cell was waiting at.
     on_interrupt = None
+    # The host also interrupts to ring: a debugger's pause must be read
+    # from the channel while a cell runs without reading it. doorbell(),
+    # when set, is asked first in user code: it reads the channel and
+    # returns True when the interrupt was such a ring. rings counts rings
+    # whose request was already read elsewhere (the guest was waiting on
+    # the channel): the next interrupts, in band or not, are theirs.
+    doorbell = None
+    rings = 0
 
 
 state = State()
 
 
+def _rang():
+    """Whether the interrupt being taken is the host ringing."""
+    if state.rings:
+        state.rings -= 1
+        return True
+    return state.doorbell is not None and state.doorbell()
+
+
 def _on_sigint(signum, frame):
     if state.interruptible:
+        if _rang():
+            return
         state.pending = False
         raise KeyboardInterrupt
     state.pending = True
@@ -43,6 +61,8 @@ def raise_pending():
     """Raise a pending interrupt, if user code is what runs."""
     if state.pending and state.interruptible:
         state.pending = False
+        if _rang():
+            return
         raise KeyboardInterrupt
 
 

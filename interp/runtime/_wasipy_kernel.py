@@ -118,6 +118,9 @@ def main():
         proto.IS_COMPLETE: lambda c: _wasipy_exec.is_complete(c.get("code", "")),
         proto.COMPLETE: lambda c: _lazy("_wasipy_complete").complete(shell, c),
         proto.INSPECT: lambda c: _lazy("_wasipy_complete").inspect(shell, c),
+        # Loaded by the frontend's first debug request: sessions that never
+        # debug never pay for it.
+        proto.DEBUG_REQUEST: lambda c: _lazy("_wasipy_debugger").handle(shell, router, c),
     })
     for kind in (proto.COMM_OPEN, proto.COMM_MSG, proto.COMM_CLOSE):
         router.handlers[kind] = _comm_handler(shell, kind)

@@ -34,6 +34,9 @@ COMM_INFO = "comm_info"  # which comms the guest's CommManager holds
 FFI_MODULES = "ffi_modules"  # the Go modules to make importable
 PY_EVAL = "py_eval"  # Go evaluating Python
 PY_CALL = "py_call"  # Go calling a method of a Python object it holds
+# A Debug Adapter Protocol request; may arrive while a cell runs (served
+# by a guest stopped at a breakpoint, from its wait).
+DEBUG_REQUEST = "debug_request"
 
 # ---- host -> guest: not requests (no reply) ----
 HOST_REPLY = "host_reply"  # the answer to the guest's HOST_REQUEST (by rid)
@@ -51,23 +54,24 @@ UPDATE_DISPLAY_DATA = "update_display_data"
 CLEAR_OUTPUT = "clear_output"
 ERROR = "error"
 STREAM = "stream"  # output of a task that an earlier cell started
+DEBUG_EVENT = "debug_event"  # a Debug Adapter Protocol event (stopped, ...)
 # COMM_OPEN, COMM_MSG and COMM_CLOSE are events too, when the guest opens
 # a comm or sends on one.
 
 HOST_TO_GUEST = frozenset({
     EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE, COMM_INFO,
-    FFI_MODULES, PY_EVAL, PY_CALL, HOST_REPLY, INTERRUPT, PY_RELEASE,
+    FFI_MODULES, PY_EVAL, PY_CALL, DEBUG_REQUEST, HOST_REPLY, INTERRUPT, PY_RELEASE,
 })
 GUEST_TO_HOST = frozenset({
     HELLO, REPLY, HOST_REQUEST, EXECUTE_RESULT, DISPLAY_DATA, UPDATE_DISPLAY_DATA,
-    CLEAR_OUTPUT, ERROR, STREAM, COMM_OPEN, COMM_MSG, COMM_CLOSE,
+    CLEAR_OUTPUT, ERROR, STREAM, DEBUG_EVENT, COMM_OPEN, COMM_MSG, COMM_CLOSE,
 })
 KINDS = HOST_TO_GUEST | GUEST_TO_HOST
 
 # The kinds the host sends that ask for a REPLY.
 REQUESTS = frozenset({
     EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE, COMM_INFO,
-    FFI_MODULES, PY_EVAL, PY_CALL,
+    FFI_MODULES, PY_EVAL, PY_CALL, DEBUG_REQUEST,
 })
 
 # ---- what a HOST_REQUEST asks for ("method") ----

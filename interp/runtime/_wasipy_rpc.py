@@ -139,6 +139,9 @@ class Router:
             # waiting on (synchronously or by await): serve it now.
             self.serve(msg)
         elif kind == proto.INTERRUPT:
+            if state.rings:
+                state.rings -= 1  # the host rang for a request already read
+                return True
             if wait_for_reply:
                 # A synchronous wait (input(), a Go call) ends here, even
                 # inside a coroutine: the traceback shows the waiting line.

@@ -424,3 +424,95 @@ func isObject(raw json.RawMessage) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(raw, &m) == nil && m != nil // null decodes to a nil map
 }
+
+// DebugRequest is the content of debug_request: a Debug Adapter Protocol
+// request of the frontend's debugger. Arguments are the command's own and
+// travel untouched to the interpreter.
+type DebugRequest struct {
+	Type      string          `json:"type"`
+	Seq       int64           `json:"seq"`
+	Command   string          `json:"command"`
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+}
+
+// maxDebugCommand bounds the length of a DAP command name.
+const maxDebugCommand = 64
+
+// Check rejects a request that is not a DAP request with a command.
+func (r *DebugRequest) Check() error {
+	if r.Type != "request" {
+		return fmt.Errorf("debug_request: type %q, not \"request\"", r.Type)
+	}
+	if r.Command == "" || len(r.Command) > maxDebugCommand {
+		return errors.New("debug_request: no command, or an overlong one")
+	}
+	if len(r.Arguments) > 0 && !isObject(r.Arguments) && string(r.Arguments) != "null" {
+		return errors.New("debug_request: arguments is not an object")
+	}
+	return nil
+}
+
+// DebugReply is the content of debug_reply: the DAP response, as the
+// interpreter's debugger shaped it (its body is the command's own).
+type DebugReply json.RawMessage
+
+// MarshalJSON implements json.Marshaler.
+func (r DebugReply) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("{}"), nil
+	}
+	return r, nil
+}
+
+// Check rejects a reply that is not a DAP response object.
+func (r DebugReply) Check() error {
+	var head struct {
+		Type    string `json:"type"`
+		Command any    `json:"command"`
+		Success *bool  `json:"success"`
+	}
+	if !isObject(json.RawMessage(r)) || json.Unmarshal(r, &head) != nil {
+		return errors.New("debug_reply: not a JSON object")
+	}
+	if head.Type != "response" || head.Success == nil {
+		return fmt.Errorf("debug_reply: type %q, success %v: not a DAP response", head.Type, head.Success)
+	}
+	return nil
+}
+
+// DebugFailure is the DAP response that says a request failed, for when
+// the interpreter could not answer it.
+func DebugFailure(req DebugRequest, message string) DebugReply {
+	b, _ := json.Marshal(map[string]any{
+		"type": "response", "seq": 0, "request_seq": req.Seq, "command": req.Command,
+		"success": false, "message": message, "body": map[string]any{},
+	})
+	return b
+}
+
+// DebugEvent is the content of debug_event on iopub: a DAP event of the
+// interpreter's debugger.
+type DebugEvent json.RawMessage
+
+// MarshalJSON implements json.Marshaler.
+func (e DebugEvent) MarshalJSON() ([]byte, error) {
+	if len(e) == 0 {
+		return []byte("{}"), nil
+	}
+	return e, nil
+}
+
+// Check rejects an event that is not a DAP event with a name.
+func (e DebugEvent) Check() error {
+	var head struct {
+		Type  string `json:"type"`
+		Event string `json:"event"`
+	}
+	if !isObject(json.RawMessage(e)) || json.Unmarshal(e, &head) != nil {
+		return errors.New("debug_event: not a JSON object")
+	}
+	if head.Type != "event" || head.Event == "" || len(head.Event) > maxDebugCommand {
+		return fmt.Errorf("debug_event: type %q, event %q: not a DAP event", head.Type, head.Event)
+	}
+	return nil
+}

@@ -46,6 +46,10 @@ const (
 	PyEval     Kind = "py_eval"     // Go evaluates a Python expression (FFI)
 	PyCall     Kind = "py_call"     // Go calls a method of a Python object it holds (FFI)
 	FFIModules Kind = "ffi_modules" // the Go modules the guest can import, sent once at start
+	// DebugRequest carries a Debug Adapter Protocol request of the
+	// frontend's debugger. Unlike the others it may arrive while a cell
+	// runs: a guest stopped at a breakpoint serves it from its wait.
+	DebugRequest Kind = "debug_request"
 )
 
 // Comm messages travel both ways: the frontend's reach the guest as
@@ -82,6 +86,9 @@ const (
 	UpdateDisplayData Kind = "update_display_data"
 	ClearOutput       Kind = "clear_output"
 	Error             Kind = "error" // an exception a cell raised
+	// DebugEvent is a Debug Adapter Protocol event of the guest's
+	// debugger (stopped, continued, output, ...), for iopub's debug_event.
+	DebugEvent Kind = "debug_event"
 )
 
 // Method names what a HostRequest asks of the host.
@@ -98,7 +105,7 @@ const (
 // A guest that sends one (cell code can write the channel) is ignored.
 func FromHostOnly(k Kind) bool {
 	switch k {
-	case Execute, IsComplete, Complete, Inspect, CommInfo, PyEval, PyCall, FFIModules, HostReply, Interrupt, PyRelease:
+	case Execute, IsComplete, Complete, Inspect, CommInfo, PyEval, PyCall, FFIModules, DebugRequest, HostReply, Interrupt, PyRelease:
 		return true
 	}
 	return false

@@ -211,7 +211,7 @@ func TestFromHostOnly(t *testing.T) {
 	for _, k := range []Kind{Hello, Reply, HostRequest, Stream, ExecuteResult, DisplayData, UpdateDisplayData, ClearOutput, Error, CommOpen, CommMsg, CommClose} {
 		require.False(t, FromHostOnly(k), k)
 	}
-	for _, k := range []Kind{Execute, IsComplete, Complete, Inspect, PyEval, PyCall, FFIModules, HostReply, Interrupt, PyRelease} {
+	for _, k := range []Kind{Execute, IsComplete, Complete, Inspect, PyEval, PyCall, FFIModules, DebugRequest, HostReply, Interrupt, PyRelease} {
 		require.True(t, FromHostOnly(k), k)
 	}
 }
