@@ -112,15 +112,20 @@ type Process struct {
 
 	callMu sync.Mutex // one request at a time: the guest is single-threaded
 
-	mu         sync.Mutex
-	current    *call           // the outermost call: its events sink gets output
-	calls      map[int64]*call // calls waiting for their reply, nested ones too
-	handles    handleTable     // Go values Python holds handles on
-	modules    map[string]*Module
-	background func(Event)
-	host       HostHandler
-	hostCtx    context.Context
-	hostCancel context.CancelFunc
+	mu          sync.Mutex
+	current     *call           // the outermost call: its events sink gets output
+	calls       map[int64]*call // calls waiting for their reply, nested ones too
+	handles     handleTable     // Go values Python holds handles on
+	modules     map[string]*Module
+	converter   Converter // see SetConverter
+	streams     Streams   // see SetStreams
+	hasStdin    bool      // SetStdin was called
+	stdinMu     sync.Mutex
+	stdinReader io.Reader // see SetStdin; guarded by stdinMu
+	background  func(Event)
+	host        HostHandler
+	hostCtx     context.Context
+	hostCancel  context.CancelFunc
 
 	exited  chan struct{}
 	exitErr *ExitError
@@ -266,6 +271,12 @@ func (p *Process) Call(ctx context.Context, typ string, content any, events func
 // whether the request's events go to its own sink (a request from the
 // kernel) or to the running request's (a nested call from a Func).
 func (p *Process) roundTrip(ctx context.Context, typ string, content any, events func(Event), outermost bool) (json.RawMessage, [][]byte, error) {
+	return p.roundTripWith(ctx, typ, content, events, outermost, nil)
+}
+
+// roundTripWith is roundTrip telling onID the request's id before it is
+// sent (py_await needs it to cancel the request).
+func (p *Process) roundTripWith(ctx context.Context, typ string, content any, events func(Event), outermost bool, onID func(int64)) (json.RawMessage, [][]byte, error) {
 	var buffers [][]byte
 	var metadata json.RawMessage
 	if pl, ok := content.(*Payload); ok {
@@ -289,6 +300,9 @@ func (p *Process) roundTrip(ctx context.Context, typ string, content any, events
 		p.current = c
 	}
 	p.mu.Unlock()
+	if onID != nil {
+		onID(c.id)
+	}
 	defer func() {
 		p.mu.Lock()
 		delete(p.calls, c.id)
@@ -450,6 +464,9 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 			i, name := 0, "stdout"
 			if kind == pipe.Stderr {
 				i, name = 1, "stderr"
+			}
+			if p.rawStream(kind, payload) {
+				continue
 			}
 			if text := decoders[i].decode(payload); text != "" {
 				p.deliver(streamEvent(name, text))

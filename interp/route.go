@@ -1,9 +1,11 @@
 package interp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/wasipy/wasipy/interp/internal/guestproto"
 	"github.com/wasipy/wasipy/interp/internal/pipe"
@@ -48,6 +50,17 @@ func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
 		c.reply <- m // buffered; this is its only send
 	case guestproto.HostRequest:
 		p.hostRequest(m)
+	case guestproto.GoRelease:
+		// Python collected proxies of these Go values. Cell code can send
+		// any ids; releasing handles it holds is all it can do with them.
+		var c guestproto.GoReleaseContent
+		if err := json.Unmarshal(m.Content, &c); err != nil {
+			p.log.drop("malformed go_release", "err", err)
+			return
+		}
+		for _, id := range c.IDs {
+			p.handles.release(id)
+		}
 	default:
 		p.deliver(Event{Type: string(m.Type), Content: m.Content, ParentID: m.ParentID, Buffers: m.Buffers, Metadata: m.Metadata})
 	}
@@ -102,6 +115,9 @@ func (p *Process) serveHost(m *guestproto.Message) {
 		reply.Error = &guestproto.HostError{Type: "HostError", Message: "the host does not answer " + string(m.Method)}
 	} else {
 		result, buffers, err := h(p.hostCtx, string(m.Method), m.Content, m.Buffers)
+		// A *PythonError's exception (a handle) must outlive the reply
+		// that names it: Go's collector would release it.
+		defer runtime.KeepAlive(err)
 		if err != nil {
 			reply.Error = errorForGuest(err)
 		} else {
@@ -120,21 +136,63 @@ func (p *Process) serveHost(m *guestproto.Message) {
 }
 
 // GuestError is an error that reaches Python as an exception of the named
-// type (a builtin exception such as PermissionError, KeyboardInterrupt or
-// EOFError); any other error becomes HostError.
+// class: a builtin exception (ValueError, KeyError, PermissionError,
+// KeyboardInterrupt, EOFError...) or a class a Module declares in its
+// Errors ("module.Name"). Any other error becomes HostError, except
+// context.DeadlineExceeded, which becomes TimeoutError.
 type GuestError struct {
 	Type    string
 	Message string
+	// Cause, if set, is raised as the exception's __cause__.
+	Cause error
 }
 
 func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
 
+// Unwrap is the cause.
+func (e *GuestError) Unwrap() error { return e.Cause }
+
+// maxCauses caps the __cause__ chain sent for one error.
+const maxCauses = 16
+
+// errorForGuest is how Python sees an error of Go's. A *PythonError that
+// holds its exception becomes that very exception; the class is chosen by
+// a GuestError in the chain (or TimeoutError for a deadline); what the
+// error wraps (%w) becomes __cause__.
 func errorForGuest(err error) *guestproto.HostError {
-	var ge *GuestError
-	if errors.As(err, &ge) {
-		return &guestproto.HostError{Type: ge.Type, Message: ge.Message}
+	return hostError(err, 0)
+}
+
+func hostError(err error, depth int) *guestproto.HostError {
+	if pe, ok := err.(*PythonError); ok && pe.Exception != nil {
+		return &guestproto.HostError{Type: pe.Type, Message: pe.Message, Object: pe.Exception.id}
 	}
-	return &guestproto.HostError{Type: "HostError", Message: err.Error()}
+	h := &guestproto.HostError{Type: "HostError", Message: err.Error()}
+	var ge *GuestError
+	switch {
+	case errors.As(err, &ge):
+		h.Type = ge.Type
+		if ge == err {
+			h.Message = ge.Message
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		h.Type = "TimeoutError"
+	}
+	if depth < maxCauses {
+		var inner error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			inner = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				inner = errs[0]
+			}
+		}
+		if inner != nil {
+			h.Cause = hostError(inner, depth+1)
+		}
+	}
+	return h
 }
 
 func (p *Process) deliver(e Event) {
