@@ -456,8 +456,10 @@ def py_await(content, respond, request_id):
     def done(t):
         _awaiting.pop(request_id, None)
         if t.cancelled():
-            import asyncio
-            respond(_error_reply(asyncio.CancelledError("cancelled by Go")))
+            # Go stopped waiting (py_cancel) or the task was cancelled: no
+            # handle on the exception, which nobody would release.
+            respond({"status": "error", "ename": "CancelledError", "evalue": "the task was cancelled",
+                     "traceback": []})
             return
         e = t.exception()
         if e is not None:
