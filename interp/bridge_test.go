@@ -468,3 +468,83 @@ sys.stderr.write('err one\nerr two\n')
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
+
+// Promise: a call from Go queued behind a cell that never awaits does not
+// hold back an interrupt of that cell; the call is served once the cell
+// ends.
+func TestEvalBehindASpinningCellLetsInterruptsThrough(t *testing.T) {
+	p := startWithModules(t)
+	done := make(chan map[string]any, 1)
+	go func() {
+		reply, _ := execute(t, p, "while True: pass")
+		done <- reply
+	}()
+	time.Sleep(300 * time.Millisecond)
+	evaluated := make(chan any, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		v, err := p.Eval(ctx, "6 * 7")
+		require.NoError(t, err)
+		evaluated <- v
+	}()
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, p.Interrupt())
+	select {
+	case reply := <-done:
+		require.Equal(t, "KeyboardInterrupt", reply["ename"])
+	case <-time.After(5 * time.Second):
+		t.Fatal("the interrupt did not stop the cell")
+	}
+	select {
+	case v := <-evaluated:
+		require.Equal(t, int64(42), v)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued Eval was never served")
+	}
+}
+
+// BenchmarkBytes measures bytes crossing the bridge: Go → Python (an
+// argument) and Python → Go (a result), sizes 1 KiB to 128 MiB (a frame
+// carries at most 256 MiB, head included). Reported as MB/s of payload.
+//
+//	go test -run '^$' -bench Bytes -benchtime 3x ./interp/
+func BenchmarkBytes(b *testing.B) {
+	wasm := PythonWasm()
+	ctx := context.Background()
+	p, err := Start(ctx, Config{PythonWasm: wasm, CacheDir: DefaultCacheDir(), WorkDir: b.TempDir()})
+	require.NoError(b, err)
+	defer p.Close()
+	for _, size := range []int{1 << 10, 64 << 10, 1 << 20, 16 << 20, 128 << 20} {
+		data := make([]byte, size)
+		rand.New(rand.NewSource(1)).Read(data)
+		b.Run(fmt.Sprintf("GoToPython/%s", sizeName(size)), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				v, err := p.Eval(ctx, "len(args[0])", data)
+				require.NoError(b, err)
+				require.Equal(b, int64(size), v)
+			}
+		})
+		b.Run(fmt.Sprintf("PythonToGo/%s", sizeName(size)), func(b *testing.B) {
+			_, err := p.ExecAsync(ctx, fmt.Sprintf("__bench = bytes(%d)", size))
+			require.NoError(b, err)
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				v, err := p.ExecAsync(ctx, "__bench")
+				require.NoError(b, err)
+				require.Len(b, v, size)
+			}
+		})
+	}
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -315,7 +315,10 @@ func (p *Process) roundTripWith(ctx context.Context, typ string, content any, ev
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.queue(pipe.Message, msg, nil, true); err != nil {
+	// Only the outermost requests (cells) are what an interrupt targets: a
+	// call from Go queued behind a spinning cell must not hold back the
+	// interrupt that would free it (see Interrupt).
+	if err := p.queue(pipe.Message, msg, nil, outermost); err != nil {
 		select {
 		case <-p.exited:
 			return nil, nil, p.exitErr
