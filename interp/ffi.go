@@ -450,8 +450,6 @@ func (t *handleTable) Len() int {
 
 // ---- the Process side ---------------------------------------------------
 
-type nestedKey struct{}
-
 // moduleList tells the guest which modules and functions exist.
 func (p *Process) moduleList() guestproto.ModuleList {
 	p.mu.Lock()
@@ -590,7 +588,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 	}
 	argList, _ := args.([]any)
 	kwargs, _ := kw.(map[string]any)
-	result, err := callGo(context.WithValue(ctx, nestedKey{}, true), fn, argList, kwargs)
+	result, err := callGo(ctx, fn, argList, kwargs)
 	if err != nil {
 		return nil, nil, err
 	}
