@@ -548,3 +548,35 @@ func sizeName(n int) string {
 	}
 	return fmt.Sprintf("%dB", n)
 }
+
+// Promise: when Go stops waiting for a call (its deadline passed), the
+// handles the late reply carries are released, so nothing leaks.
+func TestAbandonedCallsLeakNoHandles(t *testing.T) {
+	p := startWithModules(t)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := p.Eval(short, "__import__('time').sleep(0.3) or [object(), object()]")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	time.Sleep(400 * time.Millisecond)
+	waitHandles(t, p)
+}
+
+type inner struct{ X int }
+type outer struct{ *inner }
+
+// Promise: a Go value whose reflection panics (a nil embedded pointer)
+// raises in Python; the kernel process keeps serving.
+func TestGoProxyPanicsBecomeExceptions(t *testing.T) {
+	p := startWithModules(t, &Module{Name: "odd", Funcs: map[string]Func{
+		"value": func(ctx context.Context, args []any, kwargs map[string]any) (any, error) { return outer{}, nil },
+	}})
+	reply, rec := execute(t, p, `
+import odd, wasipy
+try:
+    odd.value().X
+except wasipy.HostError as e:
+    print('HostError', 'panicked' in str(e))
+`)
+	require.Equal(t, "ok", reply["status"], reply)
+	require.Equal(t, "HostError True\n", rec.stream("stdout"))
+}

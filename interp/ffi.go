@@ -534,7 +534,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 		if err != nil {
 			return nil, nil, err
 		}
-		result, err := proxyOp(v, req.Op, req.Name, key, value, req.N)
+		result, err := safeProxyOp(v, req.Op, req.Name, key, value, req.N)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -657,6 +657,17 @@ func (p *Process) PyHandles(ctx context.Context) (int, error) {
 	}
 	n, _ := v.(int64)
 	return int(n), nil
+}
+
+// safeProxyOp is proxyOp with a panic of reflection (a nil embedded
+// pointer, a method that panics) turned into an error for Python.
+func safeProxyOp(v any, op, name string, key, value any, depth int) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("Go panicked during %s: %v", op, r)
+		}
+	}()
+	return proxyOp(v, op, name, key, value, depth)
 }
 
 // callGo runs a Func; a panic in it becomes an error for Python instead of

@@ -113,9 +113,10 @@ type Process struct {
 	callMu sync.Mutex // one request at a time: the guest is single-threaded
 
 	mu          sync.Mutex
-	current     *call           // the outermost call: its events sink gets output
-	calls       map[int64]*call // calls waiting for their reply, nested ones too
-	handles     handleTable     // Go values Python holds handles on
+	current     *call              // the outermost call: its events sink gets output
+	calls       map[int64]*call    // calls waiting for their reply, nested ones too
+	abandoned   map[int64]struct{} // calls whose caller gave up (see abandon)
+	handles     handleTable        // Go values Python holds handles on
 	modules     map[string]*Module
 	converter   Converter // see SetConverter
 	streams     Streams   // see SetStreams
@@ -333,8 +334,30 @@ func (p *Process) roundTripWith(ctx context.Context, typ string, content any, ev
 		// Output the guest wrote before it died was delivered first.
 		return nil, nil, p.exitErr
 	case <-ctx.Done():
+		p.abandon(c.id)
 		return nil, nil, ctx.Err()
 	}
+}
+
+// maxAbandoned caps how many calls given up on are remembered.
+const maxAbandoned = 1024
+
+// abandon remembers a call whose caller stopped waiting: its reply, when
+// it comes, may hold handles on Python objects that nobody will release
+// unless route does (see strayReply).
+func (p *Process) abandon(id int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.abandoned == nil {
+		p.abandoned = map[int64]struct{}{}
+	}
+	if len(p.abandoned) >= maxAbandoned {
+		for k := range p.abandoned {
+			delete(p.abandoned, k)
+			break
+		}
+	}
+	p.abandoned[id] = struct{}{}
 }
 
 // newCallID picks the id of a request to the guest: random, so that cell

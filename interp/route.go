@@ -44,7 +44,7 @@ func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
 		delete(p.calls, m.ID)
 		p.mu.Unlock()
 		if c == nil {
-			p.log.drop("reply to no waiting request", "id", m.ID)
+			p.strayReply(m)
 			return
 		}
 		c.reply <- m // buffered; this is its only send
@@ -205,4 +205,48 @@ func (p *Process) deliver(e Event) {
 	if sink != nil {
 		sink(e)
 	}
+}
+
+// strayReply handles a reply that answers no waiting call: if it answers
+// a call whose caller gave up (a deadline), the handles on Python objects
+// it carries are released, since no PyObject will ever own them; anything
+// else is dropped and logged.
+func (p *Process) strayReply(m *guestproto.Message) {
+	p.mu.Lock()
+	_, gaveUp := p.abandoned[m.ID]
+	delete(p.abandoned, m.ID)
+	p.mu.Unlock()
+	if !gaveUp {
+		p.log.drop("reply to no waiting request", "id", m.ID)
+		return
+	}
+	var v any
+	if json.Unmarshal(m.Content, &v) != nil {
+		return
+	}
+	for _, id := range pyHandlesIn(v, 0) {
+		p.releasePy(id)
+	}
+}
+
+// pyHandlesIn lists the {"$py": id} handles in a decoded JSON value.
+func pyHandlesIn(v any, depth int) []int64 {
+	if depth > 512 {
+		return nil
+	}
+	var out []int64
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			out = append(out, pyHandlesIn(e, depth+1)...)
+		}
+	case map[string]any:
+		if n, ok := x["$py"].(float64); ok {
+			out = append(out, int64(n))
+		}
+		for _, e := range x {
+			out = append(out, pyHandlesIn(e, depth+1)...)
+		}
+	}
+	return out
 }

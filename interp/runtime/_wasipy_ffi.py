@@ -257,6 +257,8 @@ def decode(value, buffers):
         if tag == "$go":
             return GoProxy(v, value.get("type", "?"))
         if tag == "$py":
+            if v not in _handles:
+                raise ValueError("a Python object Go passed was released")
             return _handles[v]
     return {k: decode(v, buffers) for k, v in value.items()}
 
