@@ -56,9 +56,14 @@ type Func func(ctx context.Context, args []any, kwargs map[string]any) (any, err
 //	anything else     *PyObject, a handle on the Python object
 //
 // Go values of other types (ints and floats of other sizes are converted
-// to int64 and float64) reach Python as a proxy object holding a handle
-// on the Go value; the proxy is callable when the value is a Func. Bytes
-// cross as raw buffers, without base64.
+// to int64 and float64) reach Python as a GoProxy holding a handle on the
+// Go value: its exported fields and methods are attributes, a map's
+// entries and a slice's elements are items, and it is callable when the
+// value is a function (a Func, or any Go function by reflection, its
+// arguments converted to the parameters' types). Everything exported is
+// reachable from Python: hand over only what a notebook may use. Bytes
+// (and bytearray, memoryview) cross as raw buffers, without base64 or
+// per-element work.
 type Tuple []any
 
 // Set is a Python set; its order is unspecified.
@@ -81,6 +86,7 @@ type PythonError struct {
 	Exception *PyObject
 }
 
+// Error says the exception's type and message, as Python would.
 func (e *PythonError) Error() string {
 	if e.Message == "" {
 		return "Python " + e.Type

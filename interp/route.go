@@ -147,6 +147,7 @@ type GuestError struct {
 	Cause error
 }
 
+// Error is the class name and message.
 func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
 
 // Unwrap is the cause.
