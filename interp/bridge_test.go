@@ -409,6 +409,9 @@ func TestConversionControl(t *testing.T) {
 			fromPython, _ = args[0].(*PyObject)
 			return nil, nil
 		},
+		"echo": func(ctx context.Context, args []any, kwargs map[string]any) (any, error) {
+			return args[0], nil
+		},
 	}}
 	p := startWithModules(t, mod)
 	p.SetConverter(func(v any) (any, bool) {
@@ -425,9 +428,13 @@ print(type(s).__name__, wasipy.to_py(s), conv.point())
 mine = [1]
 conv.keep(wasipy.to_go(mine, depth=0))
 mine.append(2)
+from fractions import Fraction
+print(conv.echo(wasipy.to_go([Fraction(1, 4), 'x'], default=float)))
+nested = conv.echo(wasipy.to_go([[1], [2]], depth=1))
+print(type(nested).__name__, type(nested[0]).__name__, nested[0] is not None)
 `)
 	require.Equal(t, "ok", reply["status"], reply)
-	require.Equal(t, "GoProxy [100, 2, 3] (3, 4)\n", rec.stream("stdout"))
+	require.Equal(t, "GoProxy [100, 2, 3] (3, 4)\n[0.25, 'x']\nlist list True\n", rec.stream("stdout"))
 	require.Equal(t, int64(100), shared[0])
 	require.NotNil(t, fromPython)
 	n, err := fromPython.Len(context.Background())
@@ -579,4 +586,22 @@ except wasipy.HostError as e:
 `)
 	require.Equal(t, "ok", reply["status"], reply)
 	require.Equal(t, "HostError True\n", rec.stream("stdout"))
+}
+
+// Promise (property-style): generated values stored through a GoProxy
+// into a Go map and read back are equal, on both sides.
+func TestGoProxyItemsRoundTrip(t *testing.T) {
+	p := startWithModules(t)
+	ctx := context.Background()
+	m := map[string]any{}
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 100; i++ {
+		v := randomValue(r, 2)
+		key := fmt.Sprintf("k%d", i)
+		got, err := p.Eval(ctx, "(lambda g: (g.__setitem__(args[1], args[2]), g[args[1]])[1])(args[0])", ByRef(m), key, v)
+		require.NoError(t, err)
+		require.True(t, equalValues(v, got), "%#v came back as %#v", v, got)
+		require.True(t, equalValues(v, m[key]), "Go holds %#v for %#v", m[key], v)
+	}
+	waitHandles(t, p)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -19,7 +20,11 @@ func TestEmbedExampleRuns(t *testing.T) {
 		t.Skipf("no interpreter at %s (set WASIPY_PYTHON_WASM)", wasm)
 	}
 	bin := filepath.Join(t.TempDir(), "embed")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := exec.Command(goTool, "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("go build: %v", err)
