@@ -14,7 +14,9 @@ import (
 // converted value of its last expression (nil when it ends with a
 // statement). Other tasks, and a cell that is awaiting, keep running
 // meanwhile. Cancelling ctx cancels the task; a Python exception comes
-// back as a *PythonError.
+// back as a *PythonError. Inside a blocking Func (Module.Funcs) the task
+// cannot run before the Func returns, since Python waits for it: await
+// from an awaitable one (Module.Async) instead, or use Eval there.
 func (p *Process) EvalAsync(ctx context.Context, code string, args ...any) (any, error) {
 	return p.await(ctx, &guestproto.PyAwaitRequest{Code: code}, args)
 }
