@@ -22,11 +22,43 @@
 // # Go modules, values and handles
 //
 // A Module's functions become a Python module's functions, blocking or
-// awaitable. Values are converted both ways (see Tuple for the table);
-// what is not converted travels as a handle (PyObject in Go, GoProxy in
-// Python); errors cross both ways (GuestError, PythonError); Eval and
-// PyObject.CallMethod call back into Python, also from inside a Func. See
-// the package Example.
+// awaitable; RegisterModule adds one to a running interpreter. Values are
+// converted both ways (see Tuple for the table); what is not converted
+// travels as a handle: a *PyObject in Go (GetAttr, SetItem, Len, Iter,
+// Call with keyword arguments, Await, ...), a GoProxy in Python (fields,
+// methods, map entries and slice elements of the Go value, len(),
+// iteration, calls, to_py()). ByRef shares a Go value instead of copying
+// it, SetConverter converts custom Go types, and Python's wasipy.to_go
+// and wasipy.to_py do the same from the other side.
+//
+// Lifetimes: a PyObject is released when Go's garbage collector finds it
+// unreachable, a GoProxy when Python collects it; PyObject.Release and
+// GoProxy.destroy() let go at once, any number of times. GoHandles and
+// PyHandles count what is held, for leak checks.
+//
+// Errors keep their identity: a Python exception is a *PythonError in Go,
+// and the same exception object again if a Func returns it to Python. A
+// Go error raises HostError, or the class a *GuestError names (a builtin
+// such as ValueError, or one a Module declares in Errors);
+// context.DeadlineExceeded raises TimeoutError; what an error wraps (%w)
+// is the exception's __cause__.
+//
+// # Calling Python from Go
+//
+// Eval, EvalRef and the PyObject methods call into Python, EvalAsync and
+// ExecAsync run code with top-level await as a task of the session's
+// event loop and return its last value; cancelling their context cancels
+// the task. None of them waits for a running cell: while a cell awaits,
+// they are served at its next await point (a goroutine can feed data into
+// a running async cell); a cell that never awaits serves them when it
+// ends, or their context ends first. In Python, wasipy.run_sync(aw) waits
+// for an awaitable from synchronous code, even under an awaiting cell,
+// and asyncio.run works there too (the loop runs nested).
+//
+// # Streams
+//
+// SetStreams takes stdout and stderr as raw bytes (NewLineWriter batches
+// them into lines); SetStdin gives sys.stdin a reader. See the Examples.
 //
 // # The sandbox
 //

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/wasipy/wasipy/interp/internal/guestproto"
-	"github.com/wasipy/wasipy/interp/internal/pipe"
 )
 
 // A Module is a Python module implemented in Go, like Pyodide's
@@ -27,6 +27,10 @@ type Module struct {
 	Name  string
 	Funcs map[string]Func
 	Async map[string]Func
+	// Errors are exception classes the Python module defines: name ->
+	// the builtin exception it derives from ("" for HostError). A Func
+	// raises one by returning &GuestError{Type: "module.Name"}.
+	Errors map[string]string
 }
 
 // Func is a Go function callable from Python. args and kwargs are the
@@ -52,9 +56,14 @@ type Func func(ctx context.Context, args []any, kwargs map[string]any) (any, err
 //	anything else     *PyObject, a handle on the Python object
 //
 // Go values of other types (ints and floats of other sizes are converted
-// to int64 and float64) reach Python as a proxy object holding a handle
-// on the Go value; the proxy is callable when the value is a Func. Bytes
-// cross as raw buffers, without base64.
+// to int64 and float64) reach Python as a GoProxy holding a handle on the
+// Go value: its exported fields and methods are attributes, a map's
+// entries and a slice's elements are items, and it is callable when the
+// value is a function (a Func, or any Go function by reflection, its
+// arguments converted to the parameters' types). Everything exported is
+// reachable from Python: hand over only what a notebook may use. Bytes
+// (and bytearray, memoryview) cross as raw buffers, without base64 or
+// per-element work.
 type Tuple []any
 
 // Set is a Python set; its order is unspecified.
@@ -71,8 +80,13 @@ type PythonError struct {
 	Type      string
 	Message   string
 	Traceback string
+	// Exception is a handle on the exception object itself. A Func that
+	// returns this error (or one wrapping it) to Python raises that very
+	// object again, so `except ValueError` and identity checks still hold.
+	Exception *PyObject
 }
 
+// Error says the exception's type and message, as Python would.
 func (e *PythonError) Error() string {
 	if e.Message == "" {
 		return "Python " + e.Type
@@ -80,48 +94,60 @@ func (e *PythonError) Error() string {
 	return fmt.Sprintf("Python %s: %s", e.Type, e.Message)
 }
 
-// PyObject is a handle on a Python object that was not converted. Release
-// it when done: the object stays alive in the interpreter until then.
-type PyObject struct {
-	p        *Process
-	id       int64
-	Type     string // the object's type name
-	Repr     string // repr() when the handle was made
-	released sync.Once
-}
-
-// Release lets the interpreter free the object.
-func (o *PyObject) Release() {
-	o.released.Do(func() {
-		msg, _ := guestproto.Encode(&guestproto.Message{Type: guestproto.PyRelease, ID: o.id})
-		_ = o.p.send(pipe.Message, msg)
-	})
-}
-
-// CallMethod calls a method of the object and returns its converted result.
-// It can be used while the interpreter is idle or from a Func that Python
-// is waiting on.
-func (o *PyObject) CallMethod(ctx context.Context, name string, args ...any) (any, error) {
-	return o.p.callPython(ctx, guestproto.PyCall, map[string]any{"id": o.id, "method": name}, args)
-}
-
 // Eval evaluates a Python expression (with `args` bound to the given
-// arguments) in a fresh namespace and returns its converted value. Like
-// CallMethod it works while the interpreter is idle or from inside a Func.
+// arguments) in a fresh namespace and returns its converted value. It
+// works while the interpreter is idle, from inside a Func, and while a
+// cell runs: then it is served at the cell's next await point (or wait
+// on the channel), and waits no longer than ctx allows.
 func (p *Process) Eval(ctx context.Context, expr string, args ...any) (any, error) {
-	return p.callPython(ctx, guestproto.PyEval, map[string]any{"expr": expr}, args)
+	return p.callPython(ctx, guestproto.PyEval, map[string]any{"expr": expr}, args, nil)
+}
+
+// EvalRef is Eval returning the value by reference: a *PyObject even
+// when the value could be converted (a list Go wants to see change).
+func (p *Process) EvalRef(ctx context.Context, expr string, args ...any) (*PyObject, error) {
+	return asPyObject(p.callPython(ctx, guestproto.PyEval, map[string]any{"expr": expr, "ref": true}, args, nil))
 }
 
 // ---- encoding ---------------------------------------------------------
 
 // codec converts values of one message, collecting byte buffers.
 type codec struct {
-	p       *Process
-	buffers [][]byte
+	p         *Process
+	buffers   [][]byte
+	converted int // values the Converter turned into others (see maxConversions)
+}
+
+// maxConversions caps how many values a Converter may replace in one
+// message, so that one that keeps returning unconvertible values ends.
+const maxConversions = 1 << 16
+
+// ByRef wraps a Go value so that it reaches Python as a GoProxy even when
+// it could be converted: Python then sees (and may change) the Go slice,
+// map or struct itself instead of a copy.
+func ByRef(v any) any { return byRef{v} }
+
+type byRef struct{ v any }
+
+// A Converter turns a Go value of a type the codec does not know into one
+// it does (Pyodide's default_converter): ok false leaves it a GoProxy.
+type Converter func(v any) (converted any, ok bool)
+
+// SetConverter sets the Converter asked about Go values of other types
+// before they become GoProxies (nil: none).
+func (p *Process) SetConverter(f Converter) {
+	p.mu.Lock()
+	p.converter = f
+	p.mu.Unlock()
 }
 
 func (c *codec) encode(v any) (any, error) {
 	switch x := v.(type) {
+	case byRef:
+		if c.p == nil {
+			return nil, errors.New("cannot pass a Go value by reference here")
+		}
+		return c.handle(x.v), nil
 	case nil, bool, string:
 		return x, nil
 	case int:
@@ -211,7 +237,20 @@ func (c *codec) encode(v any) (any, error) {
 	if c.p == nil {
 		return nil, fmt.Errorf("cannot convert %T", v)
 	}
-	return map[string]any{"$go": c.p.handles.put(v), "type": fmt.Sprintf("%T", v)}, nil
+	c.p.mu.Lock()
+	conv := c.p.converter
+	c.p.mu.Unlock()
+	if conv != nil && c.converted < maxConversions {
+		if out, ok := conv(v); ok {
+			c.converted++
+			return c.encode(out)
+		}
+	}
+	return c.handle(v), nil
+}
+
+func (c *codec) handle(v any) any {
+	return map[string]any{"$go": c.p.handles.put(v), "type": fmt.Sprintf("%T", v)}
 }
 
 func (c *codec) encodeList(xs []any) ([]any, error) {
@@ -360,7 +399,7 @@ func (c *codec) decodeTagged(tag string, val any, whole map[string]any) (any, er
 		}
 		typ, _ := whole["type"].(string)
 		repr, _ := whole["repr"].(string)
-		return &PyObject{p: c.p, id: id, Type: typ, Repr: repr}, nil
+		return newPyObject(c.p, id, typ, repr), nil
 	}
 	return nil, fmt.Errorf("unknown tag %s", tag)
 }
@@ -417,12 +456,18 @@ func (t *handleTable) Len() int {
 
 // ---- the Process side ---------------------------------------------------
 
-type nestedKey struct{}
-
 // moduleList tells the guest which modules and functions exist.
 func (p *Process) moduleList() guestproto.ModuleList {
-	var l guestproto.ModuleList
-	for _, m := range p.modules {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := guestproto.ModuleList{Stdin: p.hasStdin}
+	names := make([]string, 0, len(p.modules))
+	for name := range p.modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := p.modules[name]
 		funcs, async := []string{}, []string{}
 		for name := range m.Funcs {
 			funcs = append(funcs, name)
@@ -432,27 +477,81 @@ func (p *Process) moduleList() guestproto.ModuleList {
 		}
 		sort.Strings(funcs)
 		sort.Strings(async)
-		l.Modules = append(l.Modules, guestproto.ModuleInfo{Name: m.Name, Funcs: funcs, Async: async})
+		l.Modules = append(l.Modules, guestproto.ModuleInfo{Name: m.Name, Funcs: funcs, Async: async, Errors: m.Errors})
 	}
 	return l
 }
 
-// serveFFI answers the guest's calls into Go ("ffi.call", "ffi.proxy_call")
-// and handle releases ("ffi.release").
+// RegisterModule makes a Go module importable in the running interpreter
+// (or replaces one of the same name). Like Eval, it is served at once
+// when the interpreter is idle and at the next await point of a running
+// cell.
+func (p *Process) RegisterModule(ctx context.Context, m *Module) error {
+	if m == nil || m.Name == "" {
+		return errors.New("RegisterModule: a module needs a name")
+	}
+	p.mu.Lock()
+	p.modules[m.Name] = m
+	p.mu.Unlock()
+	return p.updateModules(ctx)
+}
+
+// updateModules sends the guest the list of modules (and whether stdin
+// is the embedder's).
+func (p *Process) updateModules(ctx context.Context) error {
+	_, _, err := p.roundTrip(ctx, string(guestproto.FFIModules), p.moduleList(), nil, false)
+	return err
+}
+
+func (p *Process) module(name string) *Module {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.modules[name]
+}
+
+// serveFFI answers the guest's calls into Go ("ffi.call",
+// "ffi.proxy_call", "ffi.proxy_op"), handle releases ("ffi.release") and
+// reads of the embedder's stdin ("stdin.read"). Everything in content was
+// written by the guest, which cell code controls: ids, names and values
+// are checked here, and an error becomes a Python exception.
 func (p *Process) serveFFI(ctx context.Context, method string, content json.RawMessage, buffers [][]byte) (any, [][]byte, error) {
 	var req guestproto.FFIRequest
 	if err := json.Unmarshal(content, &req); err != nil {
 		return nil, nil, err
 	}
+	var fn Func
 	switch guestproto.Method(method) {
 	case guestproto.FFIRelease:
 		p.handles.release(req.ID)
 		return nil, nil, nil
-	}
-	var fn Func
-	switch guestproto.Method(method) {
+	case guestproto.StdinRead:
+		return p.readStdin(req.N)
+	case guestproto.FFIProxyOp:
+		v, ok := p.handles.get(req.ID)
+		if !ok {
+			return nil, nil, &GuestError{Type: "ValueError", Message: "the Go object was released"}
+		}
+		c := &codec{p: p, buffers: buffers}
+		key, err := c.decodeRaw(req.Key)
+		if err != nil {
+			return nil, nil, err
+		}
+		value, err := c.decodeRaw(req.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		result, err := safeProxyOp(v, req.Op, req.Name, key, value, req.N)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := &codec{p: p}
+		enc, err := out.encode(result)
+		if err != nil {
+			return nil, nil, err
+		}
+		return enc, out.buffers, nil
 	case guestproto.FFICall:
-		m := p.modules[req.Module]
+		m := p.module(req.Module)
 		if m == nil {
 			return nil, nil, fmt.Errorf("no Go module %q", req.Module)
 		}
@@ -473,6 +572,12 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 		case func(context.Context, []any, map[string]any) (any, error):
 			fn = f
 		default:
+			// Any other Go function (a method value too) is called by
+			// reflection, its arguments converted to its parameters.
+			if reflectFunc, ok := asReflectFunc(v); ok {
+				fn = reflectFunc
+				break
+			}
 			return nil, nil, &GuestError{Type: "TypeError", Message: fmt.Sprintf("Go value of type %T is not callable", v)}
 		}
 	default:
@@ -489,7 +594,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 	}
 	argList, _ := args.([]any)
 	kwargs, _ := kw.(map[string]any)
-	result, err := callGo(context.WithValue(ctx, nestedKey{}, true), fn, argList, kwargs)
+	result, err := callGo(ctx, fn, argList, kwargs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -502,36 +607,49 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 }
 
 // callPython runs py_eval / py_call in the guest and converts the result.
-// From inside a Func (the guest is waiting for that Func), the request goes
-// straight to the guest; otherwise it waits its turn like any request.
-func (p *Process) callPython(ctx context.Context, typ guestproto.Kind, content map[string]any, args []any) (any, error) {
+// It does not wait for a running request (a cell): the guest serves it at
+// its next wait on the channel (an await point, input(), a call into Go),
+// and its output goes with the running request's.
+func (p *Process) callPython(ctx context.Context, typ guestproto.Kind, content map[string]any, args []any, kwargs map[string]any) (any, error) {
 	c := &codec{p: p}
 	enc, err := c.encodeList(args)
 	if err != nil {
 		return nil, err
 	}
 	content["args"] = enc
-	payload := &Payload{Content: content, Buffers: c.buffers}
-	var raw json.RawMessage
-	var buffers [][]byte
-	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
-		raw, buffers, err = p.roundTrip(ctx, string(typ), payload, nil, false)
-	} else {
-		p.callMu.Lock()
-		raw, buffers, err = p.roundTrip(ctx, string(typ), payload, nil, true)
-		p.callMu.Unlock()
+	if kwargs != nil {
+		kw, err := c.encode(kwargs)
+		if err != nil {
+			return nil, err
+		}
+		content["kwargs"] = kw
 	}
+	raw, buffers, err := p.roundTrip(ctx, string(typ), &Payload{Content: content, Buffers: c.buffers}, nil, false)
+	// PyObjects among the arguments are released (by Go's collector) only
+	// once the guest has the request.
+	runtime.KeepAlive(args)
+	runtime.KeepAlive(kwargs)
 	if err != nil {
 		return nil, err
 	}
+	return p.pyResult(raw, buffers)
+}
+
+// pyResult converts the reply of py_eval, py_call and py_await.
+func (p *Process) pyResult(raw json.RawMessage, buffers [][]byte) (any, error) {
 	var reply guestproto.PyResult
 	if err := json.Unmarshal(raw, &reply); err != nil {
 		return nil, err
 	}
+	c := &codec{p: p, buffers: buffers}
 	if reply.Status != "ok" {
-		return nil, &PythonError{Type: reply.Ename, Message: reply.Evalue, Traceback: strings.Join(reply.Traceback, "")}
+		pe := &PythonError{Type: reply.Ename, Message: reply.Evalue, Traceback: strings.Join(reply.Traceback, "")}
+		if exc, err := c.decodeRaw(reply.Exc); err == nil {
+			pe.Exception, _ = exc.(*PyObject)
+		}
+		return nil, pe
 	}
-	return (&codec{p: p, buffers: buffers}).decodeRaw(reply.Value)
+	return c.decodeRaw(reply.Value)
 }
 
 // GoHandles is how many Go values Python holds handles on (for leak checks).
@@ -545,6 +663,17 @@ func (p *Process) PyHandles(ctx context.Context) (int, error) {
 	}
 	n, _ := v.(int64)
 	return int(n), nil
+}
+
+// safeProxyOp is proxyOp with a panic of reflection (a nil embedded
+// pointer, a method that panics) turned into an error for Python.
+func safeProxyOp(v any, op, name string, key, value any, depth int) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("Go panicked during %s: %v", op, r)
+		}
+	}()
+	return proxyOp(v, op, name, key, value, depth)
 }
 
 // callGo runs a Func; a panic in it becomes an error for Python instead of

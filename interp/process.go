@@ -112,15 +112,21 @@ type Process struct {
 
 	callMu sync.Mutex // one request at a time: the guest is single-threaded
 
-	mu         sync.Mutex
-	current    *call           // the outermost call: its events sink gets output
-	calls      map[int64]*call // calls waiting for their reply, nested ones too
-	handles    handleTable     // Go values Python holds handles on
-	modules    map[string]*Module
-	background func(Event)
-	host       HostHandler
-	hostCtx    context.Context
-	hostCancel context.CancelFunc
+	mu          sync.Mutex
+	current     *call              // the outermost call: its events sink gets output
+	calls       map[int64]*call    // calls waiting for their reply, nested ones too
+	abandoned   map[int64]struct{} // calls whose caller gave up (see abandon)
+	handles     handleTable        // Go values Python holds handles on
+	modules     map[string]*Module
+	converter   Converter // see SetConverter
+	streams     Streams   // see SetStreams
+	hasStdin    bool      // SetStdin was called
+	stdinMu     sync.Mutex
+	stdinReader io.Reader // see SetStdin; guarded by stdinMu
+	background  func(Event)
+	host        HostHandler
+	hostCtx     context.Context
+	hostCancel  context.CancelFunc
 
 	exited  chan struct{}
 	exitErr *ExitError
@@ -272,10 +278,10 @@ func (p *Process) Call(ctx context.Context, typ string, content any, events func
 func (p *Process) CallAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error) {
 	if p.callMu.TryLock() {
 		defer p.callMu.Unlock()
-		raw, _, err := p.exchange(ctx, typ, content, nil, true, true, nil)
+		raw, _, err := p.exchange(ctx, typ, content, nil, true, true, nil, nil)
 		return raw, err
 	}
-	raw, _, err := p.exchange(ctx, typ, content, nil, false, false, nil)
+	raw, _, err := p.exchange(ctx, typ, content, nil, false, false, nil, nil)
 	return raw, err
 }
 
@@ -287,14 +293,14 @@ func (p *Process) CallAlongside(ctx context.Context, typ string, content any) (j
 func (p *Process) RingAlongside(ctx context.Context, typ string, content any) (json.RawMessage, error) {
 	if p.callMu.TryLock() {
 		defer p.callMu.Unlock()
-		raw, _, err := p.exchange(ctx, typ, content, nil, true, true, nil)
+		raw, _, err := p.exchange(ctx, typ, content, nil, true, true, nil, nil)
 		return raw, err
 	}
 	// Ordered: the ring must not overtake the request it rings for. The
 	// guest has at most this one request of ours unread (the kernel sends
 	// debug requests one at a time), so the worker's queue has room for
 	// it and the ring, and with it any later interrupt, is not held up.
-	raw, _, err := p.exchange(ctx, typ, content, nil, false, true, p.ring)
+	raw, _, err := p.exchange(ctx, typ, content, nil, false, true, p.ring, nil)
 	return raw, err
 }
 
@@ -309,15 +315,26 @@ func (p *Process) ring() {
 // whether the request's events go to its own sink (a request from the
 // kernel) or to the running request's (a nested call from a Func).
 func (p *Process) roundTrip(ctx context.Context, typ string, content any, events func(Event), outermost bool) (json.RawMessage, [][]byte, error) {
-	return p.exchange(ctx, typ, content, events, outermost, true, nil)
+	return p.roundTripWith(ctx, typ, content, events, outermost, nil)
 }
 
-// exchange is roundTrip; ordered says whether a later interrupt waits
-// until this request reached the guest (see Interrupt). A request sent
-// alongside a running one is not: the guest may not read it until that
-// one ends, and the interrupt that ends it must not wait for that.
-// queued, if set, runs once the request is queued (RingAlongside).
-func (p *Process) exchange(ctx context.Context, typ string, content any, events func(Event), outermost, ordered bool, queued func()) (json.RawMessage, [][]byte, error) {
+// roundTripWith is roundTrip telling onID the request's id before it is
+// sent (py_await needs it to cancel the request).
+func (p *Process) roundTripWith(ctx context.Context, typ string, content any, events func(Event), outermost bool, onID func(int64)) (json.RawMessage, [][]byte, error) {
+	// Only the outermost requests (cells) are what an interrupt targets: a
+	// call from Go queued behind a spinning cell must not hold back the
+	// interrupt that would free it (see Interrupt).
+	return p.exchange(ctx, typ, content, events, outermost, outermost, nil, onID)
+}
+
+// exchange sends one request and waits for its reply. ordered says whether
+// a later interrupt waits until this request reached the guest (see
+// Interrupt). A request sent alongside a running one is not: the guest may
+// not read it until that one ends, and the interrupt that ends it must not
+// wait for that. queued, if set, runs once the request is queued
+// (RingAlongside); onID, if set, is told the request's id before it is
+// sent.
+func (p *Process) exchange(ctx context.Context, typ string, content any, events func(Event), outermost, ordered bool, queued func(), onID func(int64)) (json.RawMessage, [][]byte, error) {
 	var buffers [][]byte
 	var metadata json.RawMessage
 	if pl, ok := content.(*Payload); ok {
@@ -341,6 +358,9 @@ func (p *Process) exchange(ctx context.Context, typ string, content any, events 
 		p.current = c
 	}
 	p.mu.Unlock()
+	if onID != nil {
+		onID(c.id)
+	}
 	defer func() {
 		p.mu.Lock()
 		delete(p.calls, c.id)
@@ -371,8 +391,30 @@ func (p *Process) exchange(ctx context.Context, typ string, content any, events 
 		// Output the guest wrote before it died was delivered first.
 		return nil, nil, p.exitErr
 	case <-ctx.Done():
+		p.abandon(c.id)
 		return nil, nil, ctx.Err()
 	}
+}
+
+// maxAbandoned caps how many calls given up on are remembered.
+const maxAbandoned = 1024
+
+// abandon remembers a call whose caller stopped waiting: its reply, when
+// it comes, may hold handles on Python objects that nobody will release
+// unless route does (see strayReply).
+func (p *Process) abandon(id int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.abandoned == nil {
+		p.abandoned = map[int64]struct{}{}
+	}
+	if len(p.abandoned) >= maxAbandoned {
+		for k := range p.abandoned {
+			delete(p.abandoned, k)
+			break
+		}
+	}
+	p.abandoned[id] = struct{}{}
 }
 
 // newCallID picks the id of a request to the guest: random, so that cell
@@ -505,6 +547,9 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 			i, name := 0, "stdout"
 			if kind == pipe.Stderr {
 				i, name = 1, "stderr"
+			}
+			if p.rawStream(kind, payload) {
+				continue
 			}
 			if text := decoders[i].decode(payload); text != "" {
 				p.deliver(streamEvent(name, text))

@@ -1,9 +1,11 @@
 package interp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/wasipy/wasipy/interp/internal/guestproto"
 	"github.com/wasipy/wasipy/interp/internal/pipe"
@@ -42,12 +44,23 @@ func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
 		delete(p.calls, m.ID)
 		p.mu.Unlock()
 		if c == nil {
-			p.log.drop("reply to no waiting request", "id", m.ID)
+			p.strayReply(m)
 			return
 		}
 		c.reply <- m // buffered; this is its only send
 	case guestproto.HostRequest:
 		p.hostRequest(m)
+	case guestproto.GoRelease:
+		// Python collected proxies of these Go values. Cell code can send
+		// any ids; releasing handles it holds is all it can do with them.
+		var c guestproto.GoReleaseContent
+		if err := json.Unmarshal(m.Content, &c); err != nil {
+			p.log.drop("malformed go_release", "err", err)
+			return
+		}
+		for _, id := range c.IDs {
+			p.handles.release(id)
+		}
 	default:
 		p.deliver(Event{Type: string(m.Type), Content: m.Content, ParentID: m.ParentID, Buffers: m.Buffers, Metadata: m.Metadata})
 	}
@@ -102,6 +115,9 @@ func (p *Process) serveHost(m *guestproto.Message) {
 		reply.Error = &guestproto.HostError{Type: "HostError", Message: "the host does not answer " + string(m.Method)}
 	} else {
 		result, buffers, err := h(p.hostCtx, string(m.Method), m.Content, m.Buffers)
+		// A *PythonError's exception (a handle) must outlive the reply
+		// that names it: Go's collector would release it.
+		defer runtime.KeepAlive(err)
 		if err != nil {
 			reply.Error = errorForGuest(err)
 		} else {
@@ -120,21 +136,64 @@ func (p *Process) serveHost(m *guestproto.Message) {
 }
 
 // GuestError is an error that reaches Python as an exception of the named
-// type (a builtin exception such as PermissionError, KeyboardInterrupt or
-// EOFError); any other error becomes HostError.
+// class: a builtin exception (ValueError, KeyError, PermissionError,
+// KeyboardInterrupt, EOFError...) or a class a Module declares in its
+// Errors ("module.Name"). Any other error becomes HostError, except
+// context.DeadlineExceeded, which becomes TimeoutError.
 type GuestError struct {
 	Type    string
 	Message string
+	// Cause, if set, is raised as the exception's __cause__.
+	Cause error
 }
 
+// Error is the class name and message.
 func (e *GuestError) Error() string { return e.Type + ": " + e.Message }
 
+// Unwrap is the cause.
+func (e *GuestError) Unwrap() error { return e.Cause }
+
+// maxCauses caps the __cause__ chain sent for one error.
+const maxCauses = 16
+
+// errorForGuest is how Python sees an error of Go's. A *PythonError that
+// holds its exception becomes that very exception; the class is chosen by
+// a GuestError in the chain (or TimeoutError for a deadline); what the
+// error wraps (%w) becomes __cause__.
 func errorForGuest(err error) *guestproto.HostError {
-	var ge *GuestError
-	if errors.As(err, &ge) {
-		return &guestproto.HostError{Type: ge.Type, Message: ge.Message}
+	return hostError(err, 0)
+}
+
+func hostError(err error, depth int) *guestproto.HostError {
+	if pe, ok := err.(*PythonError); ok && pe.Exception != nil {
+		return &guestproto.HostError{Type: pe.Type, Message: pe.Message, Object: pe.Exception.id}
 	}
-	return &guestproto.HostError{Type: "HostError", Message: err.Error()}
+	h := &guestproto.HostError{Type: "HostError", Message: err.Error()}
+	var ge *GuestError
+	switch {
+	case errors.As(err, &ge):
+		h.Type = ge.Type
+		if ge == err {
+			h.Message = ge.Message
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		h.Type = "TimeoutError"
+	}
+	if depth < maxCauses {
+		var inner error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			inner = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				inner = errs[0]
+			}
+		}
+		if inner != nil {
+			h.Cause = hostError(inner, depth+1)
+		}
+	}
+	return h
 }
 
 func (p *Process) deliver(e Event) {
@@ -147,4 +206,48 @@ func (p *Process) deliver(e Event) {
 	if sink != nil {
 		sink(e)
 	}
+}
+
+// strayReply handles a reply that answers no waiting call: if it answers
+// a call whose caller gave up (a deadline), the handles on Python objects
+// it carries are released, since no PyObject will ever own them; anything
+// else is dropped and logged.
+func (p *Process) strayReply(m *guestproto.Message) {
+	p.mu.Lock()
+	_, gaveUp := p.abandoned[m.ID]
+	delete(p.abandoned, m.ID)
+	p.mu.Unlock()
+	if !gaveUp {
+		p.log.drop("reply to no waiting request", "id", m.ID)
+		return
+	}
+	var v any
+	if json.Unmarshal(m.Content, &v) != nil {
+		return
+	}
+	for _, id := range pyHandlesIn(v, 0) {
+		p.releasePy(id)
+	}
+}
+
+// pyHandlesIn lists the {"$py": id} handles in a decoded JSON value.
+func pyHandlesIn(v any, depth int) []int64 {
+	if depth > 512 {
+		return nil
+	}
+	var out []int64
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			out = append(out, pyHandlesIn(e, depth+1)...)
+		}
+	case map[string]any:
+		if n, ok := x["$py"].(float64); ok {
+			out = append(out, int64(n))
+		}
+		for _, e := range x {
+			out = append(out, pyHandlesIn(e, depth+1)...)
+		}
+	}
+	return out
 }

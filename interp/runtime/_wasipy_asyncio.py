@@ -13,7 +13,10 @@ cell created keep running while the kernel is idle. Cells run with this
 loop marked as the running loop, so asyncio.create_task() works in plain
 (synchronous) cells as in ipykernel; and unlike in ipykernel,
 asyncio.run() and loop.run_until_complete() also work there: they drive
-the session's loop until their coroutine is done.
+the session's loop until their coroutine is done. Inside an awaiting cell
+(synchronous library code it calls), they run the loop nested, as
+ipykernel does with nest_asyncio; wasipy.run_sync(awaitable) is the
+same for any awaitable.
 """
 
 import sys
@@ -99,7 +102,28 @@ def install():
             nothing is driving it."""
             return events._get_running_loop() is self and not self.is_running()
 
+        def _run_nested(self, future):
+            """Run the loop from inside one of its own callbacks (a task's
+            step) until future is done, as nest_asyncio does for
+            ipykernel: the task that is running is set aside meanwhile, so
+            the tasks this runs can enter and leave."""
+            future = asyncio.ensure_future(future, loop=self)
+            current = asyncio.tasks._current_tasks
+            outer = current.pop(self, None)
+            stopping = self._stopping
+            self._stopping = False
+            try:
+                while not future.done():
+                    self._run_once()
+            finally:
+                self._stopping = self._stopping or stopping
+                if outer is not None:
+                    current[self] = outer
+            return future.result()
+
         def run_until_complete(self, future):
+            if self.is_running():
+                return self._run_nested(future)
             if self._driven_from_sync_code():
                 events._set_running_loop(None)
                 try:
@@ -139,9 +163,10 @@ def install():
     original_run = asyncio.run
 
     def run(main, *, debug=None):
-        """asyncio.run that also works inside a cell (see the module doc)."""
+        """asyncio.run that also works inside a cell, and in synchronous
+        code called from an awaiting cell (see the module doc)."""
         loop = events._get_running_loop()
-        if loop is _loop and loop is not None and not loop.is_running():
+        if loop is _loop and loop is not None:
             if debug is not None:
                 loop.set_debug(debug)
             return loop.run_until_complete(main)
@@ -156,6 +181,15 @@ def install():
     if _in_sync_cell:
         events._set_running_loop(_loop)
     return _loop
+
+
+def run_sync(awaitable):
+    """Wait for awaitable from synchronous code and return its result
+    (Pyodide's run_sync): in a plain cell, in code an awaiting cell calls,
+    or between cells. The session's loop runs meanwhile, so other tasks
+    (and the awaitable's own) make progress."""
+    loop = session_loop()
+    return loop.run_until_complete(awaitable)
 
 
 def _with_cell_streams(callback):

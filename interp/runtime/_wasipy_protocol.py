@@ -37,16 +37,19 @@ PY_CALL = "py_call"  # Go calling a method of a Python object it holds
 # A Debug Adapter Protocol request; may arrive while a cell runs (served
 # by a guest stopped at a breakpoint, from its wait).
 DEBUG_REQUEST = "debug_request"
+PY_AWAIT = "py_await"  # Go awaiting Python: code with top-level await, or an awaitable it holds
 
 # ---- host -> guest: not requests (no reply) ----
 HOST_REPLY = "host_reply"  # the answer to the guest's HOST_REQUEST (by rid)
 INTERRUPT = "interrupt"  # in band, while the guest waits on the channel
 PY_RELEASE = "py_release"  # Go released its handle on a Python object
+PY_CANCEL = "py_cancel"  # Go stopped waiting for its PY_AWAIT request "id"
 
 # ---- guest -> host ----
 HELLO = "hello"  # once, at start: language_info and PROTOCOL_VERSION
 REPLY = "reply"
 HOST_REQUEST = "host_request"  # the guest asking the host (see HOST_METHODS)
+GO_RELEASE = "go_release"  # Python collected proxies of these Go handles ("ids")
 # Events of the running request (or, with parent_id, of an earlier one):
 EXECUTE_RESULT = "execute_result"
 DISPLAY_DATA = "display_data"
@@ -60,10 +63,10 @@ DEBUG_EVENT = "debug_event"  # a Debug Adapter Protocol event (stopped, ...)
 
 HOST_TO_GUEST = frozenset({
     EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE, COMM_INFO,
-    FFI_MODULES, PY_EVAL, PY_CALL, DEBUG_REQUEST, HOST_REPLY, INTERRUPT, PY_RELEASE,
+    FFI_MODULES, PY_EVAL, PY_CALL, PY_AWAIT, DEBUG_REQUEST, HOST_REPLY, INTERRUPT, PY_RELEASE, PY_CANCEL,
 })
 GUEST_TO_HOST = frozenset({
-    HELLO, REPLY, HOST_REQUEST, EXECUTE_RESULT, DISPLAY_DATA, UPDATE_DISPLAY_DATA,
+    HELLO, REPLY, HOST_REQUEST, GO_RELEASE, EXECUTE_RESULT, DISPLAY_DATA, UPDATE_DISPLAY_DATA,
     CLEAR_OUTPUT, ERROR, STREAM, DEBUG_EVENT, COMM_OPEN, COMM_MSG, COMM_CLOSE,
 })
 KINDS = HOST_TO_GUEST | GUEST_TO_HOST
@@ -71,7 +74,7 @@ KINDS = HOST_TO_GUEST | GUEST_TO_HOST
 # The kinds the host sends that ask for a REPLY.
 REQUESTS = frozenset({
     EXECUTE, IS_COMPLETE, COMPLETE, INSPECT, COMM_OPEN, COMM_MSG, COMM_CLOSE, COMM_INFO,
-    FFI_MODULES, PY_EVAL, PY_CALL, DEBUG_REQUEST,
+    FFI_MODULES, PY_EVAL, PY_CALL, PY_AWAIT, DEBUG_REQUEST,
 })
 
 # ---- what a HOST_REQUEST asks for ("method") ----
@@ -79,7 +82,10 @@ METHOD_INPUT = "input"  # input() / getpass through the frontend
 METHOD_FFI_CALL = "ffi.call"  # a function of a Go module
 METHOD_FFI_PROXY_CALL = "ffi.proxy_call"  # a Go value Python holds, called
 METHOD_FFI_RELEASE = "ffi.release"  # Python released its handle on a Go value
-HOST_METHODS = frozenset({METHOD_INPUT, METHOD_FFI_CALL, METHOD_FFI_PROXY_CALL, METHOD_FFI_RELEASE})
+METHOD_FFI_PROXY_OP = "ffi.proxy_op"  # attribute/item/len/iter/to_py of a Go value
+METHOD_STDIN_READ = "stdin.read"  # sys.stdin reading the embedder's reader
+HOST_METHODS = frozenset({METHOD_INPUT, METHOD_FFI_CALL, METHOD_FFI_PROXY_CALL, METHOD_FFI_RELEASE,
+                          METHOD_FFI_PROXY_OP, METHOD_STDIN_READ})
 
 # A length prefix is 4 bytes; the host refuses frames over 256 MiB, and so
 # does the guest.

@@ -26,26 +26,51 @@ class HostError(Exception):
 HostError.__module__ = "wasipy"  # where user code imports it from
 
 _errors = {"HostError": HostError}
+# Finds the Python object of a handle the host names in an error
+# ("object": an exception that passed through Go); set by the FFI.
+_object_of = None
 
 
-def register_error(cls):
+def register_error(cls, name=None):
     """Raise cls for a host error of its name (instead of HostError)."""
-    _errors[cls.__name__] = cls
+    _errors[name or cls.__name__] = cls
 
 
-def make_error(type_name, message):
-    """The exception for an error the host reported."""
+def set_object_resolver(fn):
+    """fn(handle) -> the exception object the host hands back, or None."""
+    global _object_of
+    _object_of = fn
+
+
+def make_error(err, depth=0):
+    """The exception for an error the host reported (a dict with type,
+    message, and optionally object and cause): the very exception object
+    when it is one that passed through Go, with the Go error it wrapped
+    (%w) as __cause__."""
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    obj = err.get("object")
+    if obj and _object_of is not None:
+        exc = _object_of(obj)
+        if isinstance(exc, BaseException):
+            return exc
+    type_name, message = str(err.get("type", "HostError")), str(err.get("message", ""))
     cls = _errors.get(type_name)
     if cls is None:
         cls = getattr(builtins, type_name, None)
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             cls = HostError
-    return cls(message)
+    exc = cls(message)
+    cause = err.get("cause")
+    # The host caps the chain; the depth check keeps a forged one finite.
+    if isinstance(cause, dict) and depth < 32:
+        exc.__cause__ = make_error(cause, depth + 1)
+    return exc
 
 
 # Host requests served at once even while the guest waits for a reply:
 # Go calling into Python from a Go function that Python is waiting on.
-_NESTED = frozenset({proto.PY_EVAL, proto.PY_CALL})
+_NESTED = frozenset({proto.PY_EVAL, proto.PY_CALL, proto.PY_AWAIT})
 
 
 class Router:
@@ -58,6 +83,12 @@ class Router:
         self.handlers = {}
         # kind -> fn(msg), for host messages that need no reply (py_release)
         self.notifications = {}
+        # kind -> handler(content, respond, request_id): requests answered
+        # later, by calling respond(reply, buffers=None) once (py_await)
+        self.deferred = {}
+        # fns run before each reply is sent (the FFI sends the Go handles
+        # Python let go of)
+        self.before_reply = []
         self.inbox = []  # host requests that arrived while busy
         self._next_rid = 0
         self._replies = {}  # rid -> reply message, for synchronous waits
@@ -96,9 +127,7 @@ class Router:
     def _result(reply, with_buffers=False):
         err = reply.get("error")
         if err is not None:
-            if not isinstance(err, dict):
-                err = {"message": str(err)}
-            raise make_error(str(err.get("type", "HostError")), str(err.get("message", "")))
+            raise make_error(err)
         content = reply.get("content")
         if with_buffers:
             return content, reply.get("buffers", [])
@@ -159,6 +188,9 @@ class Router:
     def serve(self, msg, outermost=False):
         """Run one host request and send its reply. outermost: a request
         from the main loop (not one nested in a wait of a running request)."""
+        if msg["type"] in self.deferred:
+            self._serve_deferred(msg)
+            return
         handler = self.handlers.get(msg["type"])
         buffers = None
         try:
@@ -178,4 +210,27 @@ class Router:
                      "traceback": traceback.format_exception(e)}
         if outermost:
             drop_pending()  # an interrupt that came too late for this request
-        self.channel.send(proto.reply(msg.get("id"), reply), buffers)
+        self._reply(msg.get("id"), reply, buffers)
+
+    def _reply(self, request_id, reply, buffers=None):
+        for fn in self.before_reply:
+            fn()
+        self.channel.send(proto.reply(request_id, reply), buffers)
+
+    def _serve_deferred(self, msg):
+        request_id, done = msg.get("id"), []
+
+        def respond(reply, buffers=None):
+            if not done:  # once: a second answer would reach no request
+                done.append(True)
+                self._reply(request_id, reply, buffers)
+
+        content = msg.get("content") or {}
+        if msg.get("buffers"):
+            content = dict(content, buffers=msg["buffers"])
+        try:
+            self.deferred[msg["type"]](content, respond, request_id)
+        except BaseException as e:
+            import traceback
+            respond({"status": "error", "ename": type(e).__name__, "evalue": str(e),
+                     "traceback": traceback.format_exception(e)})

@@ -45,7 +45,12 @@ const (
 	Inspect    Kind = "inspect"     // help text for the name at a cursor
 	PyEval     Kind = "py_eval"     // Go evaluates a Python expression (FFI)
 	PyCall     Kind = "py_call"     // Go calls a method of a Python object it holds (FFI)
-	FFIModules Kind = "ffi_modules" // the Go modules the guest can import, sent once at start
+	FFIModules Kind = "ffi_modules" // the Go modules the guest can import (at start, and RegisterModule)
+	// PyAwait runs code with top-level await (PyAwaitRequest), or awaits
+	// a Python awaitable Go holds, as a task of the session's loop. Its
+	// Reply (a PyResult) comes when the task ends, so other requests may
+	// be answered first.
+	PyAwait Kind = "py_await"
 	// DebugRequest carries a Debug Adapter Protocol request of the
 	// frontend's debugger. Unlike the others it may arrive while a cell
 	// runs: a guest stopped at a breakpoint serves it from its wait.
@@ -68,6 +73,7 @@ const (
 	HostReply Kind = "host_reply" // answers a HostRequest with the same RID
 	Interrupt Kind = "interrupt"  // in band: stop waiting on the channel with KeyboardInterrupt
 	PyRelease Kind = "py_release" // Go let go of the handle on a Python object (ID)
+	PyCancel  Kind = "py_cancel"  // Go stopped waiting for the PyAwait request ID: cancel its task
 )
 
 // Guest → host messages.
@@ -75,6 +81,9 @@ const (
 	Hello       Kind = "hello"        // once, at start: HelloContent
 	Reply       Kind = "reply"        // answers the host's request with the same ID
 	HostRequest Kind = "host_request" // the guest asks the host (Method), answered by HostReply
+	// GoRelease says that Python collected proxies of Go values: the
+	// handles listed in GoReleaseContent.IDs. Nothing answers it.
+	GoRelease Kind = "go_release"
 )
 
 // Guest → host events: output of the running request, or (with ParentID)
@@ -99,22 +108,29 @@ const (
 	FFICall      Method = "ffi.call"       // call a function of a Go module: FFIRequest
 	FFIProxyCall Method = "ffi.proxy_call" // call a Go value Python holds a handle on: FFIRequest
 	FFIRelease   Method = "ffi.release"    // Python let go of the handle on a Go value: FFIRequest.ID
+	FFIProxyOp   Method = "ffi.proxy_op"   // attribute, item, len, iter, to_py of a Go value: FFIRequest.Op
+	StdinRead    Method = "stdin.read"     // sys.stdin wants up to FFIRequest.N bytes of the embedder's reader
 )
 
 // FromHostOnly reports whether only the host may send messages of kind k.
 // A guest that sends one (cell code can write the channel) is ignored.
 func FromHostOnly(k Kind) bool {
 	switch k {
-	case Execute, IsComplete, Complete, Inspect, CommInfo, PyEval, PyCall, FFIModules, DebugRequest, HostReply, Interrupt, PyRelease:
+	case Execute, IsComplete, Complete, Inspect, CommInfo, PyEval, PyCall, PyAwait, FFIModules, DebugRequest, HostReply, Interrupt, PyRelease, PyCancel:
 		return true
 	}
 	return false
 }
 
 // IsFFIMethod reports whether a host request is served by the FFI (the
-// Go modules) rather than by the embedder's handler.
+// Go modules, Go values, the embedder's stdin) rather than by the
+// embedder's handler.
 func IsFFIMethod(m Method) bool {
-	return m == FFICall || m == FFIProxyCall || m == FFIRelease
+	switch m {
+	case FFICall, FFIProxyCall, FFIRelease, FFIProxyOp, StdinRead:
+		return true
+	}
+	return false
 }
 
 // Message is one message of either direction. Which fields are set
@@ -150,6 +166,11 @@ type Message struct {
 type HostError struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
+	// Object, when set, is the guest's handle on a Python exception that
+	// passed through Go: the guest raises that very object again.
+	Object int64 `json:"object,omitempty"`
+	// Cause is the error this one wraps (Go's %w), raised as __cause__.
+	Cause *HostError `json:"cause,omitempty"`
 }
 
 // HelloContent is the content of Hello: the protocol the guest speaks and
@@ -165,11 +186,40 @@ type FFIRequest struct {
 	ID     int64           `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
 	Args   json.RawMessage `json:"args,omitempty"`
 	Kwargs json.RawMessage `json:"kwargs,omitempty"`
+	// ffi.proxy_op: Op is getattr, setattr, getitem, setitem, delitem,
+	// len, iter, dir or to_py; Name an attribute; Key an item's key and
+	// Value the value set (both encoded values).
+	Op    string          `json:"op,omitempty"`
+	Name  string          `json:"name,omitempty"`
+	Key   json.RawMessage `json:"key,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+	// N is how many bytes stdin.read asks for (at most), or how many
+	// levels deep to_py copies (-1 or 0: all).
+	N int `json:"n,omitempty"`
+}
+
+// PyAwaitRequest is the content of PyAwait: Code (statements, with
+// top-level await; the value of the last expression is the result) or
+// the handle ID of an awaitable. UserNS runs Code in the session's
+// namespace instead of a fresh one with Args bound to `args`.
+type PyAwaitRequest struct {
+	Code   string          `json:"code,omitempty"`
+	ID     int64           `json:"id,omitempty"`
+	UserNS bool            `json:"user_ns,omitempty"`
+	Args   json.RawMessage `json:"args,omitempty"`
+}
+
+// GoReleaseContent is the content of GoRelease.
+type GoReleaseContent struct {
+	IDs []int64 `json:"ids"`
 }
 
 // ModuleList is the content of FFIModules.
 type ModuleList struct {
 	Modules []ModuleInfo `json:"modules"`
+	// Stdin makes the guest's sys.stdin read the embedder's reader
+	// (StdinRead requests).
+	Stdin bool `json:"stdin,omitempty"`
 }
 
 // ModuleInfo names a Go module's functions, blocking and awaitable.
@@ -177,6 +227,10 @@ type ModuleInfo struct {
 	Name  string   `json:"name"`
 	Funcs []string `json:"funcs"`
 	Async []string `json:"async"`
+	// Errors are exception classes the module defines: name -> the
+	// builtin exception it derives from ("" for HostError). A Go error
+	// names one as "module.Name".
+	Errors map[string]string `json:"errors,omitempty"`
 }
 
 // PyResult is the Reply content of PyEval and PyCall.
@@ -186,6 +240,8 @@ type PyResult struct {
 	Ename     string          `json:"ename,omitempty"`
 	Evalue    string          `json:"evalue,omitempty"`
 	Traceback []string        `json:"traceback,omitempty"`
+	// Exc is a handle on the exception object ({"$py": id}).
+	Exc json.RawMessage `json:"exc,omitempty"`
 }
 
 // MaxBuffers caps the binary buffers one message lists.

@@ -159,6 +159,12 @@ func TestFixtureContentsFitTheirStructs(t *testing.T) {
 			require.NotEmpty(t, l.Modules)
 		case m.Type == HostRequest && IsFFIMethod(m.Method):
 			strict(&FFIRequest{})
+		case m.Type == PyAwait:
+			strict(&PyAwaitRequest{})
+		case m.Type == GoRelease:
+			var c GoReleaseContent
+			strict(&c)
+			require.NotEmpty(t, c.IDs)
 		case m.Type == Reply && bytes.Contains(m.Content, []byte(`"value"`)), m.Type == Reply && bytes.Contains(m.Content, []byte(`"ename"`)):
 			var r PyResult
 			strict(&r)
@@ -208,10 +214,10 @@ func TestCheckHello(t *testing.T) {
 }
 
 func TestFromHostOnly(t *testing.T) {
-	for _, k := range []Kind{Hello, Reply, HostRequest, Stream, ExecuteResult, DisplayData, UpdateDisplayData, ClearOutput, Error, CommOpen, CommMsg, CommClose} {
+	for _, k := range []Kind{Hello, Reply, HostRequest, GoRelease, Stream, ExecuteResult, DisplayData, UpdateDisplayData, ClearOutput, Error, CommOpen, CommMsg, CommClose} {
 		require.False(t, FromHostOnly(k), k)
 	}
-	for _, k := range []Kind{Execute, IsComplete, Complete, Inspect, PyEval, PyCall, FFIModules, DebugRequest, HostReply, Interrupt, PyRelease} {
+	for _, k := range []Kind{Execute, IsComplete, Complete, Inspect, CommInfo, PyEval, PyCall, PyAwait, FFIModules, DebugRequest, HostReply, Interrupt, PyRelease, PyCancel} {
 		require.True(t, FromHostOnly(k), k)
 	}
 }

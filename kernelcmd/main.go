@@ -1,10 +1,11 @@
-// Command wasipy-kernel is a Jupyter kernel that runs Python (CPython
-// compiled to WebAssembly) in a wazero sandbox. Jupyter starts it from the
-// kernelspec as `wasipy-kernel --connection-file FILE`; `wasipy-kernel
-// kernelspec` writes or installs that kernelspec.
+// Package kernelcmd is the wasipy-kernel command as a library: Main
+// parses the command line (a kernel, `kernelspec`, `prepare`) and runs it.
+// cmd/kernel is the stock kernel; a program that calls Main with more Go
+// modules is a kernel whose notebooks can import them (see
+// examples/kernel-with-modules).
 //
 // This file only parses flags and wires the packages together.
-package main
+package kernelcmd
 
 import (
 	"context"
@@ -32,13 +33,32 @@ import (
 	"github.com/wasipy/wasipy/protocol/zmtp"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is the kernel's version (Options.Version).
 var version = "0.1.0"
 
-func main() {
+// extraModules are the Go modules of Options.Modules.
+var extraModules []*interp.Module
+
+// Options are what a kernel program adds to the stock command.
+type Options struct {
+	// Version is what --version and kernel_info say ("" keeps the stock one).
+	Version string
+	// Modules are Python modules implemented in Go that every session
+	// can import, beside the stock ones (wasipy.http).
+	Modules []*interp.Module
+}
+
+// Main runs the kernel command with os.Args and exits. Call it first
+// thing in main: the same program is started again as the interpreter's
+// worker, which Main runs too.
+func Main(opts Options) {
 	if interp.WorkerMain() {
 		return
 	}
+	if opts.Version != "" {
+		version = opts.Version
+	}
+	extraModules = opts.Modules
 	if len(os.Args) > 1 && os.Args[1] == "kernelspec" {
 		os.Exit(runKernelspec(os.Args[2:], os.Stdout, os.Stderr))
 	}
@@ -203,7 +223,7 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 			Hidden:      hidden,
 			DiskQuota:   dq,
 			MemoryLimit: lim.memory,
-			Modules:     []*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)},
+			Modules:     append([]*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)}, extraModules...),
 			Stderr:      os.Stderr,
 		}
 		if err := ps.configure(&cfg); err != nil {

@@ -1,4 +1,4 @@
-package main
+package kernelcmd
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func kernelBinary(t *testing.T) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "wasipy-kernel")
-		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", builtBin, ".").CombinedOutput()
+		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", builtBin, "../cmd/kernel").CombinedOutput() // the stock kernel, built from this package
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
