@@ -52,7 +52,10 @@ type Options struct {
 	// process (os._exit, os.kill of itself, os.abort), as ipykernel's
 	// process ends (exit.go); otherwise a fresh interpreter takes over.
 	EndOnExit bool
-	Log       *slog.Logger
+	// Ports answers connect_request; its Status is filled in. A zero
+	// value answers with no ports (a kernel not behind sockets).
+	Ports content.ConnectReply
+	Log   *slog.Logger
 }
 
 // Kernel serves one kernel session.
@@ -183,6 +186,7 @@ func (k *Kernel) handlers() map[string]handlerFunc {
 		"inspect_request":     k.inspect,
 		"history_request":     k.history,
 		"comm_info_request":   k.commInfo,
+		"connect_request":     k.connect,
 		"shutdown_request":    k.shutdown,
 		"interrupt_request":   k.interruptRequest,
 		comm.Open:             k.commFromFrontend,

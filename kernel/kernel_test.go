@@ -295,6 +295,20 @@ func TestKernelInfoOnShellAndControl(t *testing.T) {
 	}
 }
 
+// connect_request is answered with the ports the kernel was given, on
+// shell and on control, as ipykernel answers it.
+func TestConnectRequestAnswersThePorts(t *testing.T) {
+	ports := content.ConnectReply{ShellPort: 5001, IOPubPort: 5002, StdinPort: 5003, HBPort: 5004, ControlPort: 5005}
+	h := newHarness(t, func(o *Options) { o.Ports = ports })
+	for _, ch := range []protocol.Channel{protocol.Shell, protocol.Control} {
+		id := h.send(t, ch, "connect_request", map[string]any{})
+		r := h.tr.waitReply(t, id)
+		require.Equal(t, map[string]any{"_msg_type": "connect_reply", "status": "ok", "shell_port": 5001.0,
+			"iopub_port": 5002.0, "stdin_port": 5003.0, "hb_port": 5004.0, "control_port": 5005.0}, r)
+		h.tr.waitIOPub(t, id, []string{"status:busy", "status:idle"})
+	}
+}
+
 func TestExecuteCountsOnlyStoredExecutions(t *testing.T) {
 	h := newHarness(t)
 	id1 := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "result"})
