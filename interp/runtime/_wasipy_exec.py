@@ -557,7 +557,10 @@ def _ends_with_semicolon(code):
 
 
 def is_complete(code):
-    """Classify code for is_complete_request: complete, incomplete or invalid."""
+    """Classify code for is_complete_request: complete, incomplete or
+    invalid, as IPython's check_complete does: IPython's syntax (magics,
+    `obj?`, `!cmd`) is judged after the shell's input transformers, a cell
+    magic's body ends at an empty line, and top-level await is allowed."""
     if not code.strip():
         return {"status": "complete"}
     lines = code.splitlines()
@@ -567,12 +570,25 @@ def is_complete(code):
         indent += "    "
     if code.rstrip("\n").endswith("\\"):
         return {"status": "incomplete", "indent": indent}
+    if code.lstrip("\r\n").startswith("%%"):
+        # A cell magic's body may be anything (another language, data):
+        # as in IPython, only an empty last line ends it.
+        if not lines[-1].strip():
+            return {"status": "complete"}
+        return {"status": "incomplete", "indent": ""}
+    try:
+        for transform in (shell.input_transformers if shell is not None else ()):
+            code = transform(code)
+    except Exception:
+        return {"status": "invalid"}
     import codeop  # not at start-up: only consoles ask is_complete
 
+    compiler = codeop.CommandCompiler()
+    compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            compiled = codeop.compile_command(code, "<input>", "exec")
+            compiled = compiler(code, "<input>", "exec")
         except (SyntaxError, OverflowError, ValueError):
             return {"status": "invalid"}
     if compiled is None:

@@ -25,8 +25,26 @@ ANSI = __import__("re").compile(r"\x1b\[[0-9;]*m")
     ("x = 1 + \\", {"status": "incomplete", "indent": ""}),
     ("x = )", {"status": "invalid"}),
     ("def f(:", {"status": "invalid"}),
+    # A cell magic's body ends at an empty line, as in IPython.
+    ("%%timeit\na\n\n", {"status": "complete"}),
+    ("%%timeit\na\n", {"status": "incomplete", "indent": ""}),
+    ("%%timeit", {"status": "incomplete", "indent": ""}),
+    ("await x", {"status": "complete"}),
 ])
 def test_is_complete(code, want):
+    assert is_complete(code) == want
+
+
+@pytest.mark.parametrize("code, want", [
+    ("%time x", {"status": "complete"}),
+    ("x?", {"status": "complete"}),
+    ("%debug", {"status": "complete"}),
+    ("if True:\n    %time x", {"status": "incomplete", "indent": "    "}),
+    ("def f():\n    %time x\n\n", {"status": "complete"}),
+])
+def test_is_complete_judges_ipython_syntax_after_the_transformers(monkeypatch, code, want):
+    import _wasipy_magics
+    monkeypatch.setattr(_wasipy_exec, "shell", type("S", (), {"input_transformers": [_wasipy_magics.transform]}))
     assert is_complete(code) == want
 
 
