@@ -74,6 +74,10 @@ class Shell:
         self._labels = {}  # cell file name -> "Cell In[N]"
         self._count = 0
         self.payload = []  # execute_reply payloads of the running cell (ask_exit)
+        # Called with the exception after a cell's error was shown, while
+        # the cell still runs (so it may ask for input): %pdb on sets it
+        # to start the debugger post mortem.
+        self.after_error = None
         # (data, metadata) of a value, for Out[n] and user_expressions.
         self.formatter = plain_format
         # Whether the running request allows input() (allow_stdin).
@@ -165,10 +169,26 @@ class Shell:
         except SystemExit as e:
             return self._report_exit(e)
         except BaseException as e:
-            return self._report(e)
+            if _is_bdb_quit(e):
+                # The user quit the debugger: as in IPython, the cell ends
+                # there, with no traceback.
+                return {"status": "error", "ename": type(e).__name__, "evalue": str(e), "traceback": []}
+            reply = self._report(e)
+            if self.after_error is not None and not isinstance(e, KeyboardInterrupt):
+                self._after_error(e)
+            return reply
         finally:
             sys.displayhook = old_hook
         return None
+
+    def _after_error(self, exc):
+        try:
+            with interruptible():
+                self.after_error(exc)
+        except KeyboardInterrupt:
+            pass  # the cell has failed already; the interrupt ends the debugger
+        except BaseException as e:
+            print("".join(self.format_traceback(e)), file=sys.stderr)
 
     def _run_block(self, block):
         if not block.co_flags & _CO_COROUTINE:
@@ -301,6 +321,13 @@ class Shell:
     def _report(self, exc, syntax=False):
         _explain_quota(exc)
         tb = self.format_traceback(exc, syntax=syntax)
+        # As IPython: the last error stays in sys (sys.last_exc and the
+        # older three) for %debug and pdb.pm(), its frames starting at the
+        # user's (the runtime's own are no place to debug).
+        exc.__traceback__ = _from_user_frame(exc.__traceback__)
+        sys.last_exc = sys.last_value = exc
+        sys.last_type = type(exc)
+        sys.last_traceback = exc.__traceback__
         evalue = str(exc)
         if isinstance(exc, SyntaxError) and exc.filename in self._labels:
             evalue = evalue.replace(exc.filename, self._labels[exc.filename])
@@ -427,6 +454,11 @@ def _chain(exc):
         exc = exc.__cause__ or exc.__context__
 
 
+def _is_bdb_quit(exc):
+    bdb = sys.modules.get("bdb")
+    return bdb is not None and isinstance(exc, bdb.BdbQuit)
+
+
 def _cancelled_error():
     import asyncio
     return asyncio.CancelledError
@@ -437,6 +469,17 @@ def _from_cell_frame(tb):
     first = tb
     while tb is not None:
         if tb.tb_frame.f_code.co_filename.startswith("<wasipy-input-"):
+            return tb
+        tb = tb.tb_next
+    return first
+
+
+def _from_user_frame(tb):
+    """tb from its first frame outside the runtime on, or all of it if
+    there is none."""
+    first = tb
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(RUNTIME_DIR):
             return tb
         tb = tb.tb_next
     return first

@@ -989,6 +989,57 @@ def _history(ctx):
             print(("     " if numbers else "") + "Out: " + _wasipy_display.plain(outs[n]))
 
 
+# ---- the debugger -------------------------------------------------------------
+
+
+@_line_magic("pdb")
+def _pdb(ctx):
+    """Control the automatic calling of the pdb interactive debugger.
+
+    %pdb on (or 1) starts the debugger post mortem after every cell that
+    ends with an error (not an interrupt); %pdb off (or 0) stops that;
+    %pdb alone toggles it."""
+    core = _wasipy_magics.core()
+    if core is None:
+        raise UsageError("%pdb needs the wasipy kernel")
+    arg = ctx.line.strip().lower()
+    if arg in ("on", "1"):
+        on = True
+    elif arg in ("off", "0"):
+        on = False
+    elif not arg:
+        on = core.after_error is None
+    else:
+        raise UsageError(f"%pdb: expected on, off, 1 or 0, not {ctx.line.strip()!r}")
+    import _wasipy_pdb
+    core.after_error = _wasipy_pdb.post_mortem if on else None
+    print(f"Automatic pdb calling has been turned {'ON' if on else 'OFF'}")
+
+
+@_line_magic("debug")
+@_cell_magic("debug")
+def _debug(ctx):
+    """Activate the interactive debugger.
+
+    %debug alone: post-mortem of the last error (the frames of the cell
+    that raised it). %debug STATEMENT, or %%debug over a cell: run the code
+    under the debugger, stopped at its first line. The debugger reads its
+    commands through the frontend's input; `c` continues, `q` quits, an
+    interrupt ends it."""
+    import _wasipy_pdb
+    code = ctx.line.strip() if ctx.cell is None else ctx.cell
+    if not code.strip():
+        exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+        if exc is None or exc.__traceback__ is None:
+            print("No traceback has been produced, nothing to debug.", file=sys.stderr)
+            return
+        _wasipy_pdb.post_mortem(exc)
+        return
+    src, lineno = _lines_of(ctx)
+    body, _ = _compile(src, ctx.filename, lineno, value=False)
+    _wasipy_pdb.run(body, ctx.ns, ctx.local_ns)
+
+
 @_line_magic("prun")
 @_cell_magic("prun")
 def _prun(ctx):

@@ -139,9 +139,9 @@ cell_magics = {}
 
 _BUILTIN_LINE = ("time", "timeit", "who", "who_ls", "whos", "reset", "env", "set_env", "cd", "pwd", "run",
                  "load_ext", "unload_ext", "reload_ext", "lsmagic", "pinfo", "pinfo2", "config", "precision",
-                 "xmode", "matplotlib", "pprint", "history", "hist", "prun")
+                 "xmode", "matplotlib", "pprint", "history", "hist", "prun", "pdb", "debug", "load")
 _BUILTIN_CELL = ("time", "timeit", "capture", "html", "HTML", "markdown", "javascript", "js", "latex", "svg",
-                 "writefile", "file", "prun")
+                 "writefile", "file", "prun", "debug")
 
 
 def register_line_magic(name, func, internal=False):
