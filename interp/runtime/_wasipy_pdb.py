@@ -12,8 +12,9 @@ pdb.Pdb with a subclass right after pdb's first import:
 - pdb never installs its own SIGINT handler (it would replace the
   runtime's, which is what turns the kernel's interrupts into
   KeyboardInterrupt inside user code);
-- the runtime's frames are skipped, and the debugger lets go when the
-  user's outermost frame (a cell, the code a magic runs) returns, so
+- the runtime's frames are skipped, stepping goes from one block of a
+  cell to the next (a cell runs as its statements, then its last
+  expression), and the debugger lets go when the cell is done, so
   stepping past the end of a cell does not walk into the kernel, nor
   stop in the next cell.
 
@@ -30,6 +31,18 @@ _RUNTIME_PREFIX = "_wasipy_"
 def _called_by_runtime(frame):
     back = frame.f_back
     return back is None or str(back.f_globals.get("__name__", "")).startswith(_RUNTIME_PREFIX)
+
+
+# The runtime's functions that run user code for a request (a cell, its
+# user_expressions, a comm handler): when one returns, the user's code is
+# done and the debugger lets go.
+_USER_CODE_RUNNERS = {("_wasipy_exec", "Shell._run"), ("_wasipy_exec", "Shell.user_expressions"),
+                      ("_wasipy_exec", "Shell.run_handler.<locals>.run")}
+
+
+def _ends_user_code(frame):
+    code = frame.f_code
+    return (frame.f_globals.get("__name__"), getattr(code, "co_qualname", code.co_name)) in _USER_CODE_RUNNERS
 
 
 def _untrace():
@@ -66,13 +79,26 @@ def debugger_class(base):
             finally:
                 self.allow_kbdint = False
 
+        def user_call(self, frame, argument_list):
+            if _called_by_runtime(frame):
+                return  # the start of a cell's block: stop at its first line, not at a "--Call--"
+            super().user_call(frame, argument_list)
+
         def dispatch_return(self, frame, arg):
-            result = super().dispatch_return(frame, arg)
-            if _called_by_runtime(frame) and not self.breaks:
-                # The cell is done: what runs next is the kernel's.
+            if _ends_user_code(frame):
+                # The cell is done: what runs next is the kernel's, and the
+                # next cell must not stop in a debugger left behind.
                 _untrace()
                 return None
-            return result
+            if _called_by_runtime(frame) and self.stopframe in (None, frame) and not self.quitting:
+                # A cell runs as blocks (its statements, then its last
+                # expression, which is displayed): stepping off one block
+                # goes on to the next one's first line, as if the cell
+                # were one frame, instead of stopping at a "--Return--"
+                # in the middle of the cell.
+                self.set_step()
+                return self.trace_dispatch
+            return super().dispatch_return(frame, arg)
 
     Pdb.__module__ = base.__module__
     Pdb.__qualname__ = base.__qualname__
