@@ -665,8 +665,10 @@ _INFO_FIELDS = ("type_name", "base_class", "string_form", "namespace", "length",
 def _object_info(ip, oname, detail_level):
     import builtins
     import inspect
+    # As IPython: every field None but name and found when nothing is
+    # found; isclass only set (True) for a class.
     info = dict.fromkeys(_INFO_FIELDS)
-    info.update(name=oname, found=False, ismagic=False, isalias=False, isclass=False)
+    info.update(name=oname, found=False)
     head, *rest = oname.split(".") if oname else [""]
     if oname.startswith("%"):
         magic = line_magics.get(oname.lstrip("%")) or cell_magics.get(oname.lstrip("%"))
@@ -694,7 +696,7 @@ def _object_info(ip, oname, detail_level):
             return None
 
     isclass = inspect.isclass(obj)
-    info.update(found=True, isclass=isclass, namespace=namespace, type_name=type(obj).__name__,
+    info.update(found=True, ismagic=False, isalias=False, isclass=True if isclass else None, namespace=namespace, type_name=type(obj).__name__,
                 base_class=str(type(obj)), docstring=safe(lambda: inspect.getdoc(obj)),
                 file=safe(lambda: inspect.getsourcefile(obj) or inspect.getfile(obj)))
     if not callable(obj) or not isclass and not inspect.isroutine(obj):
