@@ -131,7 +131,8 @@ def test_object_inspect_as_ipykernel(both):
 IS_COMPLETE = [
     "%%timeit\na\n\n", "%%timeit\na\n", "%%timeit", "%time x", "x?", "x??", "!ls", "y = %env HOME",
     "if True:\n    %time x", "if True:\n    %time x\n", "x = 1", "for i in range(3):", "x = [1,", "x = )",
-    "def f():\n    return 1\n\n", "await x", "%debug", "%pdb on",
+    "def f():\n    return 1\n\n", "await x", "%debug", "%pdb on", "  x = 1", ">>> x = 1\n>>> y = 2",
+    "In [1]: x = 1", "  %%timeit\n  a\n\n",
 ]
 
 

@@ -599,6 +599,16 @@ def _ends_with_semicolon(code):
     return bool(toks) and toks[-1].string == ";"
 
 
+def _last_indent(code):
+    """The indentation a console should offer for the line after code."""
+    lines = code.splitlines()
+    last = lines[-1] if lines else ""
+    indent = last[: len(last) - len(last.lstrip())]
+    if last.rstrip().endswith(":"):
+        indent += "    "
+    return indent
+
+
 def is_complete(code):
     """Classify code for is_complete_request: complete, incomplete or
     invalid, as IPython's check_complete does: IPython's syntax (magics,
@@ -606,17 +616,12 @@ def is_complete(code):
     magic's body ends at an empty line, and top-level await is allowed."""
     if not code.strip():
         return {"status": "complete"}
-    lines = code.splitlines()
-    last = lines[-1] if lines else ""
-    indent = last[: len(last) - len(last.lstrip())]
-    if last.rstrip().endswith(":"):
-        indent += "    "
     if code.rstrip("\n").endswith("\\"):
-        return {"status": "incomplete", "indent": indent}
-    if code.lstrip("\r\n").startswith("%%"):
+        return {"status": "incomplete", "indent": _last_indent(code)}
+    if code.lstrip().startswith("%%"):
         # A cell magic's body may be anything (another language, data):
         # as in IPython, only an empty last line ends it.
-        if not lines[-1].strip():
+        if not code.splitlines()[-1].strip():
             return {"status": "complete"}
         return {"status": "incomplete", "indent": ""}
     try:
@@ -624,6 +629,8 @@ def is_complete(code):
             code = transform(code)
     except Exception:
         return {"status": "invalid"}
+    indent = _last_indent(code)
+    last = code.splitlines()[-1] if code.splitlines() else ""
     import codeop  # not at start-up: only consoles ask is_complete
 
     compiler = codeop.CommandCompiler()
