@@ -224,3 +224,35 @@ def test_debug_runs_a_statement_under_the_debugger(k):
     assert s.status == "ok", s
     assert "-> %debug dbg_value = 41 + 1" in s.stdout and "\n42\n" in s.stdout, s
     assert s.stdout.endswith("then 42\n"), s
+
+
+def test_pdb_without_stdin_fails_the_cell_as_ipykernel(k, ipykernel):
+    """Promise: where the frontend allows no stdin (allow_stdin false:
+    nbconvert, papermill), pdb.set_trace() cannot ask anything: the cell
+    fails with StdinNotImplementedError as in ipykernel, nothing waits, and
+    the next cell runs untraced; %pdb on starts no debugger there."""
+    _, ref_kc = ipykernel
+    code = "import pdb; pdb.set_trace()\nnot_reached = 1"
+    for name, kc in (("ipykernel", ref_kc), ("wasipy", k.kc)):
+        reply = kc.execute_interactive(code, allow_stdin=False, timeout=harness.REQUEST_TIMEOUT)["content"]
+        assert (reply["status"], reply["ename"]) == ("error", "StdinNotImplementedError"), (name, reply)
+    assert k.value("'not_reached' in dir(), __import__('sys').gettrace()") == "(False, None)"
+    k.ok("%pdb on")
+    try:
+        reply = k.kc.execute_interactive("1 / 0", allow_stdin=False, timeout=harness.REQUEST_TIMEOUT)["content"]
+        assert reply["ename"] == "ZeroDivisionError", reply
+    finally:
+        k.ok("%pdb off")
+
+
+def test_debug_with_a_breakpoint_runs_to_it(k):
+    """Promise: %debug -b FILE:LINE STATEMENT runs the statement under the
+    debugger and stops at that line of the file, as IPython's does (first
+    where the code enters the file, then `c` to the breakpoint)."""
+    k.ok("open('bp_mod.py', 'w').write('def h(n):\\n    t = n * 3\\n    t += 1\\n    return t\\n')\n"
+         "import bp_mod")
+    s = drive(k.kc, "%debug -b bp_mod.py:3 got = bp_mod.h(5)\nprint('got', got)", ["c", "p t", "c"])
+    assert s.status == "ok", s
+    assert "NOTE: Enter 'c' at the (Pdb) prompt to continue execution." in s.stdout, s
+    assert "-> t += 1" in s.stdout and "\n15\n" in s.stdout, s
+    assert s.stdout.endswith("got 16\n"), s

@@ -174,7 +174,9 @@ class Shell:
                 # there, with no traceback.
                 return {"status": "error", "ename": type(e).__name__, "evalue": str(e), "traceback": []}
             reply = self._report(e)
-            if self.after_error is not None and not isinstance(e, KeyboardInterrupt):
+            # Not after an interrupt (the user wants the cell stopped), nor
+            # when the frontend cannot answer the debugger's questions.
+            if self.after_error is not None and self.allow_stdin and not isinstance(e, KeyboardInterrupt):
                 self._after_error(e)
             return reply
         finally:

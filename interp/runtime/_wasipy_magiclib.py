@@ -1360,11 +1360,20 @@ def _debug(ctx):
 
     %debug alone: post-mortem of the last error (the frames of the cell
     that raised it). %debug STATEMENT, or %%debug over a cell: run the code
-    under the debugger, stopped at its first line. The debugger reads its
-    commands through the frontend's input; `c` continues, `q` quits, an
+    under the debugger, stopped at its first line. %debug -b FILE:LINE
+    STATEMENT (--breakpoint): run it until that line. The debugger reads
+    its commands through the frontend's input; `c` continues, `q` quits, an
     interrupt ends it."""
     import _wasipy_pdb
-    code = ctx.line.strip() if ctx.cell is None else ctx.cell
+    line = ctx.line.strip()
+    breakpoint = None
+    m = re.match(r"(?:-b|--breakpoint)\s+(\S+):(\d+)(?:\s+|$)", line)
+    if m:
+        breakpoint = (m.group(1), int(m.group(2)))
+        line = line[m.end():]
+    elif line.startswith(("-b", "--breakpoint")):
+        raise UsageError("%debug: -b takes FILE:LINE")
+    code = line if ctx.cell is None else ctx.cell
     if not code.strip():
         exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
         if exc is None or exc.__traceback__ is None:
@@ -1372,9 +1381,13 @@ def _debug(ctx):
             return
         _wasipy_pdb.post_mortem(exc)
         return
-    src, lineno = _lines_of(ctx)
+    if ctx.cell is None:
+        # The statement's column in the cell is lost; its line is kept.
+        src, lineno = line, ctx.lineno
+    else:
+        src, lineno = ctx.cell, ctx.lineno
     body, _ = _compile(src, ctx.filename, lineno, value=False)
-    _wasipy_pdb.run(body, ctx.ns, ctx.local_ns)
+    _wasipy_pdb.run(body, ctx.ns, ctx.local_ns, breakpoint)
 
 
 @_line_magic("prun")

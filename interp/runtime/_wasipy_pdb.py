@@ -132,6 +132,20 @@ def post_mortem(exc):
     debugger.interaction(None, exc if sys.version_info >= (3, 13) else exc.__traceback__)
 
 
-def run(code, globals, locals=None):
-    """Run code (source) under the debugger, stopping at its first line (%debug stmt)."""
-    _pdb().Pdb().run(code, globals, locals)
+def run(code, globals, locals=None, breakpoint=None):
+    """Run code (source or a code object) under the debugger (%debug
+    STATEMENT): stopped at its first line, or with breakpoint=(file, line)
+    at that line only."""
+    debugger = _pdb().Pdb()
+    if breakpoint is not None:
+        filename, lineno = breakpoint
+        error = debugger.set_break(debugger.canonic(filename), lineno)
+        if error:
+            print(error, file=sys.stderr)
+            return
+        # Run without stopping until the code reaches that file (what pdb
+        # does for the main file of `python -m pdb`, and IPython here).
+        debugger._wait_for_mainpyfile = True
+        debugger.mainpyfile = debugger.canonic(filename)
+        print(f"NOTE: Enter 'c' at the {debugger.prompt.strip()} prompt to continue execution.")
+    debugger.run(code, globals, locals)
