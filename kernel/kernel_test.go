@@ -25,6 +25,18 @@ type fakeTransport struct {
 	published []*protocol.Message
 	order     []*protocol.Message // sent and published, in the order they left
 	notify    chan struct{}
+	// flushes holds, for each Flush, how many messages had been sent and
+	// published before it.
+	flushes [][2]int
+}
+
+// Flush records when it was called (the kernel flushes iopub before an
+// input_request).
+func (f *fakeTransport) Flush(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes = append(f.flushes, [2]int{len(f.sent), len(f.published)})
+	return nil
 }
 
 func newFakeTransport() *fakeTransport { return &fakeTransport{notify: make(chan struct{}, 1000)} }
