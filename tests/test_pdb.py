@@ -17,8 +17,9 @@ from harness import strip_ansi
 class Session:
     """What a frontend sees of one cell driven through the debugger."""
 
-    def __init__(self, reply, prompts, stdout, errors):
+    def __init__(self, reply, prompts, stdout, errors, replied_at=None):
         self.reply = reply  # execute_reply content
+        self.replied_at = replied_at  # time.monotonic() when the reply came
         self.prompts = prompts  # input_request prompts, in order
         self.stdout = stdout
         self.errors = errors  # enames of error messages on iopub
@@ -66,7 +67,7 @@ def drive(kc, code, answers, interrupt=None, timeout=120):
         try:
             r = kc.get_shell_msg(timeout=0.01)
             if r["parent_header"]["msg_id"] == msg_id:
-                reply = r["content"]
+                reply, replied_at = r["content"], time.monotonic()
         except Empty:
             pass
     # Output sent before the reply may still be on its way.
@@ -81,7 +82,7 @@ def drive(kc, code, answers, interrupt=None, timeout=120):
                 stdout.append(m["content"]["text"])
             elif m["msg_type"] == "error":
                 errors.append(m["content"]["ename"])
-    return Session(reply, prompts, strip_ansi("".join(stdout)), errors)
+    return Session(reply, prompts, strip_ansi("".join(stdout)), errors, replied_at)
 
 
 @pytest.fixture(scope="module")
@@ -208,10 +209,12 @@ def test_interrupt_while_pdb_waits_ends_it(k):
 
     def interrupt():
         if not sent:
-            sent.append(k.send("interrupt_request", channel="control"))
+            sent.append(time.monotonic())
+            k.send("interrupt_request", channel="control")
 
     s = drive(k.kc, "breakpoint()\nafter_pdb = 1", ["p kept_before_pdb"], interrupt=interrupt)
     assert s.status == "error" and s.reply["ename"] == "KeyboardInterrupt", s
+    print(f"interrupt while pdb waits: {1000 * (s.replied_at - sent[0]):.1f} ms to the reply")
     assert s.errors == ["KeyboardInterrupt"] and len(s.prompts) == 2, s
     assert "\n5\n" in s.stdout, s
     assert k.value("kept_before_pdb, 'after_pdb' in dir(), __import__('sys').gettrace()") == "(5, False, None)"
