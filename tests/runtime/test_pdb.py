@@ -85,3 +85,20 @@ def test_post_mortem_shows_the_failing_frame(wasipy_pdb, capsys):
     out = capsys.readouterr().out
     assert "'deep'" in out and "'shallow'" in out, out
     assert wasipy_pdb == []
+
+
+def test_the_functions_it_lets_go_after_exist_in_the_shell():
+    """The debugger lets go when the shell's functions that run user code
+    return; it knows them by name, so a rename must fail here, not leave a
+    debugger tracing the next cell."""
+    import types
+
+    import _wasipy_exec
+
+    qualnames = set()
+    for fn in vars(_wasipy_exec.Shell).values():
+        if isinstance(fn, types.FunctionType):
+            qualnames.add(fn.__code__.co_qualname)
+            qualnames.update(c.co_qualname for c in fn.__code__.co_consts if isinstance(c, types.CodeType))
+    for module, qualname in _wasipy_pdb._USER_CODE_RUNNERS:
+        assert module == "_wasipy_exec" and qualname in qualnames, qualname
