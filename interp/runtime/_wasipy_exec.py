@@ -327,6 +327,10 @@ class Shell:
         # older three) for %debug and pdb.pm(), its frames starting at the
         # user's (the runtime's own are no place to debug).
         exc.__traceback__ = _from_user_frame(exc.__traceback__)
+        if isinstance(exc, MemoryError):
+            # The frames' variables are what filled the memory: free them
+            # (the frames stay, for %debug to show where it happened).
+            traceback.clear_frames(exc.__traceback__)
         sys.last_exc = sys.last_value = exc
         sys.last_type = type(exc)
         sys.last_traceback = exc.__traceback__
