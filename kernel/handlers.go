@@ -22,6 +22,14 @@ func (k *Kernel) kernelInfo(_ context.Context, r request) error {
 	return k.reply(r, "kernel_info_reply", info)
 }
 
+// connect answers with the ports of the kernel's sockets, as ipykernel
+// does; the request has no content to read.
+func (k *Kernel) connect(_ context.Context, r request) error {
+	reply := k.opts.Ports
+	reply.Status = content.StatusOK
+	return k.reply(r, "connect_reply", reply)
+}
+
 func (k *Kernel) isComplete(ctx context.Context, r request) error {
 	var req content.IsCompleteRequest
 	if err := r.msg.DecodeContent(&req); err != nil {

@@ -52,7 +52,10 @@ type Options struct {
 	// process (os._exit, os.kill of itself, os.abort), as ipykernel's
 	// process ends (exit.go); otherwise a fresh interpreter takes over.
 	EndOnExit bool
-	Log       *slog.Logger
+	// Ports answers connect_request; its Status is filled in. A zero
+	// value answers with no ports (a kernel not behind sockets).
+	Ports content.ConnectReply
+	Log   *slog.Logger
 }
 
 // Kernel serves one kernel session.
@@ -190,6 +193,7 @@ func (k *Kernel) handlers() map[string]handlerFunc {
 		"inspect_request":     k.inspect,
 		"history_request":     k.history,
 		"comm_info_request":   k.commInfo,
+		"connect_request":     k.connect,
 		"shutdown_request":    k.shutdown,
 		"interrupt_request":   k.interruptRequest,
 		"debug_request":       k.debugRequest,
@@ -231,10 +235,31 @@ func (k *Kernel) reply(r request, msgType string, c any) error {
 	return k.tr.Send(r.ch, m)
 }
 
+// flusher is a Transport that can wait until what it published is on the
+// wire (the Outbox).
+type flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// inputFlushWait bounds how long an input_request waits for the output
+// published before it.
+const inputFlushWait = time.Second
+
 func (k *Kernel) sendInputRequest(parent *protocol.Message, req content.InputRequest) error {
 	m, err := protocol.NewMessage(parent, k.session, "input_request", req)
 	if err != nil {
 		return err
+	}
+	// What the cell printed before asking (pdb's listing before its
+	// prompt) goes out first, as ipykernel flushes stdout before it asks:
+	// a console shows the iopub output it has received when the request
+	// comes, and prints later output only after the answer.
+	if f, ok := k.tr.(flusher); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), inputFlushWait)
+		if err := f.Flush(ctx); err != nil {
+			k.log.Debug("output before an input_request was not flushed", "err", err)
+		}
+		cancel()
 	}
 	return k.tr.Send(protocol.Stdin, m)
 }

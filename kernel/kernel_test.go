@@ -26,6 +26,18 @@ type fakeTransport struct {
 	published []*protocol.Message
 	order     []*protocol.Message // sent and published, in the order they left
 	notify    chan struct{}
+	// flushes holds, for each Flush, how many messages had been sent and
+	// published before it.
+	flushes [][2]int
+}
+
+// Flush records when it was called (the kernel flushes iopub before an
+// input_request).
+func (f *fakeTransport) Flush(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes = append(f.flushes, [2]int{len(f.sent), len(f.published)})
+	return nil
 }
 
 func newFakeTransport() *fakeTransport { return &fakeTransport{notify: make(chan struct{}, 1000)} }
@@ -309,6 +321,20 @@ func TestKernelInfoOnShellAndControl(t *testing.T) {
 		require.Equal(t, protocol.Version, r["protocol_version"])
 		require.Equal(t, "wasipy", r["implementation"])
 		require.Equal(t, "3.12.0", r["language_info"].(map[string]any)["version"])
+		h.tr.waitIOPub(t, id, []string{"status:busy", "status:idle"})
+	}
+}
+
+// connect_request is answered with the ports the kernel was given, on
+// shell and on control, as ipykernel answers it.
+func TestConnectRequestAnswersThePorts(t *testing.T) {
+	ports := content.ConnectReply{ShellPort: 5001, IOPubPort: 5002, StdinPort: 5003, HBPort: 5004, ControlPort: 5005}
+	h := newHarness(t, func(o *Options) { o.Ports = ports })
+	for _, ch := range []protocol.Channel{protocol.Shell, protocol.Control} {
+		id := h.send(t, ch, "connect_request", map[string]any{})
+		r := h.tr.waitReply(t, id)
+		require.Equal(t, map[string]any{"_msg_type": "connect_reply", "status": "ok", "shell_port": 5001.0,
+			"iopub_port": 5002.0, "stdin_port": 5003.0, "hb_port": 5004.0, "control_port": 5005.0}, r)
 		h.tr.waitIOPub(t, id, []string{"status:busy", "status:idle"})
 	}
 }

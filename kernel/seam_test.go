@@ -32,6 +32,15 @@ func TestInputGoesThroughTheStdinBroker(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	require.Equal(t, id, ask.ParentHeader.MsgID)
 	require.JSONEq(t, `{"prompt":"name? ","password":false}`, string(ask.Content))
+	// iopub was flushed before the question went out (after busy and
+	// execute_input were published, before anything was sent on stdin),
+	// so a console shows what the cell printed before it asks.
+	h.tr.mu.Lock()
+	flushes := append([][2]int(nil), h.tr.flushes...)
+	h.tr.mu.Unlock()
+	require.NotEmpty(t, flushes, "no flush before the input_request")
+	require.Equal(t, 0, flushes[0][0], "the flush came after the input_request was sent")
+	require.GreaterOrEqual(t, flushes[0][1], 2, "the flush came before busy and execute_input were published")
 	h.send(t, protocol.Stdin, "input_reply", map[string]any{"value": "Ada"})
 	require.Equal(t, "ok", h.tr.waitReply(t, id)["status"])
 	require.Equal(t, []string{"stdout:Ada"}, streamTexts(t, h.tr.publishedFor(id)))

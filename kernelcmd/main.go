@@ -30,6 +30,7 @@ import (
 	"github.com/wasipy/wasipy/kernel"
 	"github.com/wasipy/wasipy/kernelspec"
 	"github.com/wasipy/wasipy/protocol"
+	"github.com/wasipy/wasipy/protocol/content"
 	"github.com/wasipy/wasipy/protocol/zmtp"
 )
 
@@ -246,7 +247,11 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	if hist != nil {
 		defer hist.Store().Close()
 	}
-	k, err := kernel.New(ctx, sb.transport(out), start, kernel.Options{Implementation: "wasipy", Version: version, Log: log, History: hist, MaxOutput: lim.output, EndOnExit: endOnExit})
+	bound := srv.Info() // the ports actually bound (the file may ask for 0)
+	ports := content.ConnectReply{ShellPort: bound.ShellPort, IOPubPort: bound.IOPubPort,
+		StdinPort: bound.StdinPort, HBPort: bound.HBPort, ControlPort: bound.ControlPort}
+	k, err := kernel.New(ctx, sb.transport(out), start, kernel.Options{Implementation: "wasipy", Version: version, Log: log,
+		History: hist, MaxOutput: lim.output, EndOnExit: endOnExit, Ports: ports})
 	if err != nil {
 		return 0, err
 	}

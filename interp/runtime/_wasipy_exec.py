@@ -76,6 +76,10 @@ class Shell:
         self._labels = {}  # cell file name -> "Cell In[N]"
         self._count = 0
         self.payload = []  # execute_reply payloads of the running cell (ask_exit)
+        # Called with the exception after a cell's error was shown, while
+        # the cell still runs (so it may ask for input): %pdb on sets it
+        # to start the debugger post mortem.
+        self.after_error = None
         # (data, metadata) of a value, for Out[n] and user_expressions.
         self.formatter = plain_format
         # Whether the running request allows input() (allow_stdin).
@@ -174,10 +178,28 @@ class Shell:
         except SystemExit as e:
             return self._report_exit(e)
         except BaseException as e:
-            return self._report(e)
+            if _is_bdb_quit(e):
+                # The user quit the debugger: as in IPython, the cell ends
+                # there, with no traceback.
+                return {"status": "error", "ename": type(e).__name__, "evalue": str(e), "traceback": []}
+            reply = self._report(e)
+            # Not after an interrupt (the user wants the cell stopped), nor
+            # when the frontend cannot answer the debugger's questions.
+            if self.after_error is not None and self.allow_stdin and not isinstance(e, KeyboardInterrupt):
+                self._after_error(e)
+            return reply
         finally:
             sys.displayhook = old_hook
         return None
+
+    def _after_error(self, exc):
+        try:
+            with interruptible():
+                self.after_error(exc)
+        except KeyboardInterrupt:
+            pass  # the cell has failed already; the interrupt ends the debugger
+        except BaseException as e:
+            print("".join(self.format_traceback(e)), file=sys.stderr)
 
     def _run_block(self, block):
         if not block.co_flags & _CO_COROUTINE:
@@ -310,6 +332,17 @@ class Shell:
     def _report(self, exc, syntax=False):
         _explain_quota(exc)
         tb = self.format_traceback(exc, syntax=syntax)
+        # As IPython: the last error stays in sys (sys.last_exc and the
+        # older three) for %debug and pdb.pm(), its frames starting at the
+        # user's (the runtime's own are no place to debug).
+        exc.__traceback__ = _from_user_frame(exc.__traceback__)
+        if isinstance(exc, MemoryError):
+            # The frames' variables are what filled the memory: free them
+            # (the frames stay, for %debug to show where it happened).
+            traceback.clear_frames(exc.__traceback__)
+        sys.last_exc = sys.last_value = exc
+        sys.last_type = type(exc)
+        sys.last_traceback = exc.__traceback__
         evalue = str(exc)
         if isinstance(exc, SyntaxError) and exc.filename in self._labels:
             evalue = evalue.replace(exc.filename, self._labels[exc.filename])
@@ -436,6 +469,11 @@ def _chain(exc):
         exc = exc.__cause__ or exc.__context__
 
 
+def _is_bdb_quit(exc):
+    bdb = sys.modules.get("bdb")
+    return bdb is not None and isinstance(exc, bdb.BdbQuit)
+
+
 def _cancelled_error():
     import asyncio
     return asyncio.CancelledError
@@ -446,6 +484,17 @@ def _from_cell_frame(tb):
     first = tb
     while tb is not None:
         if tb.tb_frame.f_code.co_filename in cell_files:
+            return tb
+        tb = tb.tb_next
+    return first
+
+
+def _from_user_frame(tb):
+    """tb from its first frame outside the runtime on, or all of it if
+    there is none."""
+    first = tb
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(RUNTIME_DIR):
             return tb
         tb = tb.tb_next
     return first
@@ -565,23 +614,46 @@ def _ends_with_semicolon(code):
     return bool(toks) and toks[-1].string == ";"
 
 
-def is_complete(code):
-    """Classify code for is_complete_request: complete, incomplete or invalid."""
-    if not code.strip():
-        return {"status": "complete"}
+def _last_indent(code):
+    """The indentation a console should offer for the line after code."""
     lines = code.splitlines()
     last = lines[-1] if lines else ""
     indent = last[: len(last) - len(last.lstrip())]
     if last.rstrip().endswith(":"):
         indent += "    "
+    return indent
+
+
+def is_complete(code):
+    """Classify code for is_complete_request: complete, incomplete or
+    invalid, as IPython's check_complete does: IPython's syntax (magics,
+    `obj?`, `!cmd`) is judged after the shell's input transformers, a cell
+    magic's body ends at an empty line, and top-level await is allowed."""
+    if not code.strip():
+        return {"status": "complete"}
     if code.rstrip("\n").endswith("\\"):
-        return {"status": "incomplete", "indent": indent}
+        return {"status": "incomplete", "indent": _last_indent(code)}
+    if code.lstrip().startswith("%%"):
+        # A cell magic's body may be anything (another language, data):
+        # as in IPython, only an empty last line ends it.
+        if not code.splitlines()[-1].strip():
+            return {"status": "complete"}
+        return {"status": "incomplete", "indent": ""}
+    try:
+        for transform in (shell.input_transformers if shell is not None else ()):
+            code = transform(code)
+    except Exception:
+        return {"status": "invalid"}
+    indent = _last_indent(code)
+    last = code.splitlines()[-1] if code.splitlines() else ""
     import codeop  # not at start-up: only consoles ask is_complete
 
+    compiler = codeop.CommandCompiler()
+    compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            compiled = codeop.compile_command(code, "<input>", "exec")
+            compiled = compiler(code, "<input>", "exec")
         except (SyntaxError, OverflowError, ValueError):
             return {"status": "invalid"}
     if compiled is None:

@@ -46,6 +46,12 @@ def _after_getpass(module):
     module.getpass = getpass
 
 
+def _after_pdb(module):
+    # breakpoint(), pdb.set_trace(): the kernel's debugger (_wasipy_pdb).
+    import _wasipy_pdb
+    _wasipy_pdb.patch(module)
+
+
 def _after_asyncio(module):
     # The host-driven event loop becomes the default.
     import _wasipy_asyncio
@@ -53,7 +59,7 @@ def _after_asyncio(module):
 
 
 # module name -> fn(module), run right after its first import.
-_AFTER_IMPORT = {"asyncio": _after_asyncio, "getpass": _after_getpass}
+_AFTER_IMPORT = {"asyncio": _after_asyncio, "getpass": _after_getpass, "pdb": _after_pdb}
 
 
 def after_import(name, fn):
@@ -134,5 +140,6 @@ def install(shell, router):
     _install_cpu_clock()
     sys.meta_path.insert(0, _PatchOnImport())
     builtins.input = input
-    if "getpass" in sys.modules:  # imported before the hook: patch it now
-        _after_getpass(sys.modules["getpass"])
+    for name in ("getpass", "pdb"):
+        if name in sys.modules:  # imported before the hook: patch it now
+            _AFTER_IMPORT[name](sys.modules[name])

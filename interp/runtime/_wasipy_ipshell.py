@@ -7,6 +7,7 @@ Created on the first get_ipython() call, not at start-up.
 """
 
 import os
+import re
 import sys
 
 import _wasipy_display
@@ -215,22 +216,6 @@ class ExtensionManager:
         _lib()._reload_ext(_Ctx("reload_ext", module_str, None, "<magic>", 1, None))
 
 
-class HistoryManager:
-    """get_ipython().history_manager: the settings a launcher gave as
-    IPython options (--HistoryManager.hist_file=..., --HistoryManager.enabled=...),
-    which the kernel passes in the environment. The history itself is kept
-    by the kernel, outside the sandbox (history_request, %history)."""
-
-    def __init__(self):
-        # ipykernel's default is a file in the profile; wasipy's store is not
-        # a file the guest can see, so the default names none.
-        self.hist_file = os.environ.get("WASIPY_HIST_FILE", "")
-        self.enabled = os.environ.get("WASIPY_HISTORY_ENABLED", "True").lower() == "true"
-
-    def __repr__(self):
-        return f"<HistoryManager hist_file={self.hist_file!r} enabled={self.enabled}>"
-
-
 class _IOPubSocket:
     """get_ipython().kernel.iopub_socket: no socket, only what Session.send
     recognises as the iopub channel (the guest never reaches the kernel's
@@ -398,7 +383,7 @@ class ZMQInteractiveShell(InteractiveShell):
         self.magics_manager = MagicsManager(self)
         self.extension_manager = ExtensionManager()
         self.kernel = _Kernel(self)
-        self.history_manager = HistoryManager()
+        self._history_manager = None
         self.config = _Struct(IPKernelApp=_Struct(), InteractiveShell=_Struct())
         self.input_transformers_cleanup = []
         self.input_transformers_post = []
@@ -406,7 +391,6 @@ class ZMQInteractiveShell(InteractiveShell):
         self.autocall = 0
         self.automagic = False
         self.colors = "Linux"
-        self.pdb = False
         self.profile = "default"
         self.parent = None
         self.last_execution_succeeded = True
@@ -415,6 +399,18 @@ class ZMQInteractiveShell(InteractiveShell):
 
     def __repr__(self):
         return f"<{__name__}.{type(self).__name__} object at 0x{id(self):x}>"
+
+    @property
+    def history_manager(self):
+        """This session's history (_wasipy_magiclib.HistoryManager), made
+        when first asked for: the magics' module is not loaded before."""
+        if self._history_manager is None:
+            self._history_manager = _lib().HistoryManager(self._core)
+        return self._history_manager
+
+    @history_manager.setter
+    def history_manager(self, value):
+        self._history_manager = value
 
     # -- namespaces --
 
@@ -583,7 +579,9 @@ class ZMQInteractiveShell(InteractiveShell):
         self.showtraceback()
 
     def set_next_input(self, text, replace=False):
-        pass  # wasipy sends no payloads
+        """Put text in the frontend's next input cell (replace=True: in
+        place of this one): a set_next_input payload, one per cell."""
+        _lib().set_next_input(text, replace)
 
     def ask_yes_no(self, prompt, default=None, interrupt=None):
         while True:
@@ -609,12 +607,116 @@ class ZMQInteractiveShell(InteractiveShell):
     def object_inspect_text(self, oname, detail_level=0):
         return _lib()._inspect_text(oname, detail_level) or ""
 
+    def object_inspect(self, oname, detail_level=0):
+        """IPython's info dict of a dotted name in the namespace (what
+        `obj?` shows, field by field); found=False when it names nothing."""
+        return _object_info(self, oname, detail_level)
+
+    def object_inspect_mime(self, oname, detail_level=0, omit_sections=()):
+        """The inspection of oname as a MIME bundle (text/plain, text/html),
+        as IPython returns it; KeyError when oname names nothing."""
+        text = _lib()._inspect_text(oname, detail_level)
+        if not text:
+            raise KeyError(f"{oname} not found")
+        import html
+        plain = _ANSI.sub("", text)
+        return {"text/plain": text, "text/html": f"<pre>{html.escape(plain)}</pre>"}
+
+    # -- the debugger --
+
+    @property
+    def call_pdb(self):
+        """Whether the debugger starts after a cell's error (%pdb)."""
+        return self._core.after_error is not None
+
+    @call_pdb.setter
+    def call_pdb(self, value):
+        if not isinstance(value, (bool, int)):
+            raise ValueError("new call_pdb value must be boolean")
+        import _wasipy_pdb
+        self._core.after_error = _wasipy_pdb.post_mortem if value else None
+
+    pdb = call_pdb
+
+    def debugger(self, force=False):
+        """The post-mortem debugger on the last error (%debug)."""
+        if not (force or self.call_pdb):
+            return
+        self.run_line_magic("debug", "")
+
     # The cell events around each execute request (_wasipy_magics fires them).
     def _wasipy_before_execute(self, req):
         return _pre_run(self, req)
 
     def _wasipy_after_execute(self, req, info, reply):
         _post_run(self, req, info, reply)
+
+
+# ---- inspection ---------------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# The keys of IPython's info dict (IPython.core.oinspect.info_fields).
+_INFO_FIELDS = ("type_name", "base_class", "string_form", "namespace", "length", "file", "definition",
+                "docstring", "source", "init_definition", "class_docstring", "init_docstring", "call_def",
+                "call_docstring", "subclasses", "ismagic", "isalias", "isclass", "found", "name")
+
+
+def _object_info(ip, oname, detail_level):
+    import builtins
+    import inspect
+    # As IPython: every field None but name and found when nothing is
+    # found; isclass only set (True) for a class.
+    info = dict.fromkeys(_INFO_FIELDS)
+    info.update(name=oname, found=False)
+    head, *rest = oname.split(".") if oname else [""]
+    if oname.startswith("%"):
+        magic = line_magics.get(oname.lstrip("%")) or cell_magics.get(oname.lstrip("%"))
+        if magic is None:
+            return info
+        info.update(found=True, ismagic=True, type_name="Magic function",
+                    docstring=inspect.cleandoc(magic.__doc__ or "") or None)
+        return info
+    if head in ip.user_ns:
+        obj, namespace = ip.user_ns[head], "Interactive"
+    elif hasattr(builtins, head):
+        obj, namespace = getattr(builtins, head), "Python builtin"
+    else:
+        return info
+    try:
+        for attr in rest:
+            obj = getattr(obj, attr)
+    except Exception:
+        return info
+
+    def safe(fn):
+        try:
+            return fn()
+        except Exception:
+            return None
+
+    isclass = inspect.isclass(obj)
+    info.update(found=True, ismagic=False, isalias=False, isclass=True if isclass else None, namespace=namespace, type_name=type(obj).__name__,
+                base_class=str(type(obj)), docstring=safe(lambda: inspect.getdoc(obj)),
+                file=safe(lambda: inspect.getsourcefile(obj) or inspect.getfile(obj)))
+    if not callable(obj) or not isclass and not inspect.isroutine(obj):
+        info["string_form"] = safe(lambda: _wasipy_display.plain(obj)[:200])
+        info["length"] = safe(lambda: str(len(obj)))
+    sig = safe(lambda: str(inspect.signature(obj)))
+    if isclass:
+        info["init_definition"] = oname + sig if sig is not None else None
+        info["init_docstring"] = safe(lambda: inspect.getdoc(obj.__init__))
+        info["subclasses"] = safe(lambda: ", ".join(c.__name__ for c in type.__subclasses__(obj)[:10])) or None
+    elif inspect.isroutine(obj):
+        info["definition"] = oname + sig if sig is not None else None
+    elif callable(obj):
+        info["call_def"] = oname + sig if sig is not None else None
+        info["call_docstring"] = safe(lambda: inspect.getdoc(type(obj).__call__))
+    if not isclass and not inspect.isroutine(obj) and not inspect.ismodule(obj):
+        info["class_docstring"] = safe(lambda: inspect.getdoc(type(obj)))
+    if detail_level:
+        info["source"] = safe(lambda: inspect.getsource(obj))
+    return info
 
 
 # ---- cell events ------------------------------------------------------------

@@ -798,6 +798,122 @@ def _page(text):
     core.payload.append({"source": "page", "data": {"text/plain": text}, "start": 0})
 
 
+def set_next_input(text, replace=False):
+    """Ask the frontend to put text in the next input cell (replace=True:
+    in place of the running cell's), as IPython does: a `set_next_input`
+    payload in the running cell's execute_reply, only the last one of a
+    cell kept."""
+    if not isinstance(text, str):
+        raise TypeError(f"set_next_input takes a str, not {type(text).__name__}")
+    core = _wasipy_magics.core()
+    if core is None:
+        raise RuntimeError("set_next_input needs the wasipy kernel")
+    core.payload[:] = [p for p in core.payload if p.get("source") != "set_next_input"]
+    core.payload.append({"source": "set_next_input", "text": text, "replace": bool(replace)})
+
+
+def _line_ranges(spec, lines):
+    """The lines spec chooses (IPython's %load -r: "5-10 2", "3:6" with the
+    end excluded, "4-" to the end), in the order given."""
+    out = []
+    for part in spec.replace(",", " ").split():
+        m = re.fullmatch(r"(\d*)(?:([-:])(\d*))?", part)
+        if not m or not (m.group(1) or m.group(3)):
+            raise UsageError(f"%load -r: cannot read the range {part!r}")
+        start = int(m.group(1)) - 1 if m.group(1) else 0
+        if m.group(2) is None:
+            end = start + 1
+        elif not m.group(3):
+            end = len(lines)
+        else:
+            end = int(m.group(3)) - (m.group(2) == ":")
+        out.extend(lines[max(start, 0):end])
+    return out
+
+
+def _symbols(code, names):
+    """The source of the top-level definitions (def, class, assignments of
+    a name) called names in code, in the order asked; and the names not found."""
+    import ast
+    tree = ast.parse(code)
+    lines = code.split("\n")
+    found = {}
+    for node in tree.body:
+        name = getattr(node, "name", None)
+        if name is None and isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            name = next((t.id for t in targets if isinstance(t, ast.Name)), None)
+        if name:
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+            found[name] = "\n".join(lines[start - 1:node.end_lineno]) + "\n"
+    blocks = [found[n] for n in names if n in found]
+    return blocks, [n for n in names if n not in found]
+
+
+def _load_source(target, ns):
+    """The text %load reads: a file, the source of an object in the
+    namespace, or cells of this session's input history."""
+    path = os.path.expanduser(_unquote(target))
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    if re.fullmatch(r"[A-Za-z_][\w.]*", target):
+        head, *rest = target.split(".")
+        if head in ns:
+            obj = ns[head]
+            try:
+                for attr in rest:
+                    obj = getattr(obj, attr)
+                import inspect
+                return inspect.getsource(obj)
+            except (AttributeError, TypeError, OSError):
+                pass
+    inputs = ns.get("In") or [""]
+    if re.fullmatch(r"[\d\s:,-]+", target):
+        cells = _line_ranges(target, inputs[1:])
+        if cells:
+            return "\n".join(c.rstrip("\n") for c in cells) + "\n"
+    raise UsageError(f"%load: {target!r} is no file, object or input history range")
+
+
+@_line_magic("load")
+def _load(ctx):
+    """Load code into the next input cell: %load [-r RANGES] [-s SYMBOLS] [-y] SOURCE
+
+    SOURCE is a file, the name of an object (its source) or a range of this
+    session's inputs (5, 2-4). -r: only these lines of it (5-10 2, 3:6
+    with the end excluded); -s: only these top-level definitions (a,b);
+    -y: load however long the text is. The cell is replaced by
+    "# %load SOURCE" and the text, as in IPython."""
+    import shlex
+    try:
+        words = shlex.split(ctx.line)
+    except ValueError as e:
+        raise UsageError(f"%load: {e}") from None
+    opts, rest = {}, []
+    it = iter(words)
+    for w in it:
+        if w in ("-r", "-s", "-n"):
+            opts[w] = next(it, None)
+            if opts[w] is None:
+                raise UsageError(f"%load: {w} needs a value")
+        elif w == "-y":
+            opts[w] = True
+        else:
+            rest.append(w)
+    if len(rest) != 1:
+        raise UsageError("%load: give one file, object or input range to load")
+    contents = _load_source(rest[0], ctx.ns)
+    if "-s" in opts:
+        blocks, missing = _symbols(contents, [n for n in opts["-s"].split(",") if n])
+        for name in missing:
+            print(f"The symbol `{name}` was not found", file=sys.stderr)
+        contents = "\n".join(blocks)
+    if "-r" in opts:
+        contents = "\n".join(_line_ranges(opts["-r"], contents.split("\n")))
+    set_next_input(f"# %load {ctx.line.strip()}\n" + contents, replace=True)
+
+
 def _inspect_text(target, level, frame=None):
     try:
         import _wasipy_complete
@@ -954,39 +1070,324 @@ def _pprint(ctx):
     print(f"Pretty printing has been turned {'ON' if plain.pprint else 'OFF'}")
 
 
+class HistoryManager:
+    """get_ipython().history_manager: this session's input and output
+    history, with IPython's API (get_range, get_tail, search,
+    get_range_by_str), as %history and tools read it; and the settings a
+    launcher gave as IPython options (--HistoryManager.hist_file=...,
+    --HistoryManager.enabled=...), which the kernel passes in the
+    environment.
+
+    The guest sees the running session only (In and Out): earlier sessions
+    are kept by the kernel on the host, outside the sandbox, and reached
+    with history_request. Lines are numbered as In; session 0 is this one."""
+
+    session_number = 0
+
+    def __init__(self, shell):
+        self._shell = shell  # anything with the user's namespace as user_ns
+        # ipykernel's default is a file in the profile; wasipy's store is not
+        # a file the guest can see, so the default names none.
+        self.hist_file = os.environ.get("WASIPY_HIST_FILE", "")
+        self.enabled = os.environ.get("WASIPY_HISTORY_ENABLED", "True").lower() == "true"
+
+    def __repr__(self):
+        return f"<HistoryManager hist_file={self.hist_file!r} enabled={self.enabled}>"
+
+    @property
+    def input_hist_raw(self):
+        return self._shell.user_ns.get("In") or [""]
+
+    @property
+    def input_hist_parsed(self):
+        return [translate(c) for c in self.input_hist_raw]
+
+    @property
+    def output_hist(self):
+        return self._shell.user_ns.get("Out") or {}
+
+    def _entry(self, n, raw, output):
+        text = self.input_hist_raw[n]
+        text = text if raw else translate(text)
+        if not output:
+            return (0, n, text)
+        out = self.output_hist.get(n)
+        return (0, n, (text, None if out is None else _wasipy_display.plain(out)))
+
+    def get_range(self, session=0, start=1, stop=None, raw=True, output=False):
+        """(session, line, input) for lines start..stop-1 of this session
+        (inputs are (input, output repr or None) with output=True)."""
+        if session not in (0, self.session_number):
+            return
+        count = len(self.input_hist_raw)
+        stop = count if stop is None else min(stop, count)
+        for n in range(max(start, 1), stop):
+            yield self._entry(n, raw, output)
+
+    def get_range_by_str(self, rangestr, raw=True, output=False):
+        """IPython's range syntax: "4", "2-5", "3:6" (end excluded); an
+        empty string is the whole session."""
+        for session, start, stop in _hist_ranges(rangestr):
+            yield from self.get_range(session, start, stop, raw, output)
+
+    def get_tail(self, n=10, raw=True, output=False, include_latest=False):
+        """The last n lines (without the running one unless include_latest)."""
+        last = len(self.input_hist_raw) - 1 - (0 if include_latest else 1)
+        return [self._entry(i, raw, output) for i in range(max(1, last - n + 1), last + 1)]
+
+    def search(self, pattern="*", raw=True, search_raw=True, output=False, n=None, unique=False):
+        """Lines matching a glob pattern, oldest first; n: only the last n;
+        unique: each text once, at its latest line."""
+        import fnmatch
+        hits = []
+        for i in range(1, len(self.input_hist_raw)):
+            text = self.input_hist_raw[i] if search_raw else translate(self.input_hist_raw[i])
+            if fnmatch.fnmatch(text, pattern):
+                hits.append(i)
+        if unique:
+            latest = {}
+            for i in hits:
+                latest[self.input_hist_raw[i]] = i
+            hits = sorted(latest.values())
+        if n is not None:
+            hits = hits[-n:] if n > 0 else []
+        return [self._entry(i, raw, output) for i in hits]
+
+    def reset(self, new_session=True):
+        pass  # the kernel owns the sessions
+
+    def store_inputs(self, line_num, source, source_raw=None):
+        pass  # the kernel records every cell itself
+
+    def store_output(self, line_num):
+        pass
+
+
+_HIST_RANGE = re.compile(r"((?P<startsess>~?\d+)/)?(?P<start>\d+)?((?P<sep>[-:])((?P<endsess>~?\d+)/)?(?P<end>\d+))?$")
+
+
+def _hist_ranges(text):
+    """(session, start, stop) of IPython's history ranges ("~2/", "4",
+    "2-5" with the end included, "3:6" without it); sessions are relative
+    (0 is this one)."""
+    if not text.strip():
+        yield (0, 1, None)
+        return
+    for part in text.split():
+        m = _HIST_RANGE.match(part)
+        if not m or not (m.group("start") or m.group("startsess")):
+            # IPython skips what it cannot read; saying so is kinder.
+            raise UsageError(f"%history: cannot read the range {part!r}")
+        if m.group("start"):
+            start = int(m.group("start"))
+            end = int(m.group("end")) if m.group("end") else start + 1
+            if m.group("sep") == "-":
+                end += 1
+        else:
+            start, end = 1, None
+        first = int((m.group("startsess") or "0").replace("~", "-"))
+        last = int((m.group("endsess") or m.group("startsess") or "0").replace("~", "-"))
+        if first == last:
+            yield (first, start, end)
+            continue
+        yield (first, start, None)
+        for sess in range(first + 1, last):
+            yield (sess, 1, None)
+        yield (last, 1, end)
+
+
+# How the input transformer spells IPython's syntax, and IPython's spelling
+# (what %history -t and input_hist_parsed show).
+_TRANSLATIONS = [
+    (re.compile(r"__import__\('_wasipy_magics'\)\._cell\((.*), \d+\)$", re.M), r"get_ipython().run_cell_magic(\1)"),
+    (re.compile(r"__import__\('_wasipy_magics'\)\._line\("), "get_ipython().run_line_magic("),
+    (re.compile(r"__import__\('_wasipy_magics'\)\._help\((.*?), 0\)"), r"get_ipython().run_line_magic('pinfo', \1)"),
+    (re.compile(r"__import__\('_wasipy_magics'\)\._help\((.*?), 1\)"), r"get_ipython().run_line_magic('pinfo2', \1)"),
+    (re.compile(r"__import__\('_wasipy_magics'\)\._system\("), "get_ipython().system("),
+]
+
+
+def translate(cell):
+    """A cell as IPython runs it: magics and `obj?` as calls on get_ipython()."""
+    try:
+        code = _wasipy_magics.transform(cell)
+    except Exception:
+        return cell
+    for pattern, repl in _TRANSLATIONS:
+        code = pattern.sub(repl, code)
+    return code
+
+
+class _Namespace:
+    def __init__(self, ns):
+        self.user_ns = ns
+
+
 @_line_magic("history", "hist")
 def _history(ctx):
-    """Print this session's input history.
+    """Print this session's input history, as IPython's %history:
 
-    %history [-n] [-o] [range...]   ranges: 4, 2-5, 3:6 (end excluded), ~2/ (last 2)
-    -n: with numbers; -o: with the outputs."""
-    words = ctx.line.split()
-    numbers = "-n" in words
-    outputs = "-o" in words
-    ns = ctx.ns
-    inputs = ns.get("In") or [""]
-    outs = ns.get("Out") or {}
-    chosen = []
-    for w in words:
-        if w.startswith("-"):
+    %history [-n] [-o] [-p] [-t] [-f FILENAME] [-g [PATTERN ...]] [-l [N]] [-u] [range ...]
+
+    ranges: 4, 2-5 (5 included), 3:6 (6 excluded), ~1/ (a session: only
+    this one, 0/, is visible in the sandbox); none: the whole session.
+    -n: line numbers; -o: outputs too; -p: >>> prompts; -t: the translated
+    input (magics as get_ipython() calls); -f: write to a file instead
+    (UTF-8); -g: the lines matching a glob pattern; -l: the last N lines
+    (10); -u: with -g, each line once."""
+    import fnmatch
+    import shlex
+    ip = get_ipython()
+    # The magic reads the namespace it was called from (a cell's: the
+    # user's), as the tests of the runtime do without a kernel.
+    hm = HistoryManager(_Namespace(ctx.ns))
+    try:
+        words = shlex.split(ctx.line)
+    except ValueError as e:
+        raise UsageError(f"%history: {e}") from None
+    flags, filename, pattern, limit, ranges = set(), None, None, None, []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "-f":
+            if i + 1 >= len(words):
+                raise UsageError("%history: -f needs a file name")
+            filename, i = words[i + 1], i + 2
             continue
-        m = re.fullmatch(r"(\d+)(?:([-:])(\d+))?", w)
-        if not m:
-            raise UsageError(f"%history: cannot read the range {w!r}")
-        a = int(m.group(1))
-        b = a if m.group(3) is None else int(m.group(3)) - (m.group(2) == ":")
-        chosen.extend(range(a, b + 1))
-    if not chosen:
-        chosen = range(1, len(inputs))
-    for n in chosen:
-        if not 0 < n < len(inputs):
+        if w == "-l":
+            flags.add("l")
+            if i + 1 < len(words) and words[i + 1].lstrip("-").isdigit():
+                limit, i = int(words[i + 1]), i + 2
+                continue
+        elif w == "-g":
+            pattern = []
+            i += 1
+            while i < len(words) and not words[i].startswith("-"):
+                pattern.append(words[i])
+                i += 1
             continue
-        text = inputs[n].rstrip("\n")
+        elif w.startswith("-") and len(w) > 1 and not w[1:2].isdigit():
+            for c in w[1:]:
+                if c not in "nopturl":
+                    raise UsageError(f"%history: unknown option -{c}")
+                flags.add(c)
+        elif pattern is not None and not ranges:
+            pattern.append(w)
+        else:
+            ranges.append(w)
+        i += 1
+    raw = "t" not in flags
+    output = "o" in flags
+    numbers = "n" in flags
+    range_pattern = None
+    if pattern is not None and not ranges:
+        hist = hm.search("*" + " ".join(pattern) + "*" if pattern else "*", raw=raw, output=output,
+                         n=limit if "l" in flags else None, unique="u" in flags)
+        numbers = True
+    elif "l" in flags:
+        hist = hm.get_tail(10 if limit is None else limit, raw=raw, output=output)
+    else:
+        if pattern:
+            range_pattern = "*" + " ".join(pattern) + "*"
+            numbers = True
+        hist = hm.get_range_by_str(" ".join(ranges), raw, output)
+    out = []
+    for session, lineno, entry in hist:
+        text, result = entry if output else (entry, None)
+        if range_pattern and not fnmatch.fnmatch(text, range_pattern):
+            continue
+        text = text.expandtabs(4).rstrip()
+        multiline = "\n" in text
         if numbers:
-            text = f"{n:>3}: " + text.replace("\n", "\n     ")
-        print(text)
-        if outputs and n in outs:
-            print(("     " if numbers else "") + "Out: " + _wasipy_display.plain(outs[n]))
+            label = str(lineno) if session in (0, hm.session_number) else f"{session}/{lineno}"
+            out.append(label.rjust(4) + ":" + ("\n" if multiline else " "))
+        if "p" in flags:
+            out.append(">>> ")
+            if multiline:
+                text = "\n... ".join(text.splitlines()) + "\n..."
+        out.append(text + "\n")
+        if result:
+            out.append(result + "\n")
+    text = "".join(out)
+    if filename is None:
+        sys.stdout.write(text)
+        return
+    path = os.path.expanduser(filename)
+    if os.path.exists(path):
+        try:
+            answer = ip.ask_yes_no(f"File {filename!r} exists. Overwrite?") if ip is not None else True
+        except NotImplementedError:  # StdinNotImplementedError: no frontend to ask
+            answer = True
+        if not answer:
+            print("Aborting.")
+            return
+        print("Overwriting file.")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# ---- the debugger -------------------------------------------------------------
+
+
+@_line_magic("pdb")
+def _pdb(ctx):
+    """Control the automatic calling of the pdb interactive debugger.
+
+    %pdb on (or 1) starts the debugger post mortem after every cell that
+    ends with an error (not an interrupt); %pdb off (or 0) stops that;
+    %pdb alone toggles it."""
+    core = _wasipy_magics.core()
+    if core is None:
+        raise UsageError("%pdb needs the wasipy kernel")
+    arg = ctx.line.strip().lower()
+    if arg in ("on", "1"):
+        on = True
+    elif arg in ("off", "0"):
+        on = False
+    elif not arg:
+        on = core.after_error is None
+    else:
+        raise UsageError(f"%pdb: expected on, off, 1 or 0, not {ctx.line.strip()!r}")
+    import _wasipy_pdb
+    core.after_error = _wasipy_pdb.post_mortem if on else None
+    print(f"Automatic pdb calling has been turned {'ON' if on else 'OFF'}")
+
+
+@_line_magic("debug")
+@_cell_magic("debug")
+def _debug(ctx):
+    """Activate the interactive debugger.
+
+    %debug alone: post-mortem of the last error (the frames of the cell
+    that raised it). %debug STATEMENT, or %%debug over a cell: run the code
+    under the debugger, stopped at its first line. %debug -b FILE:LINE
+    STATEMENT (--breakpoint): run it until that line. The debugger reads
+    its commands through the frontend's input; `c` continues, `q` quits, an
+    interrupt ends it."""
+    import _wasipy_pdb
+    line = ctx.line.strip()
+    breakpoint = None
+    m = re.match(r"(?:-b|--breakpoint)\s+(\S+):(\d+)(?:\s+|$)", line)
+    if m:
+        breakpoint = (m.group(1), int(m.group(2)))
+        line = line[m.end():]
+    elif line.startswith(("-b", "--breakpoint")):
+        raise UsageError("%debug: -b takes FILE:LINE")
+    code = line if ctx.cell is None else ctx.cell
+    if not code.strip():
+        exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+        if exc is None or exc.__traceback__ is None:
+            print("No traceback has been produced, nothing to debug.", file=sys.stderr)
+            return
+        _wasipy_pdb.post_mortem(exc)
+        return
+    if ctx.cell is None:
+        # The statement's column in the cell is lost; its line is kept.
+        src, lineno = line, ctx.lineno
+    else:
+        src, lineno = ctx.cell, ctx.lineno
+    body, _ = _compile(src, ctx.filename, lineno, value=False)
+    _wasipy_pdb.run(body, ctx.ns, ctx.local_ns, breakpoint)
 
 
 @_line_magic("prun")

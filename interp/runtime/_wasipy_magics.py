@@ -140,9 +140,9 @@ cell_magics = {}
 
 _BUILTIN_LINE = ("time", "timeit", "who", "who_ls", "whos", "reset", "env", "set_env", "cd", "pwd", "run",
                  "load_ext", "unload_ext", "reload_ext", "lsmagic", "pinfo", "pinfo2", "config", "precision",
-                 "xmode", "matplotlib", "pprint", "history", "hist", "prun")
+                 "xmode", "matplotlib", "pprint", "history", "hist", "prun", "pdb", "debug", "load")
 _BUILTIN_CELL = ("time", "timeit", "capture", "html", "HTML", "markdown", "javascript", "js", "latex", "svg",
-                 "writefile", "file", "prun")
+                 "writefile", "file", "prun", "debug")
 
 
 def register_line_magic(name, func, internal=False):
@@ -226,8 +226,58 @@ _SHELL_LINE = re.compile(r"([ \t]*)!!?(.*)$")
 _HELP = re.compile(r"([ \t]*)(\?\??)?(%{0,2}[A-Za-z_][\w.]*)(\?\??)?[ \t]*$")
 
 
+_INDENT = re.compile(r"^[ \t]+")
+_CLASSIC_PROMPT = re.compile(r"^(>>>|\.\.\.)( |$)")
+_CLASSIC_FIRST = re.compile(r"^>>>( |$)")
+_IPYTHON_PROMPT = re.compile(r"^(In \[\d+\]: |\s*\.{3,}: ?)")
+
+
+def _strip_prompts(lines, prompt, first=None):
+    """Code pasted with its prompts (>>> / ... or In [1]: / ...:): strip
+    them, as IPython does, when the first line has one (or the second,
+    for a paste that starts after the first prompt)."""
+    first = first or prompt
+    i = _first_code_line(lines)
+    if i is None:
+        return lines
+    if first.match(lines[i]) or (i + 1 < len(lines) and prompt.match(lines[i + 1])):
+        return [prompt.sub("", line, count=1) for line in lines]
+    return lines
+
+
+def _first_code_line(lines):
+    for i, line in enumerate(lines):
+        if line.strip():
+            return i
+    return None
+
+
+def _cleanup(code):
+    """IPython's clean-up of a cell before anything else: a common
+    indentation of the first line removed from the lines that have it,
+    then pasted prompts. Lines stay lines, so line numbers hold."""
+    if code[:1] not in (" ", "\t", "\r", "\n", ">", ".", "I"):
+        # Most cells: no indentation, no prompt on the first two lines.
+        nl = code.find("\n")
+        second = code[nl + 1:nl + 9].lstrip(" \t") if nl >= 0 else ""
+        if not second.startswith((">>>", "...", "In [")):
+            return code
+    lines = code.split("\n")
+    i = _first_code_line(lines)
+    if i is None:
+        return code
+    m = _INDENT.match(lines[i])
+    if m:
+        space = m.group(0)
+        lines = [line[len(space):] if line.startswith(space) else line for line in lines]
+    lines = _strip_prompts(lines, _CLASSIC_PROMPT, _CLASSIC_FIRST)
+    lines = _strip_prompts(lines, _IPYTHON_PROMPT)
+    return "\n".join(lines)
+
+
 def transform(code):
     """IPython syntax to Python, line for line (registered on the Shell)."""
+    code = _cleanup(code)
     if not _CANDIDATE.search(code):
         return code
     lines = code.split("\n")

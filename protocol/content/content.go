@@ -232,6 +232,21 @@ type IsCompleteReply struct {
 	Indent string `json:"indent,omitempty"`
 }
 
+// MarshalJSON writes indent with "incomplete" even when it is empty, as
+// ipykernel does (a console reads it to indent the next line), and never
+// with another status.
+func (r IsCompleteReply) MarshalJSON() ([]byte, error) {
+	type wire struct {
+		Status string  `json:"status"`
+		Indent *string `json:"indent,omitempty"`
+	}
+	w := wire{Status: r.Status}
+	if r.Status == "incomplete" {
+		w.Indent = &r.Indent
+	}
+	return json.Marshal(w)
+}
+
 // Unknown is the is_complete_reply when the interpreter cannot tell.
 func Unknown() IsCompleteReply { return IsCompleteReply{Status: "unknown"} }
 

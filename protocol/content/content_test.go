@@ -72,6 +72,25 @@ func TestCompleteRangeCountsCodePoints(t *testing.T) {
 	require.Error(t, e.Check(req), "an error reply without its error fields")
 }
 
+// An incomplete reply carries its indent even when it is empty, as
+// ipykernel's does; other statuses carry none.
+func TestIsCompleteReplyWire(t *testing.T) {
+	for _, tc := range []struct {
+		r    IsCompleteReply
+		want string
+	}{
+		{IsCompleteReply{Status: "incomplete"}, `{"status":"incomplete","indent":""}`},
+		{IsCompleteReply{Status: "incomplete", Indent: "    "}, `{"status":"incomplete","indent":"    "}`},
+		{IsCompleteReply{Status: "complete", Indent: "  "}, `{"status":"complete"}`},
+		{Unknown(), `{"status":"unknown"}`},
+	} {
+		b, err := json.Marshal(tc.r)
+		require.NoError(t, err)
+		require.JSONEq(t, tc.want, string(b))
+		require.Equal(t, tc.want, string(b))
+	}
+}
+
 func TestIsCompleteAndInspectChecks(t *testing.T) {
 	for status, ok := range map[string]bool{"complete": true, "incomplete": true, "invalid": true, "unknown": true, "": false, "done": false} {
 		r := IsCompleteReply{Status: status, Indent: "  "}

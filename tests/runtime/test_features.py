@@ -17,7 +17,7 @@ ME = "__import__('_wasipy_magics')"
 @pytest.mark.parametrize("cell, want", [
     ("x = 1", "x = 1"),
     ("%time f(x)", f"{ME}._line('time', 'f(x)')"),
-    ("  %cd /tmp", f"  {ME}._line('cd', '/tmp')"),
+    ("if x:\n  %cd /tmp", f"if x:\n  {ME}._line('cd', '/tmp')"),
     ("y = %env HOME", f"y = {ME}._line('env', 'HOME')"),
     ("files = !ls", f"files = {ME}._system('ls')"),
     ("!ls -l", f"{ME}._system('ls -l')"),
@@ -33,6 +33,20 @@ ME = "__import__('_wasipy_magics')"
     ("a = b % c", "a = b % c"),
 ])
 def test_transform(cell, want):
+    assert magics.transform(cell) == want
+
+
+@pytest.mark.parametrize("cell, want", [
+    # IPython's clean-up: the first line's indentation, pasted prompts.
+    ("  x = 1\n  y = 2", "x = 1\ny = 2"),
+    ("\n    if x:\n        y = 1", "\nif x:\n    y = 1"),
+    (">>> x = 1\n>>> for i in x:\n...     pass", "x = 1\nfor i in x:\n    pass"),
+    ("In [1]: x = 1\n   ...: y = 2", "x = 1\ny = 2"),
+    ("  %time x", f"{ME}._line('time', 'x')"),
+    ("In = 3", "In = 3"),
+    ("x = 1\n  y", "x = 1\n  y"),
+])
+def test_transform_cleans_up_as_ipython(cell, want):
     assert magics.transform(cell) == want
 
 

@@ -25,8 +25,26 @@ ANSI = __import__("re").compile(r"\x1b\[[0-9;]*m")
     ("x = 1 + \\", {"status": "incomplete", "indent": ""}),
     ("x = )", {"status": "invalid"}),
     ("def f(:", {"status": "invalid"}),
+    # A cell magic's body ends at an empty line, as in IPython.
+    ("%%timeit\na\n\n", {"status": "complete"}),
+    ("%%timeit\na\n", {"status": "incomplete", "indent": ""}),
+    ("%%timeit", {"status": "incomplete", "indent": ""}),
+    ("await x", {"status": "complete"}),
 ])
 def test_is_complete(code, want):
+    assert is_complete(code) == want
+
+
+@pytest.mark.parametrize("code, want", [
+    ("%time x", {"status": "complete"}),
+    ("x?", {"status": "complete"}),
+    ("%debug", {"status": "complete"}),
+    ("if True:\n    %time x", {"status": "incomplete", "indent": "    "}),
+    ("def f():\n    %time x\n\n", {"status": "complete"}),
+])
+def test_is_complete_judges_ipython_syntax_after_the_transformers(monkeypatch, code, want):
+    import _wasipy_magics
+    monkeypatch.setattr(_wasipy_exec, "shell", type("S", (), {"input_transformers": [_wasipy_magics.transform]}))
     assert is_complete(code) == want
 
 
@@ -131,3 +149,20 @@ def test_the_version_in_hello_is_platforms():
     hello = proto.hello(_wasipy_kernel.language_info())
     assert hello["content"]["version"] == platform.python_version()
     assert hello["content"]["protocol"] == proto.PROTOCOL_VERSION
+
+
+def test_the_last_error_is_kept_for_the_debugger(shell):
+    """As IPython: sys.last_exc (and last_type/value/traceback) hold the
+    last cell's error, its traceback starting at the cell (the runtime's
+    frames are no place to debug); after a MemoryError the frames' variables
+    are freed, since they are what filled the memory."""
+    reply = run(shell, "def f():\n    big = 'x' * 1000\n    raise ValueError('v')\nf()")
+    assert reply["status"] == "error"
+    exc = sys.last_exc if hasattr(sys, "last_exc") else sys.last_value
+    assert isinstance(exc, ValueError) and sys.last_type is ValueError and sys.last_value is exc
+    assert exc.__traceback__ is sys.last_traceback
+    assert exc.__traceback__.tb_frame.f_code.co_filename.startswith("<wasipy-input-")
+    assert exc.__traceback__.tb_next.tb_frame.f_locals["big"] == "x" * 1000
+    run(shell, "def g():\n    hoard = [0] * 1000\n    raise MemoryError\ng()")
+    assert isinstance(sys.last_value, MemoryError)
+    assert "hoard" not in sys.last_traceback.tb_next.tb_frame.f_locals
