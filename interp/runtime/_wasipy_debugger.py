@@ -516,6 +516,11 @@ class Debugger:
         return sys.monitoring.DISABLE
 
     def _on_line(self, code, line):
+        if self._ringing:
+            # A pause served by the doorbell turns LINE on while the
+            # runtime still answers it: stopping there, before the reply
+            # is out, would leave the client waiting for it.
+            return None
         frame = sys._getframe(1)
         if self.step is not None or self.pause:
             if self._step_done(frame):
