@@ -44,8 +44,18 @@ CELL_PREFIX = "/.wasipy/cells/"  # a directory the guest cannot write: no real f
 CELL_SUFFIX = ".py"
 THREAD_ID = 1  # the guest is single-threaded
 RUNTIME_DIR = "/.wasipy/runtime/"
-# Where code is not the user's: stepping never stops there.
-_NOT_USER = (RUNTIME_DIR, "/usr/local/lib/", "<frozen ", "<string>")
+# Where code is not the user's: stepping never stops there. The standard
+# library is named twice: where the guest reads it, and by the co_filename
+# its code objects carry, which is where its .pyc files were compiled (the
+# npm 3.12 build ships them compiled under its build machine's checkout, so
+# a step that ran off the end of a cell stopped in json.dumps).
+def _stdlib_compiled_dir():
+    where = os.path.dirname(linecache.getline.__code__.co_filename)
+    # A relative or root name would make every file "not the user's".
+    return (where + "/",) if os.path.isabs(where) and where != "/" else ()
+
+
+_NOT_USER = (RUNTIME_DIR, "/usr/local/lib/", "<frozen ", "<string>") + _stdlib_compiled_dir()
 MAX_VALUE = 1000  # characters of a variable's repr shown
 MAX_REFS = 100000  # variable references handed out between two resumes
 MAX_CELLS = 10000  # dumped cells kept
@@ -506,6 +516,11 @@ class Debugger:
         return sys.monitoring.DISABLE
 
     def _on_line(self, code, line):
+        if self._ringing:
+            # A pause served by the doorbell turns LINE on while the
+            # runtime still answers it: stopping there, before the reply
+            # is out, would leave the client waiting for it.
+            return None
         frame = sys._getframe(1)
         if self.step is not None or self.pause:
             if self._step_done(frame):

@@ -74,3 +74,38 @@ def test_bad_breakpoints_are_refused():
                    "arguments": {"source": {"path": path}, "breakpoints": [{"line": 1, "hitCondition": ">= 2"}]}})
     assert ok["success"] and ok["body"]["breakpoints"][0]["verified"]
     assert d.handle({"seq": 5, "command": "source", "arguments": {"source": {"path": path}}})["body"]["content"] == "x = 1\n"
+
+
+def test_the_standard_library_is_never_user_code():
+    """Promise: a step never stops in the standard library, wherever its
+    code objects say they were compiled (the npm 3.12 build's .pyc files
+    name its build machine's tree, not /usr/local/lib, and a step off a
+    cell's end stopped in json.dumps, so the cell never ended)."""
+    import json
+    import linecache
+
+    for fn in (json.dumps, linecache.getline, random.Random.shuffle):
+        assert not dbg._is_user(fn.__code__.co_filename), fn.__code__.co_filename
+    assert not dbg._is_user(dbg.RUNTIME_DIR + "_wasipy_shell.py")
+    assert dbg._is_user(dbg.cell_path("x = 1\n"))
+    assert dbg._is_user("/home/user/work/helpers.py")
+
+
+def test_a_pause_does_not_stop_inside_the_doorbell():
+    """Promise: a pause served by the doorbell (in the SIGINT handler)
+    stops at the cell's next line, never while the runtime still answers
+    the pause: the client waits for that reply."""
+
+    class _Quiet(_Router):
+        def poll(self, timeout, wait_for_reply=False):
+            raise AssertionError("stopped (and waited on the channel) inside the doorbell")
+
+    d = dbg.Debugger(_Shell(), _Quiet())
+    d.pause, d._ringing = True, True
+    code = test_a_pause_does_not_stop_inside_the_doorbell.__code__
+    assert d._on_line(code, code.co_firstlineno) is None
+    assert d.pause and d.stop is None and d.router.sent == []
+    d._ringing = False  # out of the doorbell, the same line stops
+    with pytest.raises(AssertionError, match="inside the doorbell"):
+        d._on_line(code, code.co_firstlineno)
+    assert d.router.sent[0]["content"]["event"] == "stopped", d.router.sent
