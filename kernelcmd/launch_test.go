@@ -157,6 +157,29 @@ type client struct {
 	signer                *protocol.Signer
 	shell, control, iopub zmq4.Socket
 	session               string
+	// in holds what each socket's one reader goroutine received: a wait
+	// that times out leaves no Recv behind to swallow a later message.
+	in map[zmq4.Socket]chan received
+}
+
+type received struct {
+	m   zmq4.Msg
+	err error
+}
+
+// read is a socket's only reader, for the client's whole life.
+func (c *client) read(sk zmq4.Socket) {
+	for {
+		m, err := sk.Recv()
+		select {
+		case c.in[sk] <- received{m, err}:
+		case <-c.ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func connect(t *testing.T, info launcher.ConnectionInfo) *client {
@@ -173,6 +196,13 @@ func connect(t *testing.T, info launcher.ConnectionInfo) *client {
 	require.NoError(t, c.iopub.Dial(addr(info.IOPubPort)))
 	require.NoError(t, c.iopub.SetOption(zmq4.OptionSubscribe, ""))
 	t.Cleanup(func() { c.shell.Close(); c.control.Close(); c.iopub.Close() })
+	c.in = map[zmq4.Socket]chan received{}
+	for _, sk := range []zmq4.Socket{c.shell, c.control, c.iopub} {
+		c.in[sk] = make(chan received, 64)
+	}
+	for _, sk := range []zmq4.Socket{c.shell, c.control, c.iopub} {
+		go c.read(sk)
+	}
 	return c
 }
 
@@ -188,21 +218,25 @@ func (c *client) send(t *testing.T, sk zmq4.Socket, msgType string, content any)
 
 func (c *client) recv(t *testing.T, sk zmq4.Socket, within time.Duration) *protocol.Message {
 	t.Helper()
-	type res struct {
-		m   zmq4.Msg
-		err error
+	m, ok := c.tryRecv(t, sk, within)
+	if !ok {
+		t.Fatalf("nothing received within %s", within)
 	}
-	ch := make(chan res, 1)
-	go func() { m, err := sk.Recv(); ch <- res{m, err} }()
+	return m
+}
+
+// tryRecv is recv that reports a timeout instead of failing the test, for
+// waits that are allowed to time out (iopub before its subscription holds).
+func (c *client) tryRecv(t *testing.T, sk zmq4.Socket, within time.Duration) (*protocol.Message, bool) {
+	t.Helper()
 	select {
-	case r := <-ch:
+	case r := <-c.in[sk]:
 		require.NoError(t, r.err)
 		m, err := protocol.Decode(r.m.Frames, c.signer)
 		require.NoError(t, err)
-		return m
+		return m, true
 	case <-time.After(within):
-		t.Fatalf("nothing received within %s", within)
-		return nil
+		return nil, false
 	}
 }
 
@@ -315,24 +349,15 @@ func TestLaunchPlaysTheGateway(t *testing.T) {
 	for i := 0; ; i++ {
 		req := c.send(t, c.shell, "kernel_info_request", map[string]any{})
 		c.replyTo(t, c.shell, req)
-		got := make(chan bool, 1)
-		go func() {
-			defer func() { recover() }()
-			for {
-				m := c.recv(t, c.iopub, 2*time.Second)
-				if m.ParentHeader.MsgID == req.Header.MsgID {
-					got <- true
-					return
-				}
-			}
-		}()
-		select {
-		case <-got:
-		case <-time.After(2 * time.Second):
-			require.Less(t, i, 20, "iopub never delivered")
-			continue
+		seen := false
+		for deadline := time.Now().Add(2 * time.Second); !seen && time.Now().Before(deadline); {
+			m, ok := c.tryRecv(t, c.iopub, time.Until(deadline))
+			seen = ok && m.ParentHeader.MsgID == req.Header.MsgID
 		}
-		break
+		if seen {
+			break
+		}
+		require.Less(t, i, 20, "iopub never delivered")
 	}
 
 	// A cell runs; every status names the request it belongs to.
