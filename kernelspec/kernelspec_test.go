@@ -26,8 +26,8 @@ func TestNew(t *testing.T) {
 	if s.DisplayName != "Python 3.13 (wasipy)" || s.Language != "python" || s.InterruptMode != "message" {
 		t.Errorf("spec = %+v", s)
 	}
-	if s.Metadata["debugger"] != false {
-		t.Errorf("metadata = %v, want debugger false", s.Metadata)
+	if s.Metadata["debugger"] != true {
+		t.Errorf("metadata = %v, want debugger true (the kernel has one)", s.Metadata)
 	}
 }
 
