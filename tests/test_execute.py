@@ -374,8 +374,11 @@ def test_relative_write_appears_on_host(kernel):
 
 def test_environment_is_minimal(k):
     env = k.eval("dict(__import__('os').environ)")
-    allowed = {"HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONUNBUFFERED", "WASIPY_WORKDIR"}
+    allowed = {"HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONUNBUFFERED", "WASIPY_WORKDIR",
+               "WASIPY_SITE"}
     assert set(env) <= allowed, set(env) - allowed
+    # %pip's package folder, named by its path inside the guest, never the host's.
+    assert env.get("WASIPY_SITE") in (None, "/.wasipy/site"), env.get("WASIPY_SITE")
     assert harness.HOST_MARKER_VAR not in env
     assert os.environ[harness.HOST_MARKER_VAR] not in repr(env)
     for host_var in ("PATH", "JUPYTER_PATH", "USER", "PWD", harness.SESSION_MARK_VAR):
