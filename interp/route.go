@@ -86,7 +86,7 @@ func (p *Process) hostRequest(m *guestproto.Message) {
 		reply := &guestproto.Message{Type: guestproto.HostReply, RID: m.RID, Error: &guestproto.HostError{Type: "HostError",
 			Message: fmt.Sprintf("too many requests of the host in flight (at most %d)", maxHostRequests)}}
 		payload, _ := guestproto.Encode(reply)
-		_ = p.queue(pipe.Message, payload, func() {
+		_ = p.queue(pipe.Message, [][]byte{payload}, func() {
 			p.outMu.Lock()
 			p.refusals--
 			p.outMu.Unlock()
@@ -127,12 +127,21 @@ func (p *Process) serveHost(m *guestproto.Message) {
 			reply.Buffers = buffers
 		}
 	}
-	payload, err := guestproto.Encode(reply)
+	// Not joined: a large buffer Go returns is written as it is.
+	parts, size, err := guestproto.EncodeParts(reply)
+	if err == nil && size > guestproto.MaxFrame {
+		// The guest refuses a frame this large (and could not follow the
+		// channel past it): say so instead.
+		p.log.drop("host reply too large for the guest", "method", m.Method, "bytes", size)
+		reply = &guestproto.Message{Type: guestproto.HostReply, RID: m.RID, Error: &guestproto.HostError{Type: "MemoryError",
+			Message: fmt.Sprintf("the host's answer is %d bytes, over the channel's limit of %d", size, guestproto.MaxFrame)}}
+		parts, _, err = guestproto.EncodeParts(reply)
+	}
 	if err != nil {
 		release()
 		return
 	}
-	_ = p.queue(pipe.Message, payload, release, false)
+	_ = p.queue(pipe.Message, parts, release, false)
 }
 
 // GuestError is an error that reaches Python as an exception of the named

@@ -10,10 +10,16 @@ Output written to fd 1 and 2 is streamed by the host on its own: every
 message is sent after flushing sys.stdout and sys.stderr, so the host sees
 output and messages in the order they were made.
 
+Large buffers cross without being joined or sliced: a message goes out as
+its head and then each buffer as it is (os.write of a memoryview), and a
+frame's payload is read in one call straight into a bytearray of its size,
+whose memoryviews decode() hands on (see docs/BENCHMARKS.md, FFI bytes).
+
 Neither a send nor a receive is torn by an interrupt (_wasipy_interrupt):
 one that comes meanwhile is raised once the message is whole.
 """
 
+import io
 import os
 import sys
 
@@ -39,14 +45,17 @@ class Channel:
         self._fd = os.open(path, os.O_RDWR)
         self._deadline_fd = os.open(deadline_path, os.O_WRONLY)
         self._buf = bytearray()
+        # read(2) straight into a buffer (WASI's CPython has no os.readv).
+        self._reader = io.FileIO(self._fd, "r", closefd=False)
 
     def send(self, msg, buffers=None):
         with guarded():
             flush_std()
-            view = memoryview(proto.frame(proto.encode(msg, buffers)))
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
+            for part in proto.frame_parts(msg, buffers):
+                view = memoryview(part)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
         raise_pending()  # the message is out whole: now it is safe
 
     def recv(self, timeout=None):
@@ -67,11 +76,30 @@ class Channel:
                 # The host never sends this; past it the stream cannot be
                 # followed, so it ends like a closed channel.
                 raise EOFError(f"the host's channel is corrupt: {e}") from None
-            end = proto.LENGTH_SIZE + size
-            self._fill(end, None)
+            payload = self._payload(size)
+        return proto.decode(payload)
+
+    def _payload(self, size):
+        """The size bytes after a frame's prefix, as bytes (a small frame,
+        read whole with its prefix) or a bytearray of exactly that size
+        read into in place (a large one: the host serves all of it in one
+        read, so no 64 KiB pieces are joined)."""
+        end = proto.LENGTH_SIZE + size
+        if len(self._buf) >= end:
             payload = bytes(self._buf[proto.LENGTH_SIZE:end])
             del self._buf[:end]
-        return proto.decode(payload)
+            return payload
+        payload = bytearray(size)
+        got = len(self._buf) - proto.LENGTH_SIZE
+        payload[:got] = self._buf[proto.LENGTH_SIZE:]
+        self._buf.clear()
+        view = memoryview(payload)
+        while got < size:
+            n = self._reader.readinto(view[got:])
+            if not n:
+                raise EOFError("the host closed the channel")
+            got += n
+        return payload
 
     def _fill(self, need, timeout):
         while len(self._buf) < need:

@@ -37,9 +37,10 @@ const (
 	deadlineName = "deadline"
 	cputimeName  = "cputime" // read: the worker's CPU time in ns (see cputime_unix.go)
 
-	// maxGuestFrame caps one frame the guest writes. A larger length
-	// prefix is refused at once (EINVAL), before any byte of it is kept.
-	maxGuestFrame = 256 << 20
+	// maxGuestFrame caps one frame the guest writes: guestproto.MaxFrame,
+	// a 256 MiB buffer and a head of up to 1 MiB. A larger length prefix
+	// is refused at once (EINVAL), before any byte of it is kept.
+	maxGuestFrame = guestproto.MaxFrame
 	// maxPartialBytes caps the bytes of unfinished frames held for all the
 	// guest's open channel files together. Cell code can open the channel
 	// as often as it likes and start a large frame on each; without this
@@ -52,14 +53,16 @@ const (
 // host has a frame for it: that is how an idle interpreter waits for work
 // without spinning.
 type Channel struct {
-	in chan []byte // frames for the guest, already length-prefixed
+	in chan []byte // payloads for the guest; read() puts the length prefix before each
 	// Wake is fired by an interrupt: it ends a sleep in poll_oneoff
 	// early.
 	Wake *wake.Broadcast
 	done chan struct{} // closed when the host shuts the guest down
 
 	// Guest goroutine only.
-	pending []byte
+	prefix  [4]byte
+	head    []byte        // what is left of the current frame's prefix (in prefix)
+	pending []byte        // what is left of its payload
 	timeout time.Duration // for the next read; < 0 means none
 	partial int           // bytes of unfinished frames held by all writers
 	budget  int           // at most this many (maxPartialBytes)
@@ -90,12 +93,12 @@ func New(onFrame func([]byte), onBlock func()) *Channel {
 // Push queues a message for the guest. It blocks while the guest is not
 // reading (the queue is small on purpose: the guest handles one at a
 // time); it returns false once the channel is closed.
+//
+// The payload is not copied (a 256 MiB buffer is not doubled here): the
+// caller must not change it afterwards.
 func (c *Channel) Push(payload []byte) bool {
-	frame := make([]byte, 4+len(payload))
-	binary.BigEndian.PutUint32(frame, uint32(len(payload)))
-	copy(frame[4:], payload)
 	select {
-	case c.in <- frame:
+	case c.in <- payload:
 		return true
 	case <-c.done:
 		return false
@@ -111,11 +114,8 @@ func (c *Channel) InterruptWaiting() bool {
 	if !c.reading.Load() {
 		return false
 	}
-	frame := make([]byte, 4+len(interruptMessage))
-	binary.BigEndian.PutUint32(frame, uint32(len(interruptMessage)))
-	copy(frame[4:], interruptMessage)
 	select {
-	case c.in <- frame:
+	case c.in <- interruptMessage:
 		return true
 	default:
 		// The queue is full, so the guest is about to take a frame and
@@ -135,10 +135,10 @@ func (c *Channel) Close() { c.closeOne.Do(func() { close(c.done) }) }
 func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 	timeout := c.timeout
 	c.timeout = -1
-	if len(c.pending) == 0 {
+	if len(c.head) == 0 && len(c.pending) == 0 {
 		select {
 		case f := <-c.in:
-			c.pending = f
+			c.take(f)
 		default:
 			if timeout == 0 {
 				return 0, experimentalsys.EAGAIN
@@ -156,7 +156,7 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 			defer c.reading.Store(false)
 			select {
 			case f := <-c.in:
-				c.pending = f
+				c.take(f)
 			case <-expired:
 				return 0, experimentalsys.EAGAIN
 			case <-c.done:
@@ -164,9 +164,21 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 			}
 		}
 	}
-	n := copy(buf, c.pending)
-	c.pending = c.pending[n:]
-	return n, 0
+	// One read may carry the prefix and as much of the payload as fits:
+	// the guest reads a large frame's payload straight into its own
+	// buffer, in one call, whatever its size.
+	n := copy(buf, c.head)
+	c.head = c.head[n:]
+	m := copy(buf[n:], c.pending)
+	c.pending = c.pending[m:]
+	return n + m, 0
+}
+
+// take makes payload the frame that reads serve next.
+func (c *Channel) take(payload []byte) {
+	binary.BigEndian.PutUint32(c.prefix[:], uint32(len(payload)))
+	c.head = c.prefix[:]
+	c.pending = payload
 }
 
 // FrameWriter splits the bytes written to one open channel file into
@@ -183,17 +195,25 @@ type FrameWriter struct {
 
 // Write takes bytes the guest wrote; EINVAL refuses a frame over the
 // limits (and forgets it).
+//
+// A frame that arrives in one write is copied once, out of the guest's
+// memory. One written in pieces (a head, then a large buffer: the runtime
+// does not join them) is gathered in w.buf, which grows to the announced
+// size only as bytes arrive (at most doubling what is held, so a prefix
+// that lies costs nothing), and is then handed on without another copy.
 func (w *FrameWriter) Write(buf []byte) (int, experimentalsys.Errno) {
 	c := w.ch
 	data := buf
+	owned := false // data is w.buf, which may be handed on as it is
 	if len(w.buf) > 0 {
 		if c.partial+len(buf) > c.budget {
 			w.Drop()
 			return 0, experimentalsys.EINVAL
 		}
+		w.grow(len(buf))
 		w.buf = append(w.buf, buf...)
 		c.partial += len(buf)
-		data = w.buf
+		data, owned = w.buf, true
 	}
 	for len(data) >= 4 {
 		size := binary.BigEndian.Uint32(data)
@@ -204,9 +224,17 @@ func (w *FrameWriter) Write(buf []byte) (int, experimentalsys.Errno) {
 		if uint64(len(data)-4) < uint64(size) {
 			break
 		}
-		payload := make([]byte, size)
-		copy(payload, data[4:4+size])
-		data = data[4+size:]
+		end := 4 + int(size)
+		var payload []byte
+		if owned {
+			// Ours already: hand it on. Nothing after end is touched
+			// through payload (its capacity stops at end).
+			payload = data[4:end:end]
+		} else {
+			payload = make([]byte, size)
+			copy(payload, data[4:end])
+		}
+		data = data[end:]
 		c.onFrame(payload)
 	}
 	switch {
@@ -219,12 +247,33 @@ func (w *FrameWriter) Write(buf []byte) (int, experimentalsys.Errno) {
 		}
 		w.buf = append([]byte(nil), data...)
 		c.partial += len(data)
-	default:
-		// Slide the unfinished frame to the front; let a large buffer go.
+	case len(data) < len(w.buf):
+		// Slide the unfinished frame to the front, into a buffer of its
+		// own: the frames handed on share the old one.
 		c.partial -= len(w.buf) - len(data)
-		w.buf = append(w.buf[:0:0], data...)
+		w.buf = append([]byte(nil), data...)
 	}
+	// Otherwise the unfinished frame is all of w.buf and stays there.
 	return len(buf), 0
+}
+
+// grow makes room in w.buf for n more bytes. Capacity is never more than
+// the announced frame, nor more than twice what will be held, so the
+// guest cannot make the worker allocate for bytes it never sends.
+func (w *FrameWriter) grow(n int) {
+	need := len(w.buf) + n
+	if need <= cap(w.buf) {
+		return
+	}
+	target := need
+	if len(w.buf) >= 4 {
+		if frame := 4 + int(binary.BigEndian.Uint32(w.buf)); frame > need {
+			target = min(frame, max(need, 2*cap(w.buf)))
+		}
+	}
+	grown := make([]byte, len(w.buf), target)
+	copy(grown, w.buf)
+	w.buf = grown
 }
 
 // Drop forgets the unfinished frame and returns its bytes to the budget.

@@ -244,6 +244,17 @@ type PyResult struct {
 	Exc json.RawMessage `json:"exc,omitempty"`
 }
 
+// MaxBuffer is the largest binary buffer a message carries, and MaxHead
+// the room a frame has for its JSON head besides: MaxFrame, their sum, caps
+// one frame on the channel both ways, so that a 256 MiB bytes object
+// crosses in one message and the peer still knows, from the length prefix
+// alone, the most it may be asked to hold.
+const (
+	MaxBuffer = 256 << 20
+	MaxHead   = 1 << 20
+	MaxFrame  = MaxBuffer + MaxHead
+)
+
 // MaxBuffers caps the binary buffers one message lists.
 const MaxBuffers = 1 << 16
 
@@ -293,19 +304,38 @@ func Decode(payload []byte) (*Message, error) {
 // Encode writes one payload: the head, then, if there are buffers, a NUL
 // and the buffers. It sets m.BufferLengths from m.Buffers.
 func Encode(m *Message) ([]byte, error) {
+	parts, size, err := EncodeParts(m)
+	if err != nil || len(parts) == 1 {
+		return parts[0], err
+	}
+	out := make([]byte, 0, size)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// EncodeParts is Encode without joining: the head (with the NUL when
+// buffers follow), then m.Buffers themselves, and the payload's size.
+// Writing the parts one after the other writes Encode's payload, without
+// copying a large buffer into it first.
+func EncodeParts(m *Message) (parts [][]byte, size int, err error) {
 	m.BufferLengths = nil
 	for _, b := range m.Buffers {
 		m.BufferLengths = append(m.BufferLengths, len(b))
+		size += len(b)
 	}
 	head, err := json.Marshal(m)
-	if err != nil || len(m.Buffers) == 0 {
-		return head, err
+	if err != nil {
+		return [][]byte{nil}, 0, err
 	}
-	out := append(head, 0)
-	for _, b := range m.Buffers {
-		out = append(out, b...)
+	if len(m.Buffers) == 0 {
+		return [][]byte{head}, len(head), nil
 	}
-	return out, nil
+	parts = make([][]byte, 0, 1+len(m.Buffers))
+	parts = append(parts, append(head, 0))
+	parts = append(parts, m.Buffers...)
+	return parts, size + len(head) + 1, nil
 }
 
 // CheckHello checks the protocol version a Hello's content announces

@@ -51,14 +51,40 @@ func ReadFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
 
 // WriteFrame writes one frame.
 func WriteFrame(w io.Writer, kind byte, payload []byte) error {
-	var hdr [5]byte
-	hdr[0] = kind
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
-	if _, err := w.Write(hdr[:]); err != nil {
+	return WriteFrameParts(w, kind, [][]byte{payload})
+}
+
+// WriteFrameParts writes one frame whose payload is parts, one after the
+// other: a message's head and its buffers go out without being joined.
+// A small first part shares the header's write.
+func WriteFrameParts(w io.Writer, kind byte, parts [][]byte) error {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if size > MaxFrame {
+		return fmt.Errorf("interpreter frame of %d bytes is over the limit", size)
+	}
+	var small [5 + 4096]byte
+	first := small[:5]
+	first[0] = kind
+	binary.BigEndian.PutUint32(first[1:], uint32(size))
+	if len(parts) > 0 && len(parts[0]) <= len(small)-5 {
+		first = append(first, parts[0]...)
+		parts = parts[1:]
+	}
+	if _, err := w.Write(first); err != nil {
 		return err
 	}
-	_, err := w.Write(payload)
-	return err
+	for _, p := range parts {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Output serialises everything the worker sends to the kernel. The guest's
