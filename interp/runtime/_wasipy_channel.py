@@ -76,30 +76,75 @@ class Channel:
                 # The host never sends this; past it the stream cannot be
                 # followed, so it ends like a closed channel.
                 raise EOFError(f"the host's channel is corrupt: {e}") from None
-            payload = self._payload(size)
-        return proto.decode(payload)
+            return self._message(size)
 
-    def _payload(self, size):
-        """The size bytes after a frame's prefix, as bytes (a small frame,
-        read whole with its prefix) or a bytearray of exactly that size
-        read into in place (a large one: the host serves all of it in one
-        read, so no 64 KiB pieces are joined)."""
-        end = proto.LENGTH_SIZE + size
-        if len(self._buf) >= end:
-            payload = bytes(self._buf[proto.LENGTH_SIZE:end])
+    def _message(self, size):
+        """The message whose payload (size bytes) follows the prefix in
+        self._buf. The host ends a read at the NUL after the head, so a
+        message with buffers is read as its head, then each buffer with
+        one read of its length: the buffers are bytes objects made by that
+        read, not copied again (ProtocolError for a head that is not a
+        message or buffers that do not add up)."""
+        start, end = proto.LENGTH_SIZE, proto.LENGTH_SIZE + size
+        searched = start
+        while True:
+            nul = self._buf.find(b"\0", searched, end)
+            if nul >= 0 or len(self._buf) >= end:
+                break
+            searched = len(self._buf)
+            self._fill(len(self._buf) + 1, None)
+        if nul < 0:
+            payload = bytes(self._buf[start:end])
             del self._buf[:end]
-            return payload
-        payload = bytearray(size)
-        got = len(self._buf) - proto.LENGTH_SIZE
-        payload[:got] = self._buf[proto.LENGTH_SIZE:]
-        self._buf.clear()
-        view = memoryview(payload)
-        while got < size:
-            n = self._reader.readinto(view[got:])
-            if not n:
+            return proto.decode(payload)
+        head = bytes(self._buf[start:nul])
+        del self._buf[:nul + 1]
+        body = end - nul - 1
+        try:
+            msg = proto.decode_head(head, body)
+        except proto.ProtocolError:
+            self._skip(body)  # the next frame is read after it
+            raise
+        msg["buffers"] = [self._take(n) for n in msg.get("buffer_lengths") or ()]
+        return msg
+
+    def _take(self, n):
+        """The next n bytes of the frame, as bytes."""
+        if len(self._buf) >= n:
+            b = bytes(self._buf[:n])
+            del self._buf[:n]
+            return b
+        if not self._buf:
+            b = os.read(self._fd, n)  # the host serves it whole: no copy
+            if len(b) == n:
+                return b
+            if not b:
                 raise EOFError("the host closed the channel")
-            got += n
-        return payload
+            self._buf += b
+        # In pieces: gather them in place.
+        out = bytearray(n)
+        got = len(self._buf)
+        out[:got] = self._buf
+        self._buf.clear()
+        view = memoryview(out)
+        while got < n:
+            k = self._reader.readinto(view[got:])
+            if not k:
+                raise EOFError("the host closed the channel")
+            got += k
+        return bytes(out)
+
+    def _skip(self, n):
+        """Read past n bytes of the frame."""
+        while n:
+            if self._buf:
+                k = min(n, len(self._buf))
+                del self._buf[:k]
+            else:
+                k = len(os.read(self._fd, min(n, 1 << 20)))
+                if not k:
+                    raise EOFError("the host closed the channel")
+            n -= k
 
     def _fill(self, need, timeout):
         while len(self._buf) < need:

@@ -154,10 +154,22 @@ def decode(payload):
         payload = bytes(payload)
     nul = payload.find(b"\0")
     if nul < 0:
-        head, sep, rest = payload, False, None
-    else:
-        head, sep = bytes(payload[:nul]), True
-        rest = memoryview(payload).toreadonly()[nul + 1:]
+        return decode_head(payload, None)
+    rest = memoryview(payload).toreadonly()[nul + 1:]
+    msg = decode_head(bytes(payload[:nul]), len(rest))
+    lengths = msg.get("buffer_lengths") or []
+    buffers, offset = [], 0
+    for n in lengths:
+        buffers.append(rest[offset:offset + n])
+        offset += n
+    msg["buffers"] = buffers
+    return msg
+
+
+def decode_head(head, body):
+    """The message in head (its JSON), which body bytes of buffers follow
+    (None: no NUL, so no buffers). ProtocolError when it is not an object
+    with a type, or when its buffer_lengths do not add up to body."""
     try:
         msg = json.loads(head)
     except (ValueError, UnicodeDecodeError) as e:
@@ -169,17 +181,11 @@ def decode(payload):
         lengths = []
     if not isinstance(lengths, list) or not all(type(n) is int and n >= 0 for n in lengths):
         raise ProtocolError("buffer_lengths is not a list of sizes")
-    if not sep:
+    if body is None:
         if lengths:
             raise ProtocolError("buffer_lengths lists buffers but none follow")
-        return msg
-    if sum(lengths) != len(rest):
-        raise ProtocolError(f"buffer_lengths add up to {sum(lengths)} bytes, but {len(rest)} follow")
-    buffers, offset = [], 0
-    for n in lengths:
-        buffers.append(rest[offset:offset + n])
-        offset += n
-    msg["buffers"] = buffers
+    elif sum(lengths) != body:
+        raise ProtocolError(f"buffer_lengths add up to {sum(lengths)} bytes, but {body} follow")
     return msg
 
 

@@ -5,6 +5,7 @@
 package channel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io/fs"
 	"strconv"
@@ -63,6 +64,7 @@ type Channel struct {
 	prefix  [4]byte
 	head    []byte        // what is left of the current frame's prefix (in prefix)
 	pending []byte        // what is left of its payload
+	toNUL   int           // bytes of pending up to the NUL after the message's head, if not read yet
 	timeout time.Duration // for the next read; < 0 means none
 	partial int           // bytes of unfinished frames held by all writers
 	budget  int           // at most this many (maxPartialBytes)
@@ -167,10 +169,22 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 	// One read may carry the prefix and as much of the payload as fits:
 	// the guest reads a large frame's payload straight into its own
 	// buffer, in one call, whatever its size.
+	//
+	// A read that has the message's head ends at the NUL after it, so the
+	// guest knows the buffers' lengths before it reads them, and reads
+	// each into a bytes object of its own (os.read of its length: no
+	// copy in the guest).
 	n := copy(buf, c.head)
 	c.head = c.head[n:]
-	m := copy(buf[n:], c.pending)
+	avail := c.pending
+	if c.toNUL > 0 {
+		avail = avail[:c.toNUL]
+	}
+	m := copy(buf[n:], avail)
 	c.pending = c.pending[m:]
+	if c.toNUL > 0 {
+		c.toNUL -= m
+	}
 	return n + m, 0
 }
 
@@ -179,6 +193,7 @@ func (c *Channel) take(payload []byte) {
 	binary.BigEndian.PutUint32(c.prefix[:], uint32(len(payload)))
 	c.head = c.prefix[:]
 	c.pending = payload
+	c.toNUL = bytes.IndexByte(payload, 0) + 1 // 0: no buffers, nothing to stop at
 }
 
 // FrameWriter splits the bytes written to one open channel file into

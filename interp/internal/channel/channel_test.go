@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -125,4 +126,31 @@ func FuzzFrameWriter(f *testing.F) {
 			t.Fatalf("budget not given back: %d", c.partial)
 		}
 	})
+}
+
+// Promise: a read that reaches a message's head ends at the NUL after it,
+// and the next read can take a whole buffer at once, so the guest reads
+// each buffer into a bytes object of its own length.
+func TestReadsStopAfterTheHead(t *testing.T) {
+	c := New(func([]byte) {}, nil)
+	buffer := make([]byte, 300<<10)
+	for i := range buffer {
+		buffer[i] = byte(i%251) + 1
+	}
+	payload := append([]byte(`{"type":"py_eval","buffer_lengths":[307200]}`+"\x00"), buffer...)
+	require.True(t, c.Push(payload))
+	big := make([]byte, 1<<20)
+	n, errno := c.read(big)
+	require.Zero(t, errno)
+	head := 4 + bytes.IndexByte(payload, 0) + 1
+	require.Equal(t, head, n, "the first read ends at the NUL")
+	require.Equal(t, uint32(len(payload)), binary.BigEndian.Uint32(big))
+	n, errno = c.read(big)
+	require.Zero(t, errno)
+	require.Equal(t, buffer, big[:n], "the buffer in one read")
+
+	// Without buffers (no NUL) a frame is served as it comes.
+	require.True(t, c.Push([]byte(`{"type":"interrupt"}`)))
+	n, _ = c.read(big)
+	require.Equal(t, 4+len(`{"type":"interrupt"}`), n)
 }
