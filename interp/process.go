@@ -388,7 +388,7 @@ func (p *Process) exchange(ctx context.Context, typ string, content any, events 
 	if err != nil {
 		return nil, nil, err
 	}
-	if size > guestproto.MaxFrame {
+	if guestproto.TooLarge(msg, size) {
 		return nil, nil, fmt.Errorf("a request of %d bytes is over the guest channel's limit of %d (one buffer of at most %d and a head of at most %d)",
 			size, guestproto.MaxFrame, guestproto.MaxBuffer, guestproto.MaxHead)
 	}

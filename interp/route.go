@@ -129,7 +129,7 @@ func (p *Process) serveHost(m *guestproto.Message) {
 	}
 	// Not joined: a large buffer Go returns is written as it is.
 	parts, size, err := guestproto.EncodeParts(reply)
-	if err == nil && size > guestproto.MaxFrame {
+	if err == nil && guestproto.TooLarge(parts, size) {
 		// The guest refuses a frame this large (and could not follow the
 		// channel past it): say so instead.
 		p.log.drop("host reply too large for the guest", "method", m.Method, "bytes", size)

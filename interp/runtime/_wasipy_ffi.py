@@ -180,6 +180,17 @@ def to_py(value, depth=-1):
     return value
 
 
+def _add_buffer(buffers, b):
+    """b as the next buffer of a message; MemoryError, raised where the
+    value is converted, once the buffers pass what one message carries
+    (a frame holds a 256 MiB buffer besides its head)."""
+    buffers.append(b)
+    if len(b) >= 1 << 20 and sum(len(x) for x in buffers) > proto.MAX_BUFFER:
+        raise MemoryError(f"{sum(len(x) for x in buffers)} bytes do not cross to Go at once: "
+                          f"one message carries at most {proto.MAX_BUFFER}")
+    return {"$bytes": len(buffers) - 1}
+
+
 def encode(value, buffers, depth=-1, default=None):
     if isinstance(value, ToGo):
         return encode(value.value, buffers, value.depth, value.default)
@@ -196,11 +207,9 @@ def encode(value, buffers, depth=-1, default=None):
             return {"$float": "inf" if value > 0 else "-inf"}
         return {"$float": value}
     if isinstance(value, (bytes, bytearray)):
-        buffers.append(value)  # framed as it is: no copy here
-        return {"$bytes": len(buffers) - 1}
+        return _add_buffer(buffers, value)  # framed as it is: no copy here
     if isinstance(value, memoryview):
-        buffers.append(value.cast("B") if value.contiguous else value.tobytes())
-        return {"$bytes": len(buffers) - 1}
+        return _add_buffer(buffers, value.cast("B") if value.contiguous else value.tobytes())
     if isinstance(value, GoProxy):
         return {"$go": value._handle()}
     containers = (list, tuple, set, frozenset, dict)

@@ -3,6 +3,7 @@ package channel
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
 
@@ -153,4 +154,34 @@ func TestReadsStopAfterTheHead(t *testing.T) {
 	require.True(t, c.Push([]byte(`{"type":"interrupt"}`)))
 	n, _ = c.read(big)
 	require.Equal(t, 4+len(`{"type":"interrupt"}`), n)
+}
+
+// Promise: the guest cannot make the worker allocate for bytes it never
+// sends. A prefix over the cap is refused (EINVAL) before anything is
+// kept; one that announces the largest frame and sends a few bytes holds
+// only about what came, on as many descriptors as the guest opens.
+func TestAnnouncementsCostNothingUntilBytesArrive(t *testing.T) {
+	c := New(func([]byte) { t.Fatal("no frame is whole") }, nil)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	over := make([]byte, 4)
+	binary.BigEndian.PutUint32(over, maxGuestFrame+1)
+	w := c.NewFrameWriter()
+	_, errno := w.Write(over)
+	require.Equal(t, experimentalsys.EINVAL, errno)
+	lie := make([]byte, 4+10)
+	binary.BigEndian.PutUint32(lie, maxGuestFrame)
+	for range 100 {
+		w := c.NewFrameWriter()
+		_, errno := w.Write(lie[:4])
+		require.Zero(t, errno)
+		for range 3 {
+			_, errno = w.Write(lie[4:])
+			require.Zero(t, errno)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20),
+		"100 lying 256 MiB announcements with 30 bytes each allocated that much")
+	require.Equal(t, 100*34, c.partial)
 }

@@ -255,6 +255,13 @@ const (
 	MaxFrame  = MaxBuffer + MaxHead
 )
 
+// TooLarge says whether a message encoded as parts (EncodeParts) of size
+// bytes is more than one frame carries: over MaxFrame, or buffers that
+// add up to more than MaxBuffer.
+func TooLarge(parts [][]byte, size int) bool {
+	return size > MaxFrame || size-len(parts[0]) > MaxBuffer
+}
+
 // MaxBuffers caps the binary buffers one message lists.
 const MaxBuffers = 1 << 16
 
