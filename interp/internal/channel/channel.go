@@ -71,7 +71,7 @@ type Channel struct {
 
 	reading atomic.Bool // the guest is blocked in a read of the channel
 
-	onFrame  func(payload []byte) // a complete frame written by the guest
+	onFrame  func(parts [][]byte) // a complete frame written by the guest: see New
 	onBlock  func()               // the guest is about to block in a read
 	closeOne sync.Once
 }
@@ -79,7 +79,12 @@ type Channel struct {
 // New returns a channel that hands every complete frame the guest writes
 // to onFrame (on the guest's goroutine) and calls onBlock, if set, before
 // the guest blocks in a read.
-func New(onFrame func([]byte), onBlock func()) *Channel {
+//
+// onFrame gets the frame's payload in parts (its bytes are the parts one
+// after the other), lent for the call only: a part may be the guest's own
+// memory, so that a large buffer goes on to the kernel without being
+// copied here. onFrame must copy what it keeps.
+func New(onFrame func(parts [][]byte), onBlock func()) *Channel {
 	c := &Channel{
 		in:      make(chan []byte, 64),
 		Wake:    wake.New(),
@@ -211,65 +216,73 @@ type FrameWriter struct {
 // Write takes bytes the guest wrote; EINVAL refuses a frame over the
 // limits (and forgets it).
 //
-// A frame that arrives in one write is copied once, out of the guest's
-// memory. One written in pieces (a head, then a large buffer: the runtime
-// does not join them) is gathered in w.buf, which grows to the announced
-// size only as bytes arrive (at most doubling what is held, so a prefix
-// that lies costs nothing), and is then handed on without another copy.
+// Nothing whole is copied: frames that arrive in one write are lent to
+// onFrame straight from the guest's memory, and a frame written in pieces
+// (a head, then a large buffer: the runtime does not join them) is handed
+// on as what was held plus the rest of this write. Only the pieces before
+// the last are kept, in w.buf, within the budget.
 func (w *FrameWriter) Write(buf []byte) (int, experimentalsys.Errno) {
 	c := w.ch
-	data := buf
-	owned := false // data is w.buf, which may be handed on as it is
+	n := len(buf)
 	if len(w.buf) > 0 {
-		if c.partial+len(buf) > c.budget {
-			w.Drop()
-			return 0, experimentalsys.EINVAL
+		// Finish the frame this descriptor has begun.
+		if len(w.buf) < 4 {
+			k := min(4-len(w.buf), len(buf))
+			if !w.hold(buf[:k]) {
+				return 0, experimentalsys.EINVAL
+			}
+			buf = buf[k:]
+			if len(w.buf) < 4 {
+				return n, 0
+			}
+			if binary.BigEndian.Uint32(w.buf) > maxGuestFrame {
+				w.Drop()
+				return 0, experimentalsys.EINVAL
+			}
 		}
-		w.grow(len(buf))
-		w.buf = append(w.buf, buf...)
-		c.partial += len(buf)
-		data, owned = w.buf, true
+		need := 4 + int(binary.BigEndian.Uint32(w.buf)) - len(w.buf)
+		if len(buf) < need {
+			if !w.hold(buf) {
+				return 0, experimentalsys.EINVAL
+			}
+			return n, 0
+		}
+		held := w.buf
+		w.Drop()
+		c.onFrame([][]byte{held[4:], buf[:need]})
+		buf = buf[need:]
 	}
-	for len(data) >= 4 {
-		size := binary.BigEndian.Uint32(data)
+	for len(buf) >= 4 {
+		size := binary.BigEndian.Uint32(buf)
 		if size > maxGuestFrame {
-			w.Drop()
 			return 0, experimentalsys.EINVAL
 		}
-		if uint64(len(data)-4) < uint64(size) {
+		if uint64(len(buf)-4) < uint64(size) {
 			break
 		}
 		end := 4 + int(size)
-		var payload []byte
-		if owned {
-			// Ours already: hand it on. Nothing after end is touched
-			// through payload (its capacity stops at end).
-			payload = data[4:end:end]
-		} else {
-			payload = make([]byte, size)
-			copy(payload, data[4:end])
-		}
-		data = data[end:]
-		c.onFrame(payload)
+		c.onFrame([][]byte{buf[4:end]})
+		buf = buf[end:]
 	}
-	switch {
-	case len(data) == 0:
+	if len(buf) > 0 && !w.hold(buf) {
+		// The start of the next frame, past the budget.
+		return 0, experimentalsys.EINVAL
+	}
+	return n, 0
+}
+
+// hold keeps b as more of the unfinished frame, within the channel's
+// budget; past it, the frame is forgotten and hold says false.
+func (w *FrameWriter) hold(b []byte) bool {
+	c := w.ch
+	if c.partial+len(b) > c.budget {
 		w.Drop()
-	case len(w.buf) == 0:
-		// Frames came whole and a piece of the next one is left: keep it.
-		if c.partial+len(data) > c.budget {
-			return 0, experimentalsys.EINVAL
-		}
-		w.buf = append([]byte(nil), data...)
-		c.partial += len(data)
-	case len(data) < len(w.buf):
-		// Slide the unfinished frame to the front, into a buffer of its
-		// own: the frames handed on share the old one.
-		c.partial -= len(w.buf) - len(data)
-		w.buf = append([]byte(nil), data...)
+		return false
 	}
-	// Otherwise the unfinished frame is all of w.buf and stays there.
-	return len(buf), 0
+	w.grow(len(b))
+	w.buf = append(w.buf, b...)
+	c.partial += len(b)
+	return true
 }
 
 // grow makes room in w.buf for n more bytes. Capacity is never more than

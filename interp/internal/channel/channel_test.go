@@ -20,7 +20,7 @@ func frameOf(payload []byte) []byte {
 
 func TestEachChannelFileFramesOnItsOwn(t *testing.T) {
 	var got []string
-	c := New(func(p []byte) { got = append(got, string(p)) }, nil)
+	c := New(func(p [][]byte) { got = append(got, string(bytes.Join(p, nil))) }, nil)
 	runtime, cell := c.NewFrameWriter(), c.NewFrameWriter()
 	// Cell code leaves half a frame (announcing 1 MiB) on its descriptor...
 	_, errno := cell.Write([]byte{0, 0x10, 0, 0, 'x'})
@@ -41,7 +41,7 @@ func TestEachChannelFileFramesOnItsOwn(t *testing.T) {
 }
 
 func TestPartialFramesShareOneBudget(t *testing.T) {
-	c := New(func([]byte) {}, nil)
+	c := New(func([][]byte) {}, nil)
 	c.budget = 1 << 20 // the same rule as maxPartialBytes, at a test's scale
 	hdr := make([]byte, 4)
 	binary.BigEndian.PutUint32(hdr, maxGuestFrame)
@@ -70,7 +70,7 @@ func TestPartialFramesShareOneBudget(t *testing.T) {
 
 func TestChannelFramesBothWays(t *testing.T) {
 	var got [][]byte
-	c := New(func(p []byte) { got = append(got, p) }, nil)
+	c := New(func(p [][]byte) { got = append(got, bytes.Join(p, nil)) }, nil)
 	// Guest → host: frames may arrive in pieces and several per write.
 	w := c.NewFrameWriter()
 	n, errno := w.Write([]byte{0, 0, 0, 2, 'h'})
@@ -105,7 +105,12 @@ func FuzzFrameWriter(f *testing.F) {
 	f.Add([]byte{0, 0, 0x10, 0, 'x', 'y'}, uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
 		total := 0
-		c := New(func(payload []byte) { total += 4 + len(payload) }, nil)
+		c := New(func(parts [][]byte) {
+			total += 4
+			for _, p := range parts {
+				total += len(p)
+			}
+		}, nil)
 		c.budget = 1 << 10 // small, so that fuzz inputs reach it
 		w := c.NewFrameWriter()
 		step := int(cut)%17 + 1
@@ -133,7 +138,7 @@ func FuzzFrameWriter(f *testing.F) {
 // and the next read can take a whole buffer at once, so the guest reads
 // each buffer into a bytes object of its own length.
 func TestReadsStopAfterTheHead(t *testing.T) {
-	c := New(func([]byte) {}, nil)
+	c := New(func([][]byte) {}, nil)
 	buffer := make([]byte, 300<<10)
 	for i := range buffer {
 		buffer[i] = byte(i%251) + 1
@@ -161,7 +166,7 @@ func TestReadsStopAfterTheHead(t *testing.T) {
 // kept; one that announces the largest frame and sends a few bytes holds
 // only about what came, on as many descriptors as the guest opens.
 func TestAnnouncementsCostNothingUntilBytesArrive(t *testing.T) {
-	c := New(func([]byte) { t.Fatal("no frame is whole") }, nil)
+	c := New(func([][]byte) { t.Fatal("no frame is whole") }, nil)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	over := make([]byte, 4)

@@ -148,14 +148,22 @@ func (p *Output) emitPendingLocked() {
 
 // writeFrameLocked is WriteFrame with the header in p, which (unlike a local
 // passed to an io.Writer) does not escape to the heap.
-func (p *Output) writeFrameLocked(kind byte, payload []byte) error {
+func (p *Output) writeFrameLocked(kind byte, parts ...[]byte) error {
+	size := 0
+	for _, b := range parts {
+		size += len(b)
+	}
 	p.hdr[0] = kind
-	binary.BigEndian.PutUint32(p.hdr[1:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(p.hdr[1:], uint32(size))
 	if _, err := p.w.Write(p.hdr[:]); err != nil {
 		return err
 	}
-	_, err := p.w.Write(payload)
-	return err
+	for _, b := range parts {
+		if _, err := p.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *Output) flushLocked() {
@@ -195,10 +203,16 @@ func (p *Output) Stream(kind byte, b []byte) error {
 // Message sends one frame now, after any output written before it. Call
 // it only from the guest's goroutine (see Collect).
 func (p *Output) Message(kind byte, payload []byte) error {
+	return p.MessageParts(kind, [][]byte{payload})
+}
+
+// MessageParts is Message for a payload in parts (written one after the
+// other, not joined); the parts are not kept after it returns.
+func (p *Output) MessageParts(kind byte, parts [][]byte) error {
 	p.mu.Lock()
 	p.emitPendingLocked()
 	if p.err == nil {
-		p.err = p.writeFrameLocked(kind, payload)
+		p.err = p.writeFrameLocked(kind, parts...)
 	}
 	p.flushLocked()
 	err := p.err

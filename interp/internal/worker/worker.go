@@ -68,8 +68,8 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 	output.Collect = gc.maybeCollect // channel writes allocate: see pipe.Output.Collect
 	defer output.Close()
 
-	ch := channel.New(func(payload []byte) {
-		_ = output.Message(pipe.Message, payload)
+	ch := channel.New(func(parts [][]byte) {
+		_ = output.MessageParts(pipe.Message, parts) // lent: written before it returns
 	}, gc.maybeCollect)
 	intr := &interrupt.Interrupter{Wake: ch.Wake.Fire}
 	relay := &interrupt.Relay{Act: func() {
