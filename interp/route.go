@@ -58,8 +58,12 @@ func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
 			p.log.drop("malformed go_release", "err", err)
 			return
 		}
-		for _, id := range c.IDs {
-			p.handles.release(id)
+		for i, id := range c.IDs {
+			count := int64(1) // a runtime that sends no counts received each once
+			if i < len(c.Counts) {
+				count = c.Counts[i]
+			}
+			p.handles.release(id, count)
 		}
 	default:
 		p.deliver(Event{Type: string(m.Type), Content: m.Content, ParentID: m.ParentID, Buffers: m.Buffers, Metadata: m.Metadata})

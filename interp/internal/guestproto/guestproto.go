@@ -184,6 +184,7 @@ type FFIRequest struct {
 	Module string          `json:"module,omitempty"` // ffi.call
 	Func   string          `json:"func,omitempty"`   // ffi.call
 	ID     int64           `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
+	Count  int64           `json:"count,omitempty"`  // ffi.release: times Python received it (0: once)
 	Args   json.RawMessage `json:"args,omitempty"`
 	Kwargs json.RawMessage `json:"kwargs,omitempty"`
 	// ffi.proxy_op: Op is getattr, setattr, getitem, setitem, delitem,
@@ -212,6 +213,10 @@ type PyAwaitRequest struct {
 // GoReleaseContent is the content of GoRelease.
 type GoReleaseContent struct {
 	IDs []int64 `json:"ids"`
+	// Counts, beside IDs, say how many times Python received each handle
+	// (the host sends the same value's handle again while Python holds
+	// it); absent, once each.
+	Counts []int64 `json:"counts,omitempty"`
 }
 
 // ModuleList is the content of FFIModules.
