@@ -671,6 +671,9 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 	}
 	argList, _ := args.([]any)
 	kwargs, _ := kw.(map[string]any)
+	if req.Blocking {
+		ctx = context.WithValue(ctx, blockingCall{}, p)
+	}
 	result, err := callGo(ctx, fn, argList, kwargs)
 	if err != nil {
 		return nil, nil, err

@@ -301,7 +301,10 @@ def _request_content(base, args, kwargs):
 
 
 def _call_sync(method, base, args, kwargs):
-    content, buffers = _request_content(base, args, kwargs)
+    # "blocking": Python waits here, so its event loop stands still until
+    # the call returns; the host fails EvalAsync from inside it at once
+    # instead of letting it wait for a loop that cannot run.
+    content, buffers = _request_content(dict(base, blocking=True), args, kwargs)
     flush_released()
     result, out = _router.request(method, content, buffers, with_buffers=True)
     return decode(result, out)

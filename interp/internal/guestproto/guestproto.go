@@ -181,12 +181,15 @@ type HelloContent struct {
 
 // FFIRequest is the content of the FFI host requests.
 type FFIRequest struct {
-	Module string          `json:"module,omitempty"` // ffi.call
-	Func   string          `json:"func,omitempty"`   // ffi.call
-	ID     int64           `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
-	Count  int64           `json:"count,omitempty"`  // ffi.release: times Python received it (0: once)
-	Args   json.RawMessage `json:"args,omitempty"`
-	Kwargs json.RawMessage `json:"kwargs,omitempty"`
+	Module string `json:"module,omitempty"` // ffi.call
+	Func   string `json:"func,omitempty"`   // ffi.call
+	ID     int64  `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
+	Count  int64  `json:"count,omitempty"`  // ffi.release: times Python received it (0: once)
+	// Blocking (ffi.call, ffi.proxy_call): Python waits for the call with
+	// its event loop stopped, so nothing awaited can run until it returns.
+	Blocking bool            `json:"blocking,omitempty"`
+	Args     json.RawMessage `json:"args,omitempty"`
+	Kwargs   json.RawMessage `json:"kwargs,omitempty"`
 	// ffi.proxy_op: Op is getattr, setattr, getitem, setitem, delitem,
 	// len, iter, dir or to_py; Name an attribute; Key an item's key and
 	// Value the value set (both encoded values).
