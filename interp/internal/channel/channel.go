@@ -62,6 +62,7 @@ type Channel struct {
 
 	// Guest goroutine only.
 	prefix  [4]byte
+	cur     []byte        // the current frame's payload, whole
 	head    []byte        // what is left of the current frame's prefix (in prefix)
 	pending []byte        // what is left of its payload
 	toNUL   int           // bytes of pending up to the NUL after the message's head, if not read yet
@@ -70,6 +71,7 @@ type Channel struct {
 	budget  int           // at most this many (maxPartialBytes)
 
 	reading atomic.Bool // the guest is blocked in a read of the channel
+	spare   spareBuffer
 
 	onFrame  func(parts [][]byte) // a complete frame written by the guest: see New
 	onBlock  func()               // the guest is about to block in a read
@@ -190,11 +192,22 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 	if c.toNUL > 0 {
 		c.toNUL -= m
 	}
+	if len(c.head) == 0 && len(c.pending) == 0 && c.cur != nil {
+		c.spare.put(c.cur) // read whole: the next large frame may reuse it
+		c.cur = nil
+	}
 	return n + m, 0
 }
 
+// Buffer returns n bytes to read the next frame for the guest into: a
+// large payload the guest has read whole, when one is at hand, so that a
+// run of large buffers does not allocate (and zero, and fault in) each.
+// Its contents are garbage; Push hands it back.
+func (c *Channel) Buffer(n int) []byte { return c.spare.get(n) }
+
 // take makes payload the frame that reads serve next.
 func (c *Channel) take(payload []byte) {
+	c.cur = payload
 	binary.BigEndian.PutUint32(c.prefix[:], uint32(len(payload)))
 	c.head = c.prefix[:]
 	c.pending = payload
@@ -421,3 +434,54 @@ func (*cputimeFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	return copy(buf, s[off:]), 0
 }
 func (f *cputimeFile) Read(buf []byte) (int, experimentalsys.Errno) { return f.Pread(buf, 0) }
+
+// spareBuffer keeps one large payload the guest has read, for the next
+// large frame (Buffer), and lets it go after spareTTL unused: the worker
+// does not sit on 256 MiB because one buffer once crossed.
+type spareBuffer struct {
+	mu    sync.Mutex
+	buf   []byte
+	timer *time.Timer
+}
+
+const (
+	spareMin = 1 << 20 // smaller payloads are cheap to allocate
+	spareTTL = 2 * time.Second
+)
+
+func (s *spareBuffer) put(b []byte) {
+	if cap(b) < spareMin {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cap(b) <= cap(s.buf) {
+		return
+	}
+	s.buf = b
+	if s.timer == nil {
+		s.timer = time.AfterFunc(spareTTL, s.drop)
+	} else {
+		s.timer.Reset(spareTTL)
+	}
+}
+
+func (s *spareBuffer) get(n int) []byte {
+	if n >= spareMin {
+		s.mu.Lock()
+		b := s.buf
+		if cap(b) >= n {
+			s.buf = nil
+			s.mu.Unlock()
+			return b[:n]
+		}
+		s.mu.Unlock()
+	}
+	return make([]byte, n)
+}
+
+func (s *spareBuffer) drop() {
+	s.mu.Lock()
+	s.buf = nil
+	s.mu.Unlock()
+}

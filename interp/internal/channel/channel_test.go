@@ -190,3 +190,31 @@ func TestAnnouncementsCostNothingUntilBytesArrive(t *testing.T) {
 		"100 lying 256 MiB announcements with 30 bytes each allocated that much")
 	require.Equal(t, 100*34, c.partial)
 }
+
+// Promise: a large payload the guest has read whole is reused for the
+// next large frame (Buffer), never one still being read, never a small
+// one; and it is let go when unused (drop, which spareTTL's timer runs).
+func TestLargePayloadsAreReused(t *testing.T) {
+	c := New(func([][]byte) {}, nil)
+	first := c.Buffer(spareMin + 10)
+	require.True(t, c.Push(first))
+	buf := make([]byte, spareMin/2)
+	_, _ = c.read(buf)
+	require.NotSame(t, &first[0], &c.Buffer(spareMin)[0], "still being read: not reused")
+	for c.read(buf); len(c.pending) > 0; c.read(buf) {
+	}
+	again := c.Buffer(spareMin)
+	require.Same(t, &first[0], &again[0], "read whole: reused")
+	require.Len(t, again, spareMin)
+	require.NotSame(t, &first[0], &c.Buffer(spareMin)[0], "handed out once only")
+
+	small := c.Buffer(100)
+	require.True(t, c.Push(small))
+	for c.read(buf); len(c.pending) > 0; c.read(buf) {
+	}
+	require.Nil(t, c.spare.buf, "small payloads are not kept")
+
+	c.spare.put(make([]byte, spareMin))
+	c.spare.drop()
+	require.Nil(t, c.spare.buf)
+}

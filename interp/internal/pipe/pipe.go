@@ -34,6 +34,12 @@ type ExitInfo struct {
 
 // ReadFrame reads one frame.
 func ReadFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
+	return ReadFrameInto(r, func(n int) []byte { return make([]byte, n) })
+}
+
+// ReadFrameInto reads one frame into the n bytes alloc(n) returns (n is
+// checked against MaxFrame first).
+func ReadFrameInto(r *bufio.Reader, alloc func(n int) []byte) (kind byte, payload []byte, err error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, nil, err
@@ -42,7 +48,7 @@ func ReadFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
 	if size > MaxFrame {
 		return 0, nil, fmt.Errorf("interpreter frame of %d bytes is over the limit", size)
 	}
-	payload = make([]byte, size)
+	payload = alloc(int(size))
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return 0, nil, err
 	}
