@@ -511,51 +511,6 @@ func TestEvalBehindASpinningCellLetsInterruptsThrough(t *testing.T) {
 	}
 }
 
-// BenchmarkBytes measures bytes crossing the bridge: Go → Python (an
-// argument) and Python → Go (a result), sizes 1 KiB to 128 MiB (a frame
-// carries at most 256 MiB, head included). Reported as MB/s of payload.
-//
-//	go test -run '^$' -bench Bytes -benchtime 3x ./interp/
-func BenchmarkBytes(b *testing.B) {
-	wasm := PythonWasm()
-	ctx := context.Background()
-	p, err := Start(ctx, Config{PythonWasm: wasm, CacheDir: DefaultCacheDir(), WorkDir: b.TempDir()})
-	require.NoError(b, err)
-	defer p.Close()
-	for _, size := range []int{1 << 10, 64 << 10, 1 << 20, 16 << 20, 128 << 20} {
-		data := make([]byte, size)
-		rand.New(rand.NewSource(1)).Read(data)
-		b.Run(fmt.Sprintf("GoToPython/%s", sizeName(size)), func(b *testing.B) {
-			b.SetBytes(int64(size))
-			for b.Loop() {
-				v, err := p.Eval(ctx, "len(args[0])", data)
-				require.NoError(b, err)
-				require.Equal(b, int64(size), v)
-			}
-		})
-		b.Run(fmt.Sprintf("PythonToGo/%s", sizeName(size)), func(b *testing.B) {
-			_, err := p.ExecAsync(ctx, fmt.Sprintf("__bench = bytes(%d)", size))
-			require.NoError(b, err)
-			b.SetBytes(int64(size))
-			for b.Loop() {
-				v, err := p.ExecAsync(ctx, "__bench")
-				require.NoError(b, err)
-				require.Len(b, v, size)
-			}
-		})
-	}
-}
-
-func sizeName(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
-}
-
 // Promise: when Go stops waiting for a call (its deadline passed), the
 // handles the late reply carries are released, so nothing leaks.
 func TestAbandonedCallsLeakNoHandles(t *testing.T) {

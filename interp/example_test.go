@@ -278,3 +278,35 @@ print(sensor.now(), wasipy.to_py(r))
 	// {'celsius': 19.5} [20.5, 22.0]
 	// [20.5 22]
 }
+
+// SearchOptions is the options struct of search: Python fills it with
+// keyword arguments.
+type SearchOptions struct {
+	Limit      int
+	IgnoreCase bool
+}
+
+// Keyword arguments reach Go functions called through a GoProxy: a
+// trailing options struct takes them by field name (or snake_case), and
+// Params names the parameters of a plain function.
+func ExampleParams() {
+	search := func(query string, o SearchOptions) string {
+		return fmt.Sprintf("%q limit=%d ignore_case=%v", query, o.Limit, o.IgnoreCase)
+	}
+	scale := interp.Params(func(x, by float64) float64 { return x * by }, "x", "by")
+	py := start(&interp.Module{Name: "tools", Funcs: map[string]interp.Func{
+		"get": func(ctx context.Context, args []any, kwargs map[string]any) (any, error) {
+			return map[string]any{"search": search, "scale": scale}, nil
+		},
+	}})
+	defer py.Close()
+	_, _ = py.Call(context.Background(), "execute", map[string]any{"code": `
+import tools
+t = tools.get()
+print(t['search']('go', limit=3, ignore_case=True))
+print(t['scale'](2, by=1.5), t['scale'](by=2, x=4))
+`}, printStream)
+	// Output:
+	// "go" limit=3 ignore_case=true
+	// 3.0 8.0
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -417,34 +418,110 @@ func (c *codec) decodeList(xs []any) ([]any, error) {
 }
 
 // handleTable holds Go values that Python has handles on.
+//
+// The same Go value (where Go can tell: see identityOf) always gets the
+// same handle while Python holds it, so Python keeps one GoProxy per value
+// and `a is b` holds. Each handle counts how often it was sent; Python's
+// release says how often it received it, so a release that crosses a
+// message carrying the handle again does not free it under that message.
 type handleTable struct {
 	mu     sync.Mutex
 	next   int64
-	values map[int64]any
+	values map[int64]*goHandle
+	byKey  map[identity]int64
+}
+
+type goHandle struct {
+	v     any
+	key   identity
+	keyed bool
+	sent  int64 // times sent to Python and not yet released
+}
+
+// identity is what makes two Go values the same value: the same type and
+// the same memory (a slice also its length and capacity: the same header).
+type identity struct {
+	t        reflect.Type
+	p        uintptr
+	len, cap int
+}
+
+// identityOf is v's identity, for the kinds that have one: pointers, maps,
+// channels and slices that are not nil and whose elements take memory (all
+// zero-size values may share one address). Functions have none (closures
+// of one function share their code pointer), nor values copied by value.
+func identityOf(v any) (identity, bool) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Chan:
+		if rv.IsNil() || rv.Type().Elem().Size() == 0 {
+			return identity{}, false
+		}
+		return identity{t: rv.Type(), p: rv.Pointer()}, true
+	case reflect.Map:
+		if rv.IsNil() {
+			return identity{}, false
+		}
+		return identity{t: rv.Type(), p: rv.Pointer()}, true
+	case reflect.Slice:
+		if rv.IsNil() || rv.Cap() == 0 || rv.Type().Elem().Size() == 0 {
+			return identity{}, false
+		}
+		return identity{t: rv.Type(), p: rv.Pointer(), len: rv.Len(), cap: rv.Cap()}, true
+	}
+	return identity{}, false
 }
 
 func (t *handleTable) put(v any) int64 {
+	key, keyed := identityOf(v)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.values == nil {
-		t.values = map[int64]any{}
+		t.values = map[int64]*goHandle{}
+		t.byKey = map[identity]int64{}
+	}
+	if keyed {
+		if id, ok := t.byKey[key]; ok {
+			t.values[id].sent++
+			return id
+		}
 	}
 	t.next++
-	t.values[t.next] = v
+	t.values[t.next] = &goHandle{v: v, key: key, keyed: keyed, sent: 1}
+	if keyed {
+		t.byKey[key] = t.next
+	}
 	return t.next
 }
 
 func (t *handleTable) get(id int64) (any, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	v, ok := t.values[id]
-	return v, ok
+	h, ok := t.values[id]
+	if !ok {
+		return nil, false
+	}
+	return h.v, true
 }
 
-func (t *handleTable) release(id int64) {
+// release gives back count of the times id was sent (Python says how many
+// it received; fewer than 1 counts as 1, so a release always releases).
+// The value is let go once every sending was given back.
+func (t *handleTable) release(id, count int64) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	h, ok := t.values[id]
+	if !ok {
+		return
+	}
+	h.sent -= max(count, 1)
+	if h.sent > 0 {
+		return
+	}
 	delete(t.values, id)
-	t.mu.Unlock()
+	if h.keyed {
+		delete(t.byKey, h.key)
+	}
 }
 
 // Len is how many Go values Python holds handles on.
@@ -522,7 +599,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 	var fn Func
 	switch guestproto.Method(method) {
 	case guestproto.FFIRelease:
-		p.handles.release(req.ID)
+		p.handles.release(req.ID, req.Count)
 		return nil, nil, nil
 	case guestproto.StdinRead:
 		return p.readStdin(req.N)
@@ -594,6 +671,9 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 	}
 	argList, _ := args.([]any)
 	kwargs, _ := kw.(map[string]any)
+	if req.Blocking {
+		ctx = context.WithValue(ctx, blockingCall{}, p)
+	}
 	result, err := callGo(ctx, fn, argList, kwargs)
 	if err != nil {
 		return nil, nil, err

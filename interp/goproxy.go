@@ -471,8 +471,8 @@ func convertTo(v any, t reflect.Type) (reflect.Value, error) {
 		if m, ok := v.(map[string]any); ok {
 			out := reflect.New(t).Elem()
 			for k, item := range m {
-				f, ok := t.FieldByName(k)
-				if !ok || !f.IsExported() {
+				f, ok := fieldByKey(t, k)
+				if !ok {
 					return reflect.Value{}, typeError("Go type %s has no exported field %q", t, k)
 				}
 				e, err := convertTo(item, f.Type)
@@ -506,17 +506,19 @@ var (
 // Python: a first context.Context parameter gets the call's context, the
 // other parameters take the positional arguments converted to their
 // types, and a last error result raises. Several results come back as a
-// tuple.
+// tuple. Keyword arguments fill a trailing options struct, or parameters
+// named with Params (see kwargs.go).
 func asReflectFunc(v any) (Func, bool) {
+	var names []string
+	if nf, ok := v.(namedFunc); ok {
+		v, names = nf.fn, nf.names
+	}
 	fv := reflect.ValueOf(v)
 	if fv.Kind() != reflect.Func || fv.IsNil() {
 		return nil, false
 	}
 	ft := fv.Type()
 	return func(ctx context.Context, args []any, kwargs map[string]any) (any, error) {
-		if len(kwargs) > 0 {
-			return nil, typeError("Go function %s takes no keyword arguments", ft)
-		}
 		var in []reflect.Value
 		first := 0
 		if ft.NumIn() > 0 && ft.In(0) == contextType {
@@ -526,6 +528,12 @@ func asReflectFunc(v any) (Func, bool) {
 		fixed := ft.NumIn() - first
 		if ft.IsVariadic() {
 			fixed--
+		}
+		if len(kwargs) > 0 {
+			var err error
+			if args, err = placeKwargs(ft, first, fixed, names, args, kwargs); err != nil {
+				return nil, err
+			}
 		}
 		if len(args) < fixed || (!ft.IsVariadic() && len(args) > fixed) {
 			return nil, typeError("Go function %s takes %d arguments, got %d", ft, fixed, len(args))

@@ -141,9 +141,9 @@ type call struct {
 // outFrame is one frame queued for the worker's stdin; sent, if set, runs
 // once it was written (or discarded because the worker is gone).
 type outFrame struct {
-	kind    byte
-	payload []byte
-	sent    func()
+	kind  byte
+	parts [][]byte // the payload, written one part after the other
+	sent  func()
 }
 
 // Start launches a worker and waits until the interpreter has started and
@@ -176,18 +176,29 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		cmd.Stderr = cfg.Stderr
 	}
 	tieToParent(cmd)
-	stdin, err := cmd.StdinPipe()
+	// The pipes are made here, not with StdinPipe, to reach their files:
+	// both get 1 MiB buffers, so large buffers cross in few wake-ups.
+	stdinR, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdin = stdinR
+	pipe.Enlarge(stdin)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		stdinR.Close()
+		stdin.Close()
 		return nil, err
+	}
+	if f, ok := stdout.(*os.File); ok {
+		pipe.Enlarge(f)
 	}
 	// The interrupt pipe is the worker's fd 3 and the quota's counters its
 	// fd 4 (worker.InterruptFD, worker.QuotaFD): the order of ExtraFiles.
 	intrR, intrW, err := os.Pipe()
 	if err != nil {
+		stdinR.Close()
+		stdin.Close()
 		return nil, err
 	}
 	cmd.ExtraFiles = []*os.File{intrR}
@@ -197,9 +208,12 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		intrR.Close()
 		intrW.Close()
+		stdinR.Close()
+		stdin.Close()
 		return nil, fmt.Errorf("start interpreter worker: %w", err)
 	}
-	intrR.Close() // the worker's copy is the one that counts
+	stdinR.Close() // the worker's copy is the one that counts
+	intrR.Close()
 	p := &Process{cmd: cmd, stdin: stdin, intrW: intrW, exited: make(chan struct{}), calls: map[int64]*call{}, modules: map[string]*Module{}}
 	p.log = newDropLog(cfg.Stderr)
 	p.outCond = sync.NewCond(&p.outMu)
@@ -369,9 +383,14 @@ func (p *Process) exchange(ctx context.Context, typ string, content any, events 
 		}
 		p.mu.Unlock()
 	}()
-	msg, err := guestproto.Encode(&guestproto.Message{Type: guestproto.Kind(typ), ID: c.id, Content: body, Metadata: metadata, Buffers: buffers})
+	// Not joined: the buffers are written to the worker as they are.
+	msg, size, err := guestproto.EncodeParts(&guestproto.Message{Type: guestproto.Kind(typ), ID: c.id, Content: body, Metadata: metadata, Buffers: buffers})
 	if err != nil {
 		return nil, nil, err
+	}
+	if guestproto.TooLarge(msg, size) {
+		return nil, nil, fmt.Errorf("a request of %d bytes is over the guest channel's limit of %d (one buffer of at most %d and a head of at most %d)",
+			size, guestproto.MaxFrame, guestproto.MaxBuffer, guestproto.MaxHead)
 	}
 	if err := p.queue(pipe.Message, msg, nil, ordered); err != nil {
 		select {
@@ -473,12 +492,12 @@ func (p *Process) Close() error {
 // send queues one frame for the worker (a message the guest did not ask
 // for, such as py_release).
 func (p *Process) send(kind byte, payload []byte) error {
-	return p.queue(kind, payload, nil, false)
+	return p.queue(kind, [][]byte{payload}, nil, false)
 }
 
 // queue adds a frame for writeLoop and never blocks. request marks a
 // request of the host's (roundTrip), which interrupts are ordered after.
-func (p *Process) queue(kind byte, payload []byte, sent func(), request bool) error {
+func (p *Process) queue(kind byte, parts [][]byte, sent func(), request bool) error {
 	p.outMu.Lock()
 	defer p.outMu.Unlock()
 	if err := p.outErr; err != nil {
@@ -489,7 +508,7 @@ func (p *Process) queue(kind byte, payload []byte, sent func(), request bool) er
 		}
 		return err
 	}
-	p.outq = append(p.outq, outFrame{kind, payload, sent})
+	p.outq = append(p.outq, outFrame{kind, parts, sent})
 	if kind == pipe.Message {
 		p.outSeq++
 		if request {
@@ -515,7 +534,7 @@ func (p *Process) writeLoop() {
 		var err error
 		for _, f := range batch {
 			if err == nil && !failed {
-				err = pipe.WriteFrame(p.stdin, f.kind, f.payload)
+				err = pipe.WriteFrameParts(p.stdin, f.kind, f.parts)
 			}
 			if f.sent != nil {
 				f.sent()

@@ -58,8 +58,12 @@ func (p *Process) route(payload []byte, hello chan<- json.RawMessage) {
 			p.log.drop("malformed go_release", "err", err)
 			return
 		}
-		for _, id := range c.IDs {
-			p.handles.release(id)
+		for i, id := range c.IDs {
+			count := int64(1) // a runtime that sends no counts received each once
+			if i < len(c.Counts) {
+				count = c.Counts[i]
+			}
+			p.handles.release(id, count)
 		}
 	default:
 		p.deliver(Event{Type: string(m.Type), Content: m.Content, ParentID: m.ParentID, Buffers: m.Buffers, Metadata: m.Metadata})
@@ -86,7 +90,7 @@ func (p *Process) hostRequest(m *guestproto.Message) {
 		reply := &guestproto.Message{Type: guestproto.HostReply, RID: m.RID, Error: &guestproto.HostError{Type: "HostError",
 			Message: fmt.Sprintf("too many requests of the host in flight (at most %d)", maxHostRequests)}}
 		payload, _ := guestproto.Encode(reply)
-		_ = p.queue(pipe.Message, payload, func() {
+		_ = p.queue(pipe.Message, [][]byte{payload}, func() {
 			p.outMu.Lock()
 			p.refusals--
 			p.outMu.Unlock()
@@ -127,12 +131,21 @@ func (p *Process) serveHost(m *guestproto.Message) {
 			reply.Buffers = buffers
 		}
 	}
-	payload, err := guestproto.Encode(reply)
+	// Not joined: a large buffer Go returns is written as it is.
+	parts, size, err := guestproto.EncodeParts(reply)
+	if err == nil && guestproto.TooLarge(parts, size) {
+		// The guest refuses a frame this large (and could not follow the
+		// channel past it): say so instead.
+		p.log.drop("host reply too large for the guest", "method", m.Method, "bytes", size)
+		reply = &guestproto.Message{Type: guestproto.HostReply, RID: m.RID, Error: &guestproto.HostError{Type: "MemoryError",
+			Message: fmt.Sprintf("the host's answer is %d bytes, over the channel's limit of %d", size, guestproto.MaxFrame)}}
+		parts, _, err = guestproto.EncodeParts(reply)
+	}
 	if err != nil {
 		release()
 		return
 	}
-	_ = p.queue(pipe.Message, payload, release, false)
+	_ = p.queue(pipe.Message, parts, release, false)
 }
 
 // GuestError is an error that reaches Python as an exception of the named

@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,7 +94,7 @@ func TestHostRequestsAreBounded(t *testing.T) {
 	require.Equal(t, maxRefusals, refusals)
 	require.Equal(t, maxRefusals, queued, "only the refusals are answered while the host is busy")
 	require.GreaterOrEqual(t, p.log.dropped(), 5000-maxHostRequests)
-	m, err := guestproto.Decode(p.outq[0].payload)
+	m, err := guestproto.Decode(bytes.Join(p.outq[0].parts, nil))
 	require.NoError(t, err)
 	require.Equal(t, guestproto.HostReply, m.Type)
 	require.Contains(t, m.Error.Message, "too many")

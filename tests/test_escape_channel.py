@@ -164,16 +164,17 @@ def test_host_request_flood_while_reading_is_refused_not_queued(kernel):
     """Promise: a guest that floods host requests past the limit gets error
     answers (HostError: too many requests ... in flight) for the excess, or
     none at all, never an unbounded queue; the kernel serves on."""
-    code = FRAMES + r'''
+    FLOOD = 30000  # well past what the pipes and the limits hold
+    code = FRAMES + f"FLOOD = {FLOOD}\n" + r'''
 import _wasipy_kernel as K
 rt = K.runtime
-for i in range(5000):
+for i in range(FLOOD):
     _write_all(_fd, _frame({"type": "host_request", "rid": 10**9 + i, "method": "nosuch", "content": {}}))
 # Take in the answers through the runtime's own reader.
 import time
 deadline = time.monotonic() + 20
 seen, refused = 0, 0
-while time.monotonic() < deadline and seen < 5000:
+while time.monotonic() < deadline and seen < FLOOD:
     if not rt.poll(0.5):
         break
     for rid in [r for r in rt._replies if isinstance(r, int) and r >= 10**9]:
@@ -182,16 +183,17 @@ while time.monotonic() < deadline and seen < 5000:
             refused += 1
 print("answered", seen, "refused", refused)
 '''
-    r = kernel.execute(code, timeout=60)
+    r = kernel.execute(code, timeout=120)
     assert r.status == "ok", r
     words = r.stdout.split()
     answered, refused = int(words[1]), int(words[3])
     # While the cell writes and does not read, the answers back up: at most
-    # 256 requests are held in flight and 256 refusals queued; the rest are
-    # dropped. More than the pipe holds (about a thousand small answers)
-    # must therefore have been refused or dropped.
-    assert 0 < refused <= 256, r.stdout
-    assert 256 <= answered < 5000, r.stdout
+    # 256 requests are held in flight and 256 refusals queued at once (a
+    # refusal's slot comes back once it is written); the rest are dropped.
+    # What is answered is bounded by what the pipes hold (1 MiB each way:
+    # about ten thousand small answers), not by the flood.
+    assert 0 < refused < answered, r.stdout
+    assert 256 <= answered < FLOOD // 2, r.stdout
     assert kernel.ok("print('still serving')").stdout == "still serving\n"
 
 

@@ -10,10 +10,16 @@ Output written to fd 1 and 2 is streamed by the host on its own: every
 message is sent after flushing sys.stdout and sys.stderr, so the host sees
 output and messages in the order they were made.
 
+Large buffers cross without being joined or sliced: a message goes out as
+its head and then each buffer as it is (os.write of a memoryview), and a
+frame's payload is read in one call straight into a bytearray of its size,
+whose memoryviews decode() hands on (see docs/BENCHMARKS.md, FFI bytes).
+
 Neither a send nor a receive is torn by an interrupt (_wasipy_interrupt):
 one that comes meanwhile is raised once the message is whole.
 """
 
+import io
 import os
 import sys
 
@@ -39,14 +45,17 @@ class Channel:
         self._fd = os.open(path, os.O_RDWR)
         self._deadline_fd = os.open(deadline_path, os.O_WRONLY)
         self._buf = bytearray()
+        # read(2) straight into a buffer (WASI's CPython has no os.readv).
+        self._reader = io.FileIO(self._fd, "r", closefd=False)
 
     def send(self, msg, buffers=None):
         with guarded():
             flush_std()
-            view = memoryview(proto.frame(proto.encode(msg, buffers)))
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
+            for part in proto.frame_parts(msg, buffers):
+                view = memoryview(part)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
         raise_pending()  # the message is out whole: now it is safe
 
     def recv(self, timeout=None):
@@ -67,11 +76,75 @@ class Channel:
                 # The host never sends this; past it the stream cannot be
                 # followed, so it ends like a closed channel.
                 raise EOFError(f"the host's channel is corrupt: {e}") from None
-            end = proto.LENGTH_SIZE + size
-            self._fill(end, None)
-            payload = bytes(self._buf[proto.LENGTH_SIZE:end])
+            return self._message(size)
+
+    def _message(self, size):
+        """The message whose payload (size bytes) follows the prefix in
+        self._buf. The host ends a read at the NUL after the head, so a
+        message with buffers is read as its head, then each buffer with
+        one read of its length: the buffers are bytes objects made by that
+        read, not copied again (ProtocolError for a head that is not a
+        message or buffers that do not add up)."""
+        start, end = proto.LENGTH_SIZE, proto.LENGTH_SIZE + size
+        searched = start
+        while True:
+            nul = self._buf.find(b"\0", searched, end)
+            if nul >= 0 or len(self._buf) >= end:
+                break
+            searched = len(self._buf)
+            self._fill(len(self._buf) + 1, None)
+        if nul < 0:
+            payload = bytes(self._buf[start:end])
             del self._buf[:end]
-        return proto.decode(payload)
+            return proto.decode(payload)
+        head = bytes(self._buf[start:nul])
+        del self._buf[:nul + 1]
+        body = end - nul - 1
+        try:
+            msg = proto.decode_head(head, body)
+        except proto.ProtocolError:
+            self._skip(body)  # the next frame is read after it
+            raise
+        msg["buffers"] = [self._take(n) for n in msg.get("buffer_lengths") or ()]
+        return msg
+
+    def _take(self, n):
+        """The next n bytes of the frame, as bytes."""
+        if len(self._buf) >= n:
+            b = bytes(self._buf[:n])
+            del self._buf[:n]
+            return b
+        if not self._buf:
+            b = os.read(self._fd, n)  # the host serves it whole: no copy
+            if len(b) == n:
+                return b
+            if not b:
+                raise EOFError("the host closed the channel")
+            self._buf += b
+        # In pieces: gather them in place.
+        out = bytearray(n)
+        got = len(self._buf)
+        out[:got] = self._buf
+        self._buf.clear()
+        view = memoryview(out)
+        while got < n:
+            k = self._reader.readinto(view[got:])
+            if not k:
+                raise EOFError("the host closed the channel")
+            got += k
+        return bytes(out)
+
+    def _skip(self, n):
+        """Read past n bytes of the frame."""
+        while n:
+            if self._buf:
+                k = min(n, len(self._buf))
+                del self._buf[:k]
+            else:
+                k = len(os.read(self._fd, min(n, 1 << 20)))
+                if not k:
+                    raise EOFError("the host closed the channel")
+            n -= k
 
     def _fill(self, need, timeout):
         while len(self._buf) < need:

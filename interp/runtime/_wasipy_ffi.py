@@ -20,6 +20,7 @@ import math
 import sys
 import traceback
 import types
+import weakref
 
 import _wasipy_asyncio
 import _wasipy_protocol as proto
@@ -60,11 +61,28 @@ def _object_of(handle_id):
 
 
 def flush_released():
-    """Tell the host which Go handles Python let go of."""
+    """Tell the host which Go handles Python let go of, and how many times
+    it had received each."""
     if _collected and _router is not None:
-        ids = _collected[:]
-        del _collected[:len(ids)]
-        _router.send({"type": proto.GO_RELEASE, "content": {"ids": ids}})
+        released = _collected[:]
+        del _collected[:len(released)]
+        _router.send({"type": proto.GO_RELEASE, "content": {
+            "ids": [i for i, _ in released], "counts": [n for _, n in released]}})
+
+
+# The live proxy of each Go handle: the host sends the same Go value's
+# handle again while Python holds it, and it arrives as the same object.
+_proxies = weakref.WeakValueDictionary()
+
+
+def _proxy(handle_id, type_name):
+    p = _proxies.get(handle_id)
+    if p is not None and p._id == handle_id:
+        object.__setattr__(p, "_count", p._count + 1)
+        return p
+    p = GoProxy(handle_id, type_name)
+    _proxies[handle_id] = p
+    return p
 
 
 class GoProxy:
@@ -72,13 +90,17 @@ class GoProxy:
     anything else. Attributes are its fields and methods, items its map
     entries or slice elements; len(), iteration and calls work when the Go
     value supports them; to_py() copies it into Python values. Released
-    when Python collects it, or at once by destroy() or a with block."""
+    when Python collects it, or at once by destroy() or a with block.
 
-    __slots__ = ("_id", "_type", "__weakref__")
+    One Go value (the same pointer, map, channel or slice) is one GoProxy
+    while Python holds it: `a is b`, and == and hash() follow identity."""
+
+    __slots__ = ("_id", "_type", "_count", "__weakref__")
 
     def __init__(self, handle_id, type_name):
         object.__setattr__(self, "_id", handle_id)
         object.__setattr__(self, "_type", type_name)
+        object.__setattr__(self, "_count", 1)  # times the host sent this handle
 
     def __repr__(self):
         state = "destroyed " if self._id is None else ""
@@ -86,14 +108,14 @@ class GoProxy:
 
     def __del__(self):
         if self._id is not None:
-            _collected.append(self._id)
+            _collected.append((self._id, self._count))
 
     def destroy(self):
         """Let the host free the Go value now (idempotent)."""
         if self._id is not None:
             handle, _ = self._id, object.__setattr__(self, "_id", None)
             flush_released()
-            _router.request(proto.METHOD_FFI_RELEASE, {"id": handle})
+            _router.request(proto.METHOD_FFI_RELEASE, {"id": handle, "count": self._count})
 
     def __enter__(self):
         return self
@@ -180,6 +202,17 @@ def to_py(value, depth=-1):
     return value
 
 
+def _add_buffer(buffers, b):
+    """b as the next buffer of a message; MemoryError, raised where the
+    value is converted, once the buffers pass what one message carries
+    (a frame holds a 256 MiB buffer besides its head)."""
+    buffers.append(b)
+    if len(b) >= 1 << 20 and sum(len(x) for x in buffers) > proto.MAX_BUFFER:
+        raise MemoryError(f"{sum(len(x) for x in buffers)} bytes do not cross to Go at once: "
+                          f"one message carries at most {proto.MAX_BUFFER}")
+    return {"$bytes": len(buffers) - 1}
+
+
 def encode(value, buffers, depth=-1, default=None):
     if isinstance(value, ToGo):
         return encode(value.value, buffers, value.depth, value.default)
@@ -196,11 +229,9 @@ def encode(value, buffers, depth=-1, default=None):
             return {"$float": "inf" if value > 0 else "-inf"}
         return {"$float": value}
     if isinstance(value, (bytes, bytearray)):
-        buffers.append(value)  # framed as it is: no copy here
-        return {"$bytes": len(buffers) - 1}
+        return _add_buffer(buffers, value)  # framed as it is: no copy here
     if isinstance(value, memoryview):
-        buffers.append(value.cast("B") if value.contiguous else value.tobytes())
-        return {"$bytes": len(buffers) - 1}
+        return _add_buffer(buffers, value.cast("B") if value.contiguous else value.tobytes())
     if isinstance(value, GoProxy):
         return {"$go": value._handle()}
     containers = (list, tuple, set, frozenset, dict)
@@ -255,7 +286,7 @@ def decode(value, buffers):
         if tag == "$dict":
             return {decode(k, buffers): decode(x, buffers) for k, x in v}
         if tag == "$go":
-            return GoProxy(v, value.get("type", "?"))
+            return _proxy(v, value.get("type", "?"))
         if tag == "$py":
             if v not in _handles:
                 raise ValueError("a Python object Go passed was released")
@@ -270,7 +301,10 @@ def _request_content(base, args, kwargs):
 
 
 def _call_sync(method, base, args, kwargs):
-    content, buffers = _request_content(base, args, kwargs)
+    # "blocking": Python waits here, so its event loop stands still until
+    # the call returns; the host fails EvalAsync from inside it at once
+    # instead of letting it wait for a loop that cannot run.
+    content, buffers = _request_content(dict(base, blocking=True), args, kwargs)
     flush_released()
     result, out = _router.request(method, content, buffers, with_buffers=True)
     return decode(result, out)

@@ -9,7 +9,7 @@ A message is a JSON object with a "type" (its kind). On the channel it is
 a payload: the JSON head, optionally followed by a NUL byte and binary
 buffers whose lengths the head lists in "buffer_lengths", so bytes (comm
 buffers, FFI bytes) cross without base64. Each payload is preceded by its
-length, 4 bytes big-endian (frame()).
+length, 4 bytes big-endian (frame(), frame_parts()).
 
 Pure: no I/O, no state, and nothing of the runtime is imported, so every
 layer can use it and the host's CPython can test it.
@@ -87,9 +87,12 @@ METHOD_STDIN_READ = "stdin.read"  # sys.stdin reading the embedder's reader
 HOST_METHODS = frozenset({METHOD_INPUT, METHOD_FFI_CALL, METHOD_FFI_PROXY_CALL, METHOD_FFI_RELEASE,
                           METHOD_FFI_PROXY_OP, METHOD_STDIN_READ})
 
-# A length prefix is 4 bytes; the host refuses frames over 256 MiB, and so
-# does the guest.
-MAX_PAYLOAD = 256 << 20
+# A length prefix is 4 bytes. A frame carries at most MAX_PAYLOAD bytes: a
+# 256 MiB buffer and a head of up to 1 MiB (guestproto.MaxFrame); the host
+# refuses larger frames, and so does the guest.
+MAX_BUFFER = 256 << 20
+MAX_HEAD = 1 << 20
+MAX_PAYLOAD = MAX_BUFFER + MAX_HEAD
 _LENGTH = struct.Struct(">I")
 LENGTH_SIZE = _LENGTH.size
 
@@ -111,12 +114,62 @@ def encode(msg, buffers=None):
     return b"".join([head, b"\0", *buffers])
 
 
+def _byte_view(b):
+    """b as a flat memoryview of bytes, copied only when it is not
+    contiguous."""
+    view = memoryview(b)
+    if view.format == "B" and view.ndim == 1 and view.c_contiguous:
+        return view
+    if view.c_contiguous:
+        return view.cast("B")
+    return memoryview(view.tobytes())
+
+
+def frame_parts(msg, buffers=None):
+    """msg framed as the pieces to write one after the other: the length
+    prefix with the head, then each buffer as it is (not joined: a large
+    buffer is not copied on its way out)."""
+    views = [_byte_view(b) for b in buffers or ()]
+    if views:
+        msg = dict(msg, buffer_lengths=[v.nbytes for v in views])
+    head = json.dumps(msg, default=repr, separators=(",", ":")).encode("utf-8")
+    if views:
+        head += b"\0"
+    size = len(head) + sum(v.nbytes for v in views)
+    if size > MAX_PAYLOAD:
+        raise ProtocolError(f"a payload of {size} bytes is over the limit of {MAX_PAYLOAD}")
+    return [_LENGTH.pack(size) + head, *views]
+
+
 def decode(payload):
-    """The message in payload, with its buffers (bytes) under "buffers".
+    """The message in payload, with its buffers under "buffers".
+
+    payload is bytes, or a bytearray the caller gives up: the buffers are
+    read-only memoryviews into it, so a large one is not copied here (the
+    FFI's bytes() makes the one copy Python code gets).
 
     ProtocolError when the head is not a JSON object with a string type, or
     when the buffers do not add up to exactly the bytes after the NUL."""
-    head, sep, rest = bytes(payload).partition(b"\0")
+    if not isinstance(payload, (bytes, bytearray)):
+        payload = bytes(payload)
+    nul = payload.find(b"\0")
+    if nul < 0:
+        return decode_head(payload, None)
+    rest = memoryview(payload).toreadonly()[nul + 1:]
+    msg = decode_head(bytes(payload[:nul]), len(rest))
+    lengths = msg.get("buffer_lengths") or []
+    buffers, offset = [], 0
+    for n in lengths:
+        buffers.append(rest[offset:offset + n])
+        offset += n
+    msg["buffers"] = buffers
+    return msg
+
+
+def decode_head(head, body):
+    """The message in head (its JSON), which body bytes of buffers follow
+    (None: no NUL, so no buffers). ProtocolError when it is not an object
+    with a type, or when its buffer_lengths do not add up to body."""
     try:
         msg = json.loads(head)
     except (ValueError, UnicodeDecodeError) as e:
@@ -128,17 +181,11 @@ def decode(payload):
         lengths = []
     if not isinstance(lengths, list) or not all(type(n) is int and n >= 0 for n in lengths):
         raise ProtocolError("buffer_lengths is not a list of sizes")
-    if not sep:
+    if body is None:
         if lengths:
             raise ProtocolError("buffer_lengths lists buffers but none follow")
-        return msg
-    if sum(lengths) != len(rest):
-        raise ProtocolError(f"buffer_lengths add up to {sum(lengths)} bytes, but {len(rest)} follow")
-    buffers, offset = [], 0
-    for n in lengths:
-        buffers.append(rest[offset:offset + n])
-        offset += n
-    msg["buffers"] = buffers
+    elif sum(lengths) != body:
+        raise ProtocolError(f"buffer_lengths add up to {sum(lengths)} bytes, but {body} follow")
     return msg
 
 

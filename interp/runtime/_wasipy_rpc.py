@@ -215,7 +215,13 @@ class Router:
     def _reply(self, request_id, reply, buffers=None):
         for fn in self.before_reply:
             fn()
-        self.channel.send(proto.reply(request_id, reply), buffers)
+        try:
+            self.channel.send(proto.reply(request_id, reply), buffers)
+        except proto.ProtocolError as e:
+            # Too large for a frame (nothing was written): the request
+            # still gets its answer, and the interpreter lives on.
+            self.channel.send(proto.reply(request_id, {
+                "status": "error", "ename": "MemoryError", "evalue": str(e), "traceback": []}))
 
     def _serve_deferred(self, msg):
         request_id, done = msg.get("id"), []

@@ -75,14 +75,40 @@ def test_collected_proxies_are_released_at_the_next_safe_point(router):
     gc.collect()
     assert router.sent == []  # nothing is sent from inside the collector
     ffi.flush_released()
-    assert router.sent == [{"type": proto.GO_RELEASE, "content": {"ids": [7]}}]
+    assert router.sent == [{"type": proto.GO_RELEASE, "content": {"ids": [7], "counts": [1]}}]
     q.destroy()
     q.destroy()
-    assert router.requests == [(proto.METHOD_FFI_RELEASE, {"id": 8})]
+    assert router.requests == [(proto.METHOD_FFI_RELEASE, {"id": 8, "count": 1})]
     del q
     gc.collect()
     ffi.flush_released()
     assert len(router.sent) == 1  # a destroyed proxy is not released twice
+
+
+def test_one_go_value_is_one_proxy_and_releases_count_its_sendings(router):
+    """Promise: the host's handle for one Go value arrives as the same
+    GoProxy while Python holds it (is, ==, hash agree), and its release
+    gives back every sending, so the host frees it once, after the last."""
+    a = ffi.decode({"$go": 5, "type": "*main.T"}, [])
+    b = ffi.decode([{"$go": 5, "type": "*main.T"}, {"$go": 5, "type": "*main.T"}], [])
+    assert b[0] is a and b[1] is a and a == b[0] and hash(a) == hash(b[1]) and len({a, *b}) == 1
+    other = ffi.decode({"$go": 6, "type": "*main.T"}, [])
+    assert other is not a and other != a
+    del b, other
+    gc.collect()
+    ffi.flush_released()
+    assert router.sent == [{"type": proto.GO_RELEASE, "content": {"ids": [6], "counts": [1]}}]
+    router.sent.clear()
+    del a
+    gc.collect()
+    ffi.flush_released()
+    assert router.sent == [{"type": proto.GO_RELEASE, "content": {"ids": [5], "counts": [3]}}]
+    # Sent again after its release: a new proxy, counted afresh.
+    c = ffi.decode({"$go": 5, "type": "*main.T"}, [])
+    assert c._count == 1
+    c.destroy()
+    assert router.requests[-1] == (proto.METHOD_FFI_RELEASE, {"id": 5, "count": 1})
+    assert ffi.decode({"$go": 5, "type": "*main.T"}, []) is not c, "a destroyed proxy is not handed out again"
 
 
 def test_host_errors_keep_identity_class_and_cause(router):

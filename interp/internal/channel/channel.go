@@ -5,6 +5,7 @@
 package channel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io/fs"
 	"strconv"
@@ -37,9 +38,10 @@ const (
 	deadlineName = "deadline"
 	cputimeName  = "cputime" // read: the worker's CPU time in ns (see cputime_unix.go)
 
-	// maxGuestFrame caps one frame the guest writes. A larger length
-	// prefix is refused at once (EINVAL), before any byte of it is kept.
-	maxGuestFrame = 256 << 20
+	// maxGuestFrame caps one frame the guest writes: guestproto.MaxFrame,
+	// a 256 MiB buffer and a head of up to 1 MiB. A larger length prefix
+	// is refused at once (EINVAL), before any byte of it is kept.
+	maxGuestFrame = guestproto.MaxFrame
 	// maxPartialBytes caps the bytes of unfinished frames held for all the
 	// guest's open channel files together. Cell code can open the channel
 	// as often as it likes and start a large frame on each; without this
@@ -52,21 +54,26 @@ const (
 // host has a frame for it: that is how an idle interpreter waits for work
 // without spinning.
 type Channel struct {
-	in chan []byte // frames for the guest, already length-prefixed
+	in chan []byte // payloads for the guest; read() puts the length prefix before each
 	// Wake is fired by an interrupt: it ends a sleep in poll_oneoff
 	// early.
 	Wake *wake.Broadcast
 	done chan struct{} // closed when the host shuts the guest down
 
 	// Guest goroutine only.
-	pending []byte
+	prefix  [4]byte
+	cur     []byte        // the current frame's payload, whole
+	head    []byte        // what is left of the current frame's prefix (in prefix)
+	pending []byte        // what is left of its payload
+	toNUL   int           // bytes of pending up to the NUL after the message's head, if not read yet
 	timeout time.Duration // for the next read; < 0 means none
 	partial int           // bytes of unfinished frames held by all writers
 	budget  int           // at most this many (maxPartialBytes)
 
 	reading atomic.Bool // the guest is blocked in a read of the channel
+	spare   spareBuffer
 
-	onFrame  func(payload []byte) // a complete frame written by the guest
+	onFrame  func(parts [][]byte) // a complete frame written by the guest: see New
 	onBlock  func()               // the guest is about to block in a read
 	closeOne sync.Once
 }
@@ -74,7 +81,12 @@ type Channel struct {
 // New returns a channel that hands every complete frame the guest writes
 // to onFrame (on the guest's goroutine) and calls onBlock, if set, before
 // the guest blocks in a read.
-func New(onFrame func([]byte), onBlock func()) *Channel {
+//
+// onFrame gets the frame's payload in parts (its bytes are the parts one
+// after the other), lent for the call only: a part may be the guest's own
+// memory, so that a large buffer goes on to the kernel without being
+// copied here. onFrame must copy what it keeps.
+func New(onFrame func(parts [][]byte), onBlock func()) *Channel {
 	c := &Channel{
 		in:      make(chan []byte, 64),
 		Wake:    wake.New(),
@@ -90,12 +102,12 @@ func New(onFrame func([]byte), onBlock func()) *Channel {
 // Push queues a message for the guest. It blocks while the guest is not
 // reading (the queue is small on purpose: the guest handles one at a
 // time); it returns false once the channel is closed.
+//
+// The payload is not copied (a 256 MiB buffer is not doubled here): the
+// caller must not change it afterwards.
 func (c *Channel) Push(payload []byte) bool {
-	frame := make([]byte, 4+len(payload))
-	binary.BigEndian.PutUint32(frame, uint32(len(payload)))
-	copy(frame[4:], payload)
 	select {
-	case c.in <- frame:
+	case c.in <- payload:
 		return true
 	case <-c.done:
 		return false
@@ -111,11 +123,8 @@ func (c *Channel) InterruptWaiting() bool {
 	if !c.reading.Load() {
 		return false
 	}
-	frame := make([]byte, 4+len(interruptMessage))
-	binary.BigEndian.PutUint32(frame, uint32(len(interruptMessage)))
-	copy(frame[4:], interruptMessage)
 	select {
-	case c.in <- frame:
+	case c.in <- interruptMessage:
 		return true
 	default:
 		// The queue is full, so the guest is about to take a frame and
@@ -135,10 +144,10 @@ func (c *Channel) Close() { c.closeOne.Do(func() { close(c.done) }) }
 func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 	timeout := c.timeout
 	c.timeout = -1
-	if len(c.pending) == 0 {
+	if len(c.head) == 0 && len(c.pending) == 0 {
 		select {
 		case f := <-c.in:
-			c.pending = f
+			c.take(f)
 		default:
 			if timeout == 0 {
 				return 0, experimentalsys.EAGAIN
@@ -156,7 +165,7 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 			defer c.reading.Store(false)
 			select {
 			case f := <-c.in:
-				c.pending = f
+				c.take(f)
 			case <-expired:
 				return 0, experimentalsys.EAGAIN
 			case <-c.done:
@@ -164,9 +173,45 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 			}
 		}
 	}
-	n := copy(buf, c.pending)
-	c.pending = c.pending[n:]
-	return n, 0
+	// One read may carry the prefix and as much of the payload as fits:
+	// the guest reads a large frame's payload straight into its own
+	// buffer, in one call, whatever its size.
+	//
+	// A read that has the message's head ends at the NUL after it, so the
+	// guest knows the buffers' lengths before it reads them, and reads
+	// each into a bytes object of its own (os.read of its length: no
+	// copy in the guest).
+	n := copy(buf, c.head)
+	c.head = c.head[n:]
+	avail := c.pending
+	if c.toNUL > 0 {
+		avail = avail[:c.toNUL]
+	}
+	m := copy(buf[n:], avail)
+	c.pending = c.pending[m:]
+	if c.toNUL > 0 {
+		c.toNUL -= m
+	}
+	if len(c.head) == 0 && len(c.pending) == 0 && c.cur != nil {
+		c.spare.put(c.cur) // read whole: the next large frame may reuse it
+		c.cur = nil
+	}
+	return n + m, 0
+}
+
+// Buffer returns n bytes to read the next frame for the guest into: a
+// large payload the guest has read whole, when one is at hand, so that a
+// run of large buffers does not allocate (and zero, and fault in) each.
+// Its contents are garbage; Push hands it back.
+func (c *Channel) Buffer(n int) []byte { return c.spare.get(n) }
+
+// take makes payload the frame that reads serve next.
+func (c *Channel) take(payload []byte) {
+	c.cur = payload
+	binary.BigEndian.PutUint32(c.prefix[:], uint32(len(payload)))
+	c.head = c.prefix[:]
+	c.pending = payload
+	c.toNUL = bytes.IndexByte(payload, 0) + 1 // 0: no buffers, nothing to stop at
 }
 
 // FrameWriter splits the bytes written to one open channel file into
@@ -183,48 +228,93 @@ type FrameWriter struct {
 
 // Write takes bytes the guest wrote; EINVAL refuses a frame over the
 // limits (and forgets it).
+//
+// Nothing whole is copied: frames that arrive in one write are lent to
+// onFrame straight from the guest's memory, and a frame written in pieces
+// (a head, then a large buffer: the runtime does not join them) is handed
+// on as what was held plus the rest of this write. Only the pieces before
+// the last are kept, in w.buf, within the budget.
 func (w *FrameWriter) Write(buf []byte) (int, experimentalsys.Errno) {
 	c := w.ch
-	data := buf
+	n := len(buf)
 	if len(w.buf) > 0 {
-		if c.partial+len(buf) > c.budget {
-			w.Drop()
-			return 0, experimentalsys.EINVAL
+		// Finish the frame this descriptor has begun.
+		if len(w.buf) < 4 {
+			k := min(4-len(w.buf), len(buf))
+			if !w.hold(buf[:k]) {
+				return 0, experimentalsys.EINVAL
+			}
+			buf = buf[k:]
+			if len(w.buf) < 4 {
+				return n, 0
+			}
+			if binary.BigEndian.Uint32(w.buf) > maxGuestFrame {
+				w.Drop()
+				return 0, experimentalsys.EINVAL
+			}
 		}
-		w.buf = append(w.buf, buf...)
-		c.partial += len(buf)
-		data = w.buf
+		need := 4 + int(binary.BigEndian.Uint32(w.buf)) - len(w.buf)
+		if len(buf) < need {
+			if !w.hold(buf) {
+				return 0, experimentalsys.EINVAL
+			}
+			return n, 0
+		}
+		held := w.buf
+		w.Drop()
+		c.onFrame([][]byte{held[4:], buf[:need]})
+		buf = buf[need:]
 	}
-	for len(data) >= 4 {
-		size := binary.BigEndian.Uint32(data)
+	for len(buf) >= 4 {
+		size := binary.BigEndian.Uint32(buf)
 		if size > maxGuestFrame {
-			w.Drop()
 			return 0, experimentalsys.EINVAL
 		}
-		if uint64(len(data)-4) < uint64(size) {
+		if uint64(len(buf)-4) < uint64(size) {
 			break
 		}
-		payload := make([]byte, size)
-		copy(payload, data[4:4+size])
-		data = data[4+size:]
-		c.onFrame(payload)
+		end := 4 + int(size)
+		c.onFrame([][]byte{buf[4:end]})
+		buf = buf[end:]
 	}
-	switch {
-	case len(data) == 0:
+	if len(buf) > 0 && !w.hold(buf) {
+		// The start of the next frame, past the budget.
+		return 0, experimentalsys.EINVAL
+	}
+	return n, 0
+}
+
+// hold keeps b as more of the unfinished frame, within the channel's
+// budget; past it, the frame is forgotten and hold says false.
+func (w *FrameWriter) hold(b []byte) bool {
+	c := w.ch
+	if c.partial+len(b) > c.budget {
 		w.Drop()
-	case len(w.buf) == 0:
-		// Frames came whole and a piece of the next one is left: keep it.
-		if c.partial+len(data) > c.budget {
-			return 0, experimentalsys.EINVAL
-		}
-		w.buf = append([]byte(nil), data...)
-		c.partial += len(data)
-	default:
-		// Slide the unfinished frame to the front; let a large buffer go.
-		c.partial -= len(w.buf) - len(data)
-		w.buf = append(w.buf[:0:0], data...)
+		return false
 	}
-	return len(buf), 0
+	w.grow(len(b))
+	w.buf = append(w.buf, b...)
+	c.partial += len(b)
+	return true
+}
+
+// grow makes room in w.buf for n more bytes. Capacity is never more than
+// the announced frame, nor more than twice what will be held, so the
+// guest cannot make the worker allocate for bytes it never sends.
+func (w *FrameWriter) grow(n int) {
+	need := len(w.buf) + n
+	if need <= cap(w.buf) {
+		return
+	}
+	target := need
+	if len(w.buf) >= 4 {
+		if frame := 4 + int(binary.BigEndian.Uint32(w.buf)); frame > need {
+			target = min(frame, max(need, 2*cap(w.buf)))
+		}
+	}
+	grown := make([]byte, len(w.buf), target)
+	copy(grown, w.buf)
+	w.buf = grown
 }
 
 // Drop forgets the unfinished frame and returns its bytes to the budget.
@@ -344,3 +434,54 @@ func (*cputimeFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	return copy(buf, s[off:]), 0
 }
 func (f *cputimeFile) Read(buf []byte) (int, experimentalsys.Errno) { return f.Pread(buf, 0) }
+
+// spareBuffer keeps one large payload the guest has read, for the next
+// large frame (Buffer), and lets it go after spareTTL unused: the worker
+// does not sit on 256 MiB because one buffer once crossed.
+type spareBuffer struct {
+	mu    sync.Mutex
+	buf   []byte
+	timer *time.Timer
+}
+
+const (
+	spareMin = 1 << 20 // smaller payloads are cheap to allocate
+	spareTTL = 2 * time.Second
+)
+
+func (s *spareBuffer) put(b []byte) {
+	if cap(b) < spareMin {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cap(b) <= cap(s.buf) {
+		return
+	}
+	s.buf = b
+	if s.timer == nil {
+		s.timer = time.AfterFunc(spareTTL, s.drop)
+	} else {
+		s.timer.Reset(spareTTL)
+	}
+}
+
+func (s *spareBuffer) get(n int) []byte {
+	if n >= spareMin {
+		s.mu.Lock()
+		b := s.buf
+		if cap(b) >= n {
+			s.buf = nil
+			s.mu.Unlock()
+			return b[:n]
+		}
+		s.mu.Unlock()
+	}
+	return make([]byte, n)
+}
+
+func (s *spareBuffer) drop() {
+	s.mu.Lock()
+	s.buf = nil
+	s.mu.Unlock()
+}

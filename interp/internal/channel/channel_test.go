@@ -1,7 +1,9 @@
 package channel
 
 import (
+	"bytes"
 	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
 
@@ -18,7 +20,7 @@ func frameOf(payload []byte) []byte {
 
 func TestEachChannelFileFramesOnItsOwn(t *testing.T) {
 	var got []string
-	c := New(func(p []byte) { got = append(got, string(p)) }, nil)
+	c := New(func(p [][]byte) { got = append(got, string(bytes.Join(p, nil))) }, nil)
 	runtime, cell := c.NewFrameWriter(), c.NewFrameWriter()
 	// Cell code leaves half a frame (announcing 1 MiB) on its descriptor...
 	_, errno := cell.Write([]byte{0, 0x10, 0, 0, 'x'})
@@ -39,7 +41,7 @@ func TestEachChannelFileFramesOnItsOwn(t *testing.T) {
 }
 
 func TestPartialFramesShareOneBudget(t *testing.T) {
-	c := New(func([]byte) {}, nil)
+	c := New(func([][]byte) {}, nil)
 	c.budget = 1 << 20 // the same rule as maxPartialBytes, at a test's scale
 	hdr := make([]byte, 4)
 	binary.BigEndian.PutUint32(hdr, maxGuestFrame)
@@ -68,7 +70,7 @@ func TestPartialFramesShareOneBudget(t *testing.T) {
 
 func TestChannelFramesBothWays(t *testing.T) {
 	var got [][]byte
-	c := New(func(p []byte) { got = append(got, p) }, nil)
+	c := New(func(p [][]byte) { got = append(got, bytes.Join(p, nil)) }, nil)
 	// Guest → host: frames may arrive in pieces and several per write.
 	w := c.NewFrameWriter()
 	n, errno := w.Write([]byte{0, 0, 0, 2, 'h'})
@@ -103,7 +105,12 @@ func FuzzFrameWriter(f *testing.F) {
 	f.Add([]byte{0, 0, 0x10, 0, 'x', 'y'}, uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
 		total := 0
-		c := New(func(payload []byte) { total += 4 + len(payload) }, nil)
+		c := New(func(parts [][]byte) {
+			total += 4
+			for _, p := range parts {
+				total += len(p)
+			}
+		}, nil)
 		c.budget = 1 << 10 // small, so that fuzz inputs reach it
 		w := c.NewFrameWriter()
 		step := int(cut)%17 + 1
@@ -125,4 +132,89 @@ func FuzzFrameWriter(f *testing.F) {
 			t.Fatalf("budget not given back: %d", c.partial)
 		}
 	})
+}
+
+// Promise: a read that reaches a message's head ends at the NUL after it,
+// and the next read can take a whole buffer at once, so the guest reads
+// each buffer into a bytes object of its own length.
+func TestReadsStopAfterTheHead(t *testing.T) {
+	c := New(func([][]byte) {}, nil)
+	buffer := make([]byte, 300<<10)
+	for i := range buffer {
+		buffer[i] = byte(i%251) + 1
+	}
+	payload := append([]byte(`{"type":"py_eval","buffer_lengths":[307200]}`+"\x00"), buffer...)
+	require.True(t, c.Push(payload))
+	big := make([]byte, 1<<20)
+	n, errno := c.read(big)
+	require.Zero(t, errno)
+	head := 4 + bytes.IndexByte(payload, 0) + 1
+	require.Equal(t, head, n, "the first read ends at the NUL")
+	require.Equal(t, uint32(len(payload)), binary.BigEndian.Uint32(big))
+	n, errno = c.read(big)
+	require.Zero(t, errno)
+	require.Equal(t, buffer, big[:n], "the buffer in one read")
+
+	// Without buffers (no NUL) a frame is served as it comes.
+	require.True(t, c.Push([]byte(`{"type":"interrupt"}`)))
+	n, _ = c.read(big)
+	require.Equal(t, 4+len(`{"type":"interrupt"}`), n)
+}
+
+// Promise: the guest cannot make the worker allocate for bytes it never
+// sends. A prefix over the cap is refused (EINVAL) before anything is
+// kept; one that announces the largest frame and sends a few bytes holds
+// only about what came, on as many descriptors as the guest opens.
+func TestAnnouncementsCostNothingUntilBytesArrive(t *testing.T) {
+	c := New(func([][]byte) { t.Fatal("no frame is whole") }, nil)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	over := make([]byte, 4)
+	binary.BigEndian.PutUint32(over, maxGuestFrame+1)
+	w := c.NewFrameWriter()
+	_, errno := w.Write(over)
+	require.Equal(t, experimentalsys.EINVAL, errno)
+	lie := make([]byte, 4+10)
+	binary.BigEndian.PutUint32(lie, maxGuestFrame)
+	for range 100 {
+		w := c.NewFrameWriter()
+		_, errno := w.Write(lie[:4])
+		require.Zero(t, errno)
+		for range 3 {
+			_, errno = w.Write(lie[4:])
+			require.Zero(t, errno)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20),
+		"100 lying 256 MiB announcements with 30 bytes each allocated that much")
+	require.Equal(t, 100*34, c.partial)
+}
+
+// Promise: a large payload the guest has read whole is reused for the
+// next large frame (Buffer), never one still being read, never a small
+// one; and it is let go when unused (drop, which spareTTL's timer runs).
+func TestLargePayloadsAreReused(t *testing.T) {
+	c := New(func([][]byte) {}, nil)
+	first := c.Buffer(spareMin + 10)
+	require.True(t, c.Push(first))
+	buf := make([]byte, spareMin/2)
+	_, _ = c.read(buf)
+	require.NotSame(t, &first[0], &c.Buffer(spareMin)[0], "still being read: not reused")
+	for c.read(buf); len(c.pending) > 0; c.read(buf) {
+	}
+	again := c.Buffer(spareMin)
+	require.Same(t, &first[0], &again[0], "read whole: reused")
+	require.Len(t, again, spareMin)
+	require.NotSame(t, &first[0], &c.Buffer(spareMin)[0], "handed out once only")
+
+	small := c.Buffer(100)
+	require.True(t, c.Push(small))
+	for c.read(buf); len(c.pending) > 0; c.read(buf) {
+	}
+	require.Nil(t, c.spare.buf, "small payloads are not kept")
+
+	c.spare.put(make([]byte, spareMin))
+	c.spare.drop()
+	require.Nil(t, c.spare.buf)
 }

@@ -181,11 +181,15 @@ type HelloContent struct {
 
 // FFIRequest is the content of the FFI host requests.
 type FFIRequest struct {
-	Module string          `json:"module,omitempty"` // ffi.call
-	Func   string          `json:"func,omitempty"`   // ffi.call
-	ID     int64           `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
-	Args   json.RawMessage `json:"args,omitempty"`
-	Kwargs json.RawMessage `json:"kwargs,omitempty"`
+	Module string `json:"module,omitempty"` // ffi.call
+	Func   string `json:"func,omitempty"`   // ffi.call
+	ID     int64  `json:"id,omitempty"`     // ffi.proxy_call, ffi.release: the Go handle
+	Count  int64  `json:"count,omitempty"`  // ffi.release: times Python received it (0: once)
+	// Blocking (ffi.call, ffi.proxy_call): Python waits for the call with
+	// its event loop stopped, so nothing awaited can run until it returns.
+	Blocking bool            `json:"blocking,omitempty"`
+	Args     json.RawMessage `json:"args,omitempty"`
+	Kwargs   json.RawMessage `json:"kwargs,omitempty"`
 	// ffi.proxy_op: Op is getattr, setattr, getitem, setitem, delitem,
 	// len, iter, dir or to_py; Name an attribute; Key an item's key and
 	// Value the value set (both encoded values).
@@ -212,6 +216,10 @@ type PyAwaitRequest struct {
 // GoReleaseContent is the content of GoRelease.
 type GoReleaseContent struct {
 	IDs []int64 `json:"ids"`
+	// Counts, beside IDs, say how many times Python received each handle
+	// (the host sends the same value's handle again while Python holds
+	// it); absent, once each.
+	Counts []int64 `json:"counts,omitempty"`
 }
 
 // ModuleList is the content of FFIModules.
@@ -242,6 +250,24 @@ type PyResult struct {
 	Traceback []string        `json:"traceback,omitempty"`
 	// Exc is a handle on the exception object ({"$py": id}).
 	Exc json.RawMessage `json:"exc,omitempty"`
+}
+
+// MaxBuffer is the largest binary buffer a message carries, and MaxHead
+// the room a frame has for its JSON head besides: MaxFrame, their sum, caps
+// one frame on the channel both ways, so that a 256 MiB bytes object
+// crosses in one message and the peer still knows, from the length prefix
+// alone, the most it may be asked to hold.
+const (
+	MaxBuffer = 256 << 20
+	MaxHead   = 1 << 20
+	MaxFrame  = MaxBuffer + MaxHead
+)
+
+// TooLarge says whether a message encoded as parts (EncodeParts) of size
+// bytes is more than one frame carries: over MaxFrame, or buffers that
+// add up to more than MaxBuffer.
+func TooLarge(parts [][]byte, size int) bool {
+	return size > MaxFrame || size-len(parts[0]) > MaxBuffer
 }
 
 // MaxBuffers caps the binary buffers one message lists.
@@ -293,19 +319,38 @@ func Decode(payload []byte) (*Message, error) {
 // Encode writes one payload: the head, then, if there are buffers, a NUL
 // and the buffers. It sets m.BufferLengths from m.Buffers.
 func Encode(m *Message) ([]byte, error) {
+	parts, size, err := EncodeParts(m)
+	if err != nil || len(parts) == 1 {
+		return parts[0], err
+	}
+	out := make([]byte, 0, size)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// EncodeParts is Encode without joining: the head (with the NUL when
+// buffers follow), then m.Buffers themselves, and the payload's size.
+// Writing the parts one after the other writes Encode's payload, without
+// copying a large buffer into it first.
+func EncodeParts(m *Message) (parts [][]byte, size int, err error) {
 	m.BufferLengths = nil
 	for _, b := range m.Buffers {
 		m.BufferLengths = append(m.BufferLengths, len(b))
+		size += len(b)
 	}
 	head, err := json.Marshal(m)
-	if err != nil || len(m.Buffers) == 0 {
-		return head, err
+	if err != nil {
+		return [][]byte{nil}, 0, err
 	}
-	out := append(head, 0)
-	for _, b := range m.Buffers {
-		out = append(out, b...)
+	if len(m.Buffers) == 0 {
+		return [][]byte{head}, len(head), nil
 	}
-	return out, nil
+	parts = make([][]byte, 0, 1+len(m.Buffers))
+	parts = append(parts, append(head, 0))
+	parts = append(parts, m.Buffers...)
+	return parts, size + len(head) + 1, nil
 }
 
 // CheckHello checks the protocol version a Hello's content announces

@@ -34,6 +34,12 @@ type ExitInfo struct {
 
 // ReadFrame reads one frame.
 func ReadFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
+	return ReadFrameInto(r, func(n int) []byte { return make([]byte, n) })
+}
+
+// ReadFrameInto reads one frame into the n bytes alloc(n) returns (n is
+// checked against MaxFrame first).
+func ReadFrameInto(r *bufio.Reader, alloc func(n int) []byte) (kind byte, payload []byte, err error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, nil, err
@@ -42,7 +48,7 @@ func ReadFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
 	if size > MaxFrame {
 		return 0, nil, fmt.Errorf("interpreter frame of %d bytes is over the limit", size)
 	}
-	payload = make([]byte, size)
+	payload = alloc(int(size))
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return 0, nil, err
 	}
@@ -51,14 +57,40 @@ func ReadFrame(r *bufio.Reader) (kind byte, payload []byte, err error) {
 
 // WriteFrame writes one frame.
 func WriteFrame(w io.Writer, kind byte, payload []byte) error {
-	var hdr [5]byte
-	hdr[0] = kind
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
-	if _, err := w.Write(hdr[:]); err != nil {
+	return WriteFrameParts(w, kind, [][]byte{payload})
+}
+
+// WriteFrameParts writes one frame whose payload is parts, one after the
+// other: a message's head and its buffers go out without being joined.
+// A small first part shares the header's write.
+func WriteFrameParts(w io.Writer, kind byte, parts [][]byte) error {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if size > MaxFrame {
+		return fmt.Errorf("interpreter frame of %d bytes is over the limit", size)
+	}
+	var small [5 + 4096]byte
+	first := small[:5]
+	first[0] = kind
+	binary.BigEndian.PutUint32(first[1:], uint32(size))
+	if len(parts) > 0 && len(parts[0]) <= len(small)-5 {
+		first = append(first, parts[0]...)
+		parts = parts[1:]
+	}
+	if _, err := w.Write(first); err != nil {
 		return err
 	}
-	_, err := w.Write(payload)
-	return err
+	for _, p := range parts {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Output serialises everything the worker sends to the kernel. The guest's
@@ -122,14 +154,22 @@ func (p *Output) emitPendingLocked() {
 
 // writeFrameLocked is WriteFrame with the header in p, which (unlike a local
 // passed to an io.Writer) does not escape to the heap.
-func (p *Output) writeFrameLocked(kind byte, payload []byte) error {
+func (p *Output) writeFrameLocked(kind byte, parts ...[]byte) error {
+	size := 0
+	for _, b := range parts {
+		size += len(b)
+	}
 	p.hdr[0] = kind
-	binary.BigEndian.PutUint32(p.hdr[1:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(p.hdr[1:], uint32(size))
 	if _, err := p.w.Write(p.hdr[:]); err != nil {
 		return err
 	}
-	_, err := p.w.Write(payload)
-	return err
+	for _, b := range parts {
+		if _, err := p.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *Output) flushLocked() {
@@ -169,10 +209,16 @@ func (p *Output) Stream(kind byte, b []byte) error {
 // Message sends one frame now, after any output written before it. Call
 // it only from the guest's goroutine (see Collect).
 func (p *Output) Message(kind byte, payload []byte) error {
+	return p.MessageParts(kind, [][]byte{payload})
+}
+
+// MessageParts is Message for a payload in parts (written one after the
+// other, not joined); the parts are not kept after it returns.
+func (p *Output) MessageParts(kind byte, parts [][]byte) error {
 	p.mu.Lock()
 	p.emitPendingLocked()
 	if p.err == nil {
-		p.err = p.writeFrameLocked(kind, payload)
+		p.err = p.writeFrameLocked(kind, parts...)
 	}
 	p.flushLocked()
 	err := p.err

@@ -68,8 +68,8 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 	output.Collect = gc.maybeCollect // channel writes allocate: see pipe.Output.Collect
 	defer output.Close()
 
-	ch := channel.New(func(payload []byte) {
-		_ = output.Message(pipe.Message, payload)
+	ch := channel.New(func(parts [][]byte) {
+		_ = output.MessageParts(pipe.Message, parts) // lent: written before it returns
 	}, gc.maybeCollect)
 	intr := &interrupt.Interrupter{Wake: ch.Wake.Fire}
 	relay := &interrupt.Relay{Act: func() {
@@ -88,7 +88,7 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 		// Kernel → guest. When the kernel goes away, so does the worker.
 		r := bufio.NewReader(in)
 		for {
-			kind, payload, err := pipe.ReadFrame(r)
+			kind, payload, err := pipe.ReadFrameInto(r, ch.Buffer) // large buffers reused
 			if err != nil {
 				// The kernel is gone. A guest waiting on the channel ends
 				// now; one that is running code is not waited for long.
