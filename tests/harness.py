@@ -7,11 +7,13 @@ request, up to the idle status. No test here waits by sleeping: every wait
 is for a message, with a deadline.
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -462,3 +464,45 @@ class Kernel:
 def load_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+@contextlib.contextmanager
+def ipykernel_reference(prefix="ipykernel-cwd-"):
+    """Debian's ipykernel (python3-ipykernel, which tests/deps.sh installs),
+    run by this Python, as the reference the comparing tests hold wasipy to.
+    Its kernelspec is given here rather than looked up as "python3": a test
+    may have installed wasipy under that name. Without ipykernel the
+    comparison cannot run, and the test fails rather than skip. Yields
+    (KernelManager, client) and leaves no process behind."""
+    try:
+        import ipykernel  # noqa: F401
+    except ImportError:
+        import pytest
+        pytest.fail("Debian's python3-ipykernel is needed (tests/deps.sh installs it)", pytrace=False)
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager()
+    km._kernel_spec = KernelSpec(
+        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        display_name="ipykernel (reference)", language="python")
+    km.start_kernel(cwd=new_workdir(prefix))
+    procs = process_tree(km.provisioner.process.pid)
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=START_TIMEOUT)
+        # Drop what wait_for_ready left behind.
+        for get in (kc.get_iopub_msg, kc.get_shell_msg):
+            while True:
+                try:
+                    get(timeout=0.2)
+                except Empty:
+                    break
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+        _, left = psutil.wait_procs(alive(procs), timeout=30)
+        for p in alive(left):
+            p.kill()

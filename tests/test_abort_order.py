@@ -9,7 +9,6 @@ Requests sent after that run normally. The test runs the same scenario on
 both kernels and compares what each sends, in order, on shell and iopub.
 """
 
-import sys
 import time
 from queue import Empty
 
@@ -79,37 +78,6 @@ def run_scenario(kc, send_after="queued_execute_2"):
     return replies, iopub
 
 
-def ipykernel_manager():
-    """A KernelManager for ipykernel, run by this Python (Debian's
-    python3-ipykernel, which tests/deps.sh installs: without it the
-    comparison cannot run, and the test fails rather than skip)."""
-    import ipykernel  # noqa: F401
-    from jupyter_client.kernelspec import KernelSpec
-    from jupyter_client.manager import KernelManager
-
-    km = KernelManager()
-    km._kernel_spec = KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        display_name="ipykernel (reference)", language="python")
-    return km
-
-
-def start_ipykernel():
-    km = ipykernel_manager()
-    km.start_kernel(cwd=harness.new_workdir())
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=harness.START_TIMEOUT)
-    # Drop what wait_for_ready left behind.
-    for get in (kc.get_iopub_msg, kc.get_shell_msg):
-        while True:
-            try:
-                get(timeout=0.2)
-            except Empty:
-                break
-    return km, kc
-
-
 EXPECTED_REPLIES = [
     ("failing", "execute_reply", "error"),
     ("queued_execute", "execute_reply", "aborted"),
@@ -129,12 +97,8 @@ def test_abort_window_matches_ipykernel(kernel):
     exactly as ipykernel does; a cell sent after the failure runs."""
     ours = run_scenario(kernel.kc)
 
-    km, kc = start_ipykernel()
-    try:
+    with harness.ipykernel_reference() as (_, kc):
         theirs = run_scenario(kc)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
     assert theirs[0] == EXPECTED_REPLIES, f"ipykernel itself changed: {theirs[0]}"
     assert ours[0] == theirs[0], f"shell replies differ from ipykernel's:\nours:   {ours[0]}\ntheirs: {theirs[0]}"

@@ -5,7 +5,6 @@ ipykernel (python3-ipykernel) and the two replies are compared."""
 
 import re
 
-import psutil
 import pytest
 
 import harness
@@ -60,23 +59,9 @@ def run(kc, code):
 
 @pytest.fixture(scope="module")
 def ipykernel(wasipy_env):
-    """Debian's ipykernel, the reference, started the way Jupyter starts it."""
-    try:
-        import ipykernel  # noqa: F401
-    except ImportError:
-        pytest.fail("Debian's python3-ipykernel is needed (tests/deps.sh installs it)", pytrace=False)
-    from jupyter_client.manager import start_new_kernel
-    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=harness.START_TIMEOUT,
-                              cwd=harness.new_workdir("ipykernel-cwd-"))
-    procs = harness.process_tree(km.provisioner.process.pid)
-    try:
+    """Debian's ipykernel, the reference."""
+    with harness.ipykernel_reference() as (km, kc):
         yield kc
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)
-        _, left = psutil.wait_procs(harness.alive(procs), timeout=30)
-        for p in harness.alive(left):
-            p.kill()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Debian's ipykernel (python3-ipykernel) and the replies are compared."""
 
 import json
 
-import psutil
 import pytest
 
 import harness
@@ -15,23 +14,9 @@ from harness import strip_ansi
 
 @pytest.fixture(scope="module")
 def ipykernel(wasipy_env):
-    """Debian's ipykernel, the reference, started the way Jupyter starts it."""
-    try:
-        import ipykernel  # noqa: F401
-    except ImportError:
-        pytest.fail("Debian's python3-ipykernel is needed (tests/deps.sh installs it)", pytrace=False)
-    from jupyter_client.manager import start_new_kernel
-    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=harness.START_TIMEOUT,
-                              cwd=harness.new_workdir("ipykernel-cwd-"))
-    procs = harness.process_tree(km.provisioner.process.pid)
-    try:
+    """Debian's ipykernel, the reference."""
+    with harness.ipykernel_reference() as (km, kc):
         yield km, kc
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)
-        _, left = psutil.wait_procs(harness.alive(procs), timeout=30)
-        for p in harness.alive(left):
-            p.kill()
 
 
 @pytest.fixture(scope="module")
