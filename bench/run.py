@@ -846,6 +846,18 @@ def check_tools(args):
                          "(install python3-ipykernel)")
 
 
+def wasm_build(wasm):
+    """How the interpreter was built: build/python/build.sh leaves its
+    compiler flags in FLAGS beside python.wasm; the npm build is -O0."""
+    try:
+        with open(os.path.join(os.path.dirname(wasm), "FLAGS")) as f:
+            flags = f.read().replace("=", " ").split()  # CFLAGS=-O2 -g ...
+    except OSError:
+        return "WASI build, npm, -O0"
+    opt = next((x for x in flags if x.startswith("-O")), "")
+    return f"WASI build from Debian's sources{', ' + opt if opt else ''}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kernel-bin", default=shutil.which("wasipy-kernel"),
@@ -961,7 +973,7 @@ def main():
         print()
         print(bmd)
     print(f"\nwasipy: Python {results[WASIPY]['about']['language_version']}"
-          f" (-O0 WASI build); ipykernel {info['ipykernel']}: Python "
+          f" ({wasm_build(args.python_wasm)}); ipykernel {info['ipykernel']}: Python "
           f"{results[IPYKERNEL]['about']['language_version']} (native). "
           f"Whole run: {info['seconds']:.0f} s. Load average (1 min) at "
           f"start {info['loadavg_at_start'][0]:.2f}, at end "
