@@ -621,12 +621,7 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 		if err != nil {
 			return nil, nil, err
 		}
-		out := &codec{p: p}
-		enc, err := out.encode(result)
-		if err != nil {
-			return nil, nil, err
-		}
-		return enc, out.buffers, nil
+		return p.encodeResult(result)
 	case guestproto.FFICall:
 		m := p.module(req.Module)
 		if m == nil {
@@ -678,6 +673,12 @@ func (p *Process) serveFFI(ctx context.Context, method string, content json.RawM
 	if err != nil {
 		return nil, nil, err
 	}
+	return p.encodeResult(result)
+}
+
+// encodeResult converts what a Go function or proxy operation returned
+// into the reply's JSON and buffers.
+func (p *Process) encodeResult(result any) (any, [][]byte, error) {
 	out := &codec{p: p}
 	enc, err := out.encode(result)
 	if err != nil {
