@@ -55,6 +55,14 @@ type Config struct {
 	// Stderr receives the worker's own diagnostics. Nil discards them.
 	Stderr io.Writer
 
+	// NoImage starts the interpreter from scratch even when the cache
+	// holds an image of it (see Prepare).
+	NoImage bool
+
+	// prepareImage, set by Prepare, makes the worker store an image of
+	// the prepared interpreter in the cache and exit.
+	prepareImage bool
+
 	// prepareInto, set by Prepare, makes the worker compile the runtime's
 	// bytecode into this host folder and exit, running no user code.
 	prepareInto string
@@ -63,6 +71,9 @@ type Config struct {
 // Mount is a host folder mounted read-only at Guest, an absolute guest
 // path beneath /.wasipy/ (where the guest's own files live).
 type Mount = worker.Mount
+
+// StartInfo says how an interpreter started (Process.StartInfo).
+type StartInfo = worker.StartInfo
 
 // workerConfig is what the worker is told: every path and limit worked
 // out here, so that the worker only applies them.
@@ -73,6 +84,8 @@ func workerConfig(cfg Config) worker.Config {
 		KeyFile:          filepath.Join(DataDir(), codecache.KeyFile),
 		PycacheDir:       pycacheDir(cfg),
 		PrepareInto:      cfg.prepareInto,
+		PrepareImage:     cfg.prepareImage,
+		UseImage:         !cfg.NoImage && cfg.prepareInto == "" && !cfg.prepareImage,
 		WorkDir:          cfg.WorkDir,
 		ImportPaths:      cfg.ImportPaths,
 		Mounts:           cfg.Mounts,

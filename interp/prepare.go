@@ -28,6 +28,56 @@ func pycacheDir(cfg Config) string {
 // a tenth of a second on every start). Start does it when
 // needed; install.sh does it ahead so that the first notebook starts fast.
 func Prepare(ctx context.Context, cfg Config) error {
+	if err := preparePycache(ctx, cfg); err != nil {
+		return err
+	}
+	return prepareImage(ctx, cfg)
+}
+
+// prepareImage has a worker that runs no session take an image of the
+// prepared interpreter (CPython initialised, the runtime built) into the
+// cache, for later starts to begin from (worker.StartInfo says whether a
+// start did). Interpreters built as commands have none: nothing to do.
+func prepareImage(ctx context.Context, cfg Config) error {
+	if cfg.CacheDir == "" {
+		return nil
+	}
+	cfg.prepareImage = true
+	cfg.Modules = nil
+	p, err := Start(ctx, cfg)
+	if err == nil {
+		p.Close()
+		return fmt.Errorf("prepare: the interpreter did not exit")
+	}
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 0 {
+		return fmt.Errorf("taking the interpreter's image: %w", err)
+	}
+	return nil
+}
+
+// rebuilding holds the images being rebuilt by this process (one at a
+// time per interpreter and cache).
+var rebuilding sync.Map
+
+// rebuildImage takes a new image in the background, after a start that
+// found none (first start, or the interpreter, the runtime or the options
+// changed): this start ran from scratch, later ones will not.
+func rebuildImage(cfg Config) {
+	id := cfg.PythonWasm + "\x00" + cfg.CacheDir
+	if _, busy := rebuilding.LoadOrStore(id, true); busy {
+		return
+	}
+	go func() {
+		defer rebuilding.Delete(id)
+		if err := prepareImage(context.Background(), cfg); err != nil && cfg.Stderr != nil {
+			fmt.Fprintln(cfg.Stderr, "wasipy: no interpreter image for later starts:", err)
+		}
+	}()
+}
+
+// preparePycache compiles the runtime's bytecode into the cache, once.
+func preparePycache(ctx context.Context, cfg Config) error {
 	dir := pycacheDir(cfg)
 	if dir == "" || codecache.PycacheReady(dir) {
 		return nil

@@ -92,6 +92,7 @@ const (
 type Process struct {
 	cmd   *exec.Cmd
 	hello json.RawMessage // what the guest said when it started
+	start StartInfo       // how it started (set before hello arrives)
 	log   *dropLog
 
 	stdin io.WriteCloser
@@ -236,6 +237,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 			return nil, fmt.Errorf("interpreter hello: not a JSON object: %.100q", h)
 		}
 		p.hello = h
+		if p.start.ImageMissing && !cfg.prepareImage {
+			rebuildImage(cfg)
+		}
 		if len(p.modules) > 0 {
 			if _, err := p.Call(ctx, string(guestproto.FFIModules), p.moduleList(), nil); err != nil {
 				p.Close()
@@ -250,6 +254,10 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// StartInfo says how the interpreter started: from an image or from
+// scratch (and why), and how long its phases took.
+func (p *Process) StartInfo() StartInfo { return p.start }
 
 // Hello is what the guest said when it started, a JSON object: the
 // runtime describes its language there (name, version, ...).
@@ -575,6 +583,8 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 			}
 		case pipe.Message:
 			p.route(payload, hello)
+		case pipe.Started:
+			_ = json.Unmarshal(payload, &p.start) // before the hello, which Start waits for
 		case pipe.Exit:
 			var info pipe.ExitInfo
 			_ = json.Unmarshal(payload, &info)

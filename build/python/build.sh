@@ -17,6 +17,10 @@
 #              that cross builds need
 #   zlib, bzip2, xz, sqlite   static wasm32 libraries
 #   cpython    the cross build, -O2, with DWARF kept (interrupts need it)
+#   reactor    python.wasm relinked from that build's objects as a WASI
+#              reactor with wasipy's entry points (wasipy_entry.c,
+#              reactor.mk): the kernel initialises it, takes an image of
+#              it, and starts later kernels from that image
 #   install    python.wasm and lib/python313.zip (sources and .pyc) into
 #              $data_dir/python3.13, swapped in atomically
 #
@@ -389,6 +393,15 @@ do_cpython() {
 	ls -l python.wasm
 }
 
+# ---- reactor ---------------------------------------------------------------------
+
+do_reactor() {
+	cd "$build_dir/b/cpython"
+	rm -f python-reactor.wasm Programs/wasipy_entry.o
+	nice -n 10 make -f Makefile -f "$here/reactor.mk" python-reactor.wasm WASIPY_ENTRY="$here/wasipy_entry.c"
+	ls -l python-reactor.wasm
+}
+
 # ---- install ---------------------------------------------------------------------
 
 # Standard library parts that cannot work in the sandbox or are not for
@@ -414,7 +427,7 @@ do_install() {
 	mkdir -p "$stage/lib"
 	"$native/python" "$here/mkzip.py" "$lib" "$stage/lib/python${PY_VERSION_MM//./}.zip" \
 		"$GUEST_PREFIX/lib/python$PY_VERSION_MM"
-	cp python.wasm "$stage/python.wasm"
+	cp python-reactor.wasm "$stage/python.wasm"
 	printf '%s\n' "$key" >"$stage/BUILD-KEY"
 	cp "$build_dir/versions" "$stage/SOURCES"
 	printf 'CFLAGS=%s\nCC=%s\nclang=%s\n' "$WASM_CFLAGS" "$CC_WASM" "$(clang-$LLVM --version | head -n 1)" >"$stage/FLAGS"
@@ -499,7 +512,8 @@ step cpython do_cpython @src-python3.13 @native @zlib @bzip2 @xz @sqlite \
 	"$here/config.site-wasm32-wasi" "$here/Setup.local"
 # The install records the whole build's key, so it reruns when the key
 # changed even if nothing it installs did (a comment in this script).
-step install do_install @cpython "=$key" "$here/mkzip.py"
+step reactor do_reactor @cpython "$here/wasipy_entry.c" "$here/reactor.mk"
+step install do_install @reactor "=$key" "$here/mkzip.py"
 say "installed $dest/python.wasm; step times (s): $(tr '\n' ' ' <"$logs/times")"
 }
 

@@ -40,11 +40,46 @@ def flush_std():
             pass
 
 
+# Host files the runtime keeps open, reopened by reopen_host_files() in an
+# interpreter started from an image: the image's descriptor numbers were
+# the prepared instance's, which a new instance does not have.
+_host_files = []
+
+
+def keep_open(reopen):
+    """Register reopen() (it opens a host file and stores the descriptor
+    where its user reads it), call it now, and again after a restore."""
+    _host_files.append(reopen)
+    reopen()
+
+
+def reopen_host_files():
+    """After a restore: open every registered host file again. The old
+    descriptor numbers are not closed: in this instance they are not
+    ours (or refer to nothing)."""
+    for reopen in _host_files:
+        reopen()
+
+
 class Channel:
-    def __init__(self, path=CHANNEL_PATH, deadline_path=DEADLINE_PATH):
-        self._fd = os.open(path, os.O_RDWR)
-        self._deadline_fd = os.open(deadline_path, os.O_WRONLY)
+    """The host's channel. It is opened by connect(), not when made: an
+    interpreter image is taken after the runtime is built and before any
+    session exists, and started kernels connect to their own host."""
+
+    def __init__(self, path=CHANNEL_PATH, deadline_path=DEADLINE_PATH, connect=True):
+        self._path, self._deadline_path = path, deadline_path
+        self._fd = self._deadline_fd = -1
         self._buf = bytearray()
+        self._reader = None
+        if connect:
+            self.connect()
+
+    def connect(self):
+        """Open the host's files (again, after a restore: see
+        reopen_host_files)."""
+        self._fd = os.open(self._path, os.O_RDWR)
+        self._deadline_fd = os.open(self._deadline_path, os.O_WRONLY)
+        self._buf.clear()
         # read(2) straight into a buffer (WASI's CPython has no os.readv).
         self._reader = io.FileIO(self._fd, "r", closefd=False)
 

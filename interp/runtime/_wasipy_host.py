@@ -5,6 +5,7 @@ import builtins
 import sys
 
 import _wasipy_protocol as proto
+from _wasipy_channel import keep_open
 from _wasipy_rpc import HostError, register_error  # noqa: F401  (HostError: public here too)
 
 
@@ -112,13 +113,20 @@ def _install_cpu_clock():
     import os
     import time
 
-    try:
-        fd = os.open("/.wasipy/host/cputime", os.O_RDONLY)
-    except OSError:
+    fd = [-1]  # reopened after a restore (keep_open)
+
+    def reopen():
+        try:
+            fd[0] = os.open("/.wasipy/host/cputime", os.O_RDONLY)
+        except OSError:
+            fd[0] = -1
+
+    keep_open(reopen)
+    if fd[0] < 0:
         return
 
     def process_time_ns():
-        return int(os.pread(fd, 32, 0))
+        return int(os.pread(fd[0], 32, 0))
 
     def process_time():
         return process_time_ns() / 1e9

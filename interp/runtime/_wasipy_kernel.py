@@ -1,8 +1,11 @@
 """The guest side of wasipy: where the runtime's layers are put together.
 
-The worker starts the interpreter with `import _wasipy_kernel;
-_wasipy_kernel.main()`. main() builds the layers bottom up and runs the
-shell's main loop until the host closes the channel:
+The worker builds the runtime with prepare() and then serves a session
+with serve(): wasipy_entry.c calls them one after the other (and the
+worker may take an image of the interpreter in between, to start later
+kernels from), or main() does both for an interpreter built as a plain
+command. prepare() builds the layers bottom up; serve() connects to the
+host and runs the shell's main loop until the host closes the channel:
 
     channel   _wasipy_protocol (names, framing), _wasipy_interrupt (when an
               interrupt may raise), _wasipy_channel (the host's file)
@@ -21,9 +24,11 @@ registers callbacks (tests/runtime/test_layers.py checks both). This module
 is the only one that knows every layer; it is the top.
 """
 
+import gc
 import importlib
 import os
 import sys
+import time
 
 import _wasipy_asyncio
 import _wasipy_display
@@ -33,9 +38,12 @@ import _wasipy_host
 import _wasipy_magics
 import _wasipy_process
 import _wasipy_protocol as proto
-from _wasipy_channel import Channel
+from _wasipy_channel import Channel, reopen_host_files
 from _wasipy_interrupt import install_handler
 from _wasipy_rpc import Router
+
+# Where the worker mounts the runtime.
+RUNTIME_DIR = "/.wasipy/runtime"
 
 # The Router of this interpreter (for tests and tools that inspect it from
 # a cell; no runtime module reads it).
@@ -91,26 +99,31 @@ def _comm_handler(shell, kind):
     return lambda content: shell.run_handler(lambda: _lazy("comm").handle_request(kind, content))
 
 
-def main():
+# The modes of serve(), as wasipy_entry.c and the worker number them.
+FRESH = 0  # the instance prepare() ran in
+RESTORED = 1  # a new instance holding an image of a prepared one
+CONTINUE = 2  # the same instance, after the worker took an image of it
+
+# serve()'s results: the host closed the channel, or the session asked the
+# worker to take an image of it now (then serve(CONTINUE) goes on).
+CLOSED = 0
+TAKE_IMAGE = 2
+
+
+def prepare():
+    """Build everything that does not depend on the session: the layers, the
+    shell, the handlers. No channel is open and nothing of the session
+    (environment, working directory, mounts) is read, so the worker can take
+    an image of the interpreter here and start any kernel from it."""
     global runtime
-    workdir = os.environ.get("WASIPY_WORKDIR")
-    if workdir:
-        try:
-            os.chdir(workdir)
-        except OSError as e:
-            print(f"wasipy: cannot enter {workdir}: {e}", file=sys.stderr)
     sys.argv = [""]
-    # Folders of packages the kernel was given (--path), after the
-    # runtime's own shims and before the standard library.
-    extra = [p for p in os.environ.get("WASIPY_PATH", "").split(":") if p]
-    at = sys.path.index("") + 1 if "" in sys.path else 1
-    sys.path[at:at] = extra
-    # Installed packages (%pip), after the standard library as site-packages.
-    if os.environ.get("WASIPY_SITE"):
-        sys.path.append(os.environ["WASIPY_SITE"])
+    # As `python -c` has it: the working directory first (after the
+    # runtime's own shims), whatever it is when cells run.
+    if "" not in sys.path:
+        sys.path.insert(1 if sys.path and sys.path[0].startswith(RUNTIME_DIR) else 0, "")
     install_handler()
 
-    router = runtime = Router(Channel())
+    router = runtime = Router(Channel(connect=False))
     _wasipy_asyncio.setup(router)
     shell = _wasipy_exec.Shell(router.send)
     router.handlers.update({
@@ -133,5 +146,65 @@ def main():
     _wasipy_process.install(shell, router)
     if "asyncio" in sys.modules:  # imported by the runtime after all: no hook saw it
         _wasipy_asyncio.install()
-    router.send(proto.hello(language_info()))
+    gc.collect()  # what building it left behind is not kept in an image
+
+
+def _adopt_environ(environ):
+    """Make os.environ this instance's environment (environ, from the C
+    side), in place: modules hold references to os.environ itself. C's
+    environment is already this instance's (wasipy_entry.c)."""
+    data = os.environ._data
+    data.clear()
+    for k, v in environ.items():
+        data[os.environ.encodekey(k)] = os.environ.encodevalue(v)
+
+
+def _reseed():
+    """What an image would otherwise share with every kernel started from
+    it: the random module's state. (os.urandom and uuid4 read the host's
+    randomness on every call.)"""
+    if "random" in sys.modules:
+        sys.modules["random"].seed()
+    if hasattr(time, "tzset"):
+        time.tzset()  # TZ may differ from the prepared instance's
+
+
+def _enter_session():
+    workdir = os.environ.get("WASIPY_WORKDIR")
+    if workdir:
+        try:
+            os.chdir(workdir)
+        except OSError as e:
+            print(f"wasipy: cannot enter {workdir}: {e}", file=sys.stderr)
+    # Folders of packages the kernel was given (--path), after the
+    # runtime's own shims and the working directory, before the standard
+    # library.
+    extra = [p for p in os.environ.get("WASIPY_PATH", "").split(":") if p]
+    at = sys.path.index("") + 1 if "" in sys.path else 1
+    sys.path[at:at] = extra
+    # Installed packages (%pip), after the standard library as site-packages.
+    if os.environ.get("WASIPY_SITE"):
+        sys.path.append(os.environ["WASIPY_SITE"])
+
+
+def serve(mode=FRESH, environ=None):
+    """Serve the session until the host closes the channel (CLOSED), or
+    until it asks for an image to be taken (TAKE_IMAGE)."""
+    router = runtime
+    if mode == RESTORED:
+        _adopt_environ(environ or {})
+        reopen_host_files()
+        _reseed()
+    if mode != CONTINUE:
+        router.channel.connect()
+        _enter_session()
+        router.send(proto.hello(language_info()))
     _wasipy_exec.serve_forever(router)
+    return CLOSED
+
+
+def main():
+    """The whole life of an interpreter built as a command (python -c):
+    prepared and served in one go."""
+    prepare()
+    serve(FRESH)

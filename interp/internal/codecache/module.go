@@ -15,6 +15,7 @@ import (
 // Module is what the worker needs of a python.wasm.
 type Module struct {
 	Wasm      []byte             // stripped of DWARF
+	Digest    string             // SHA-256 of Wasm, hex
 	Targets   *interrupt.Targets // nil when the binary has no usable DWARF
 	TargetErr string             // why Targets is nil
 }
@@ -44,7 +45,7 @@ func LoadModule(path string, cache *Cache) (*Module, error) {
 	if okWasm && okMeta {
 		var p cachedMeta
 		if bytes.HasPrefix(b, wasmbin.Magic) && json.Unmarshal(meta, &p) == nil {
-			return &Module{Wasm: b, Targets: p.Targets, TargetErr: p.TargetErr}, nil
+			return &Module{Wasm: b, Digest: cache.man.Entries[base+".wasm"].SHA256, Targets: p.Targets, TargetErr: p.TargetErr}, nil
 		}
 	}
 	raw, err := os.ReadFile(path)
@@ -55,7 +56,8 @@ func LoadModule(path string, cache *Cache) (*Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("python.wasm %s: %w", path, err)
 	}
-	p := &Module{Wasm: stripped}
+	sum := sha256.Sum256(stripped)
+	p := &Module{Wasm: stripped, Digest: hex.EncodeToString(sum[:])}
 	if p.Targets, err = interrupt.Find(raw); err != nil {
 		p.TargetErr = err.Error()
 	}

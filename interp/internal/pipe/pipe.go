@@ -21,6 +21,7 @@ const (
 	Stderr  = 'e' // worker → kernel: bytes the guest wrote to fd 2
 	Message = 'm' // both ways: one message of the guest protocol (package guestproto)
 	Exit    = 'x' // worker → kernel: the guest ended; JSON ExitInfo
+	Started = 's' // worker → kernel: how the interpreter started (JSON worker.StartInfo), before its hello
 
 	// MaxFrame caps a frame's payload; a longer one ends the reader.
 	MaxFrame = 512 << 20

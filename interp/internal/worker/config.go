@@ -35,6 +35,12 @@ type Config struct {
 	// PrepareInto, when set, makes the worker compile the runtime's
 	// bytecode into this host folder and exit, running no user code.
 	PrepareInto string `json:"prepare_into,omitempty"`
+	// PrepareImage, when set, makes the worker take an image of the
+	// prepared interpreter, store it in the cache and exit, running no
+	// session.
+	PrepareImage bool `json:"prepare_image,omitempty"`
+	// UseImage lets a start use the cache's image of the interpreter.
+	UseImage bool `json:"use_image,omitempty"`
 	// WorkDir is mounted read-write at its own path and is the guest's
 	// working directory.
 	WorkDir string `json:"work_dir,omitempty"`

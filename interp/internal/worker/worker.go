@@ -7,9 +7,7 @@ package worker
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,12 +24,12 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasipy/wasipy/interp/internal/channel"
 	"github.com/wasipy/wasipy/interp/internal/codecache"
+	"github.com/wasipy/wasipy/interp/internal/image"
 	"github.com/wasipy/wasipy/interp/internal/interrupt"
 	"github.com/wasipy/wasipy/interp/internal/memory"
 	"github.com/wasipy/wasipy/interp/internal/pipe"
@@ -124,6 +122,7 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 }
 
 func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.Channel, out *pipe.Output, gc *gcPacer, intr *interrupt.Interrupter) error {
+	started := time.Now()
 	// The code cache is checked before anything of it is used, and let go
 	// (Done) once python.wasm is compiled, before any guest code runs.
 	cache := codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr)
@@ -163,48 +162,45 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.C
 	}
 
 	compiled, err := r.CompileModule(ctx, mod.Wasm)
-	cache.Done()
 	if err != nil {
+		cache.Done()
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
-
-	fsc := wazero.NewFSConfig().WithFSMount(runtimeFiles, RuntimeGuestDir)
-	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(ch.FS(), channel.GuestDir)
-	fsc, err = mountHostFolders(fsc, cfg)
-	if err != nil {
-		return err
+	g := &guest{
+		cfg: cfg, runtimeFiles: runtimeFiles, ch: ch, out: out, clk: clk,
+		r: r, compiled: compiled, entry: entryOf(compiled), pyc: cache.Pycache(),
+		phases: StartInfo{CompileMs: ms(time.Since(started))},
 	}
-	if fsc, err = mountStdlib(fsc, cfg); err != nil {
-		return err
+	switch {
+	case cfg.PrepareImage:
+		cache.Done()
+		return g.prepareImage(ctx, mod)
+	case cfg.PrepareInto != "" || g.entry == commandEntry:
+		cache.Done()
+		return g.runCommand(ctx)
 	}
-
-	args := []string{"python", "-u", "-s", "-c", bootstrap}
-	env := guestEnv(cfg)
-	if cfg.PrepareInto != "" {
-		fsc = fsc.WithDirMount(cfg.PrepareInto, PycacheGuestDir)
-		args = []string{"python", "-s", "-c", compileScript}
-		delete(env, "PYTHONDONTWRITEBYTECODE")
-	} else if pyc := cache.Pycache(); pyc != nil {
-		fsc = fsc.WithFSMount(pyc, PycacheGuestDir) // checked, in memory
-	} else {
-		delete(env, "PYTHONPYCACHEPREFIX")
+	// A reactor: from an image when there is a good one.
+	key, keyErr := g.imageKey(mod)
+	var img *image.Image
+	var free func()
+	switch {
+	case keyErr != nil:
+		g.phases.Image = "none: " + keyErr.Error()
+	case !cfg.UseImage:
+		g.phases.Image = "none: not asked to use one"
+	default:
+		img, free, g.phases.Image = loadImage(cache, key)
 	}
-	mc := wazero.NewModuleConfig().
-		WithName("python").
-		WithArgs(args...).
-		WithStdin(bytes.NewReader(nil)).
-		WithStdout(out.Writer(pipe.Stdout)).
-		WithStderr(out.Writer(pipe.Stderr)).
-		WithWalltime(clk.Walltime, sys.ClockResolution(time.Microsecond)).
-		WithNanotime(clk.Nanotime, sys.ClockResolution(1)).
-		WithNanosleep(func(ns int64) { time.Sleep(time.Duration(ns)) }).
-		WithRandSource(rand.Reader).
-		WithFSConfig(fsc)
-	for k, v := range env {
-		mc = mc.WithEnv(k, v)
+	cache.Done()
+	if img != nil && g.cfg.MemoryLimitPages != 0 && img.MemoryPages > g.cfg.MemoryLimitPages {
+		free()
+		img, g.phases.Image = nil, "none: the image is larger than --memory-limit"
 	}
-	_, err = r.InstantiateModule(ctx, compiled, mc)
-	return err
+	if img != nil {
+		defer free()
+		return g.restore(ctx, img, free)
+	}
+	return g.fresh(ctx)
 }
 
 // guestEnv is the whole environment the guest sees: a documented few
