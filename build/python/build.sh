@@ -513,7 +513,7 @@ step cpython do_cpython @src-python3.13 @native @zlib @bzip2 @xz @sqlite \
 # The install records the whole build's key, so it reruns when the key
 # changed even if nothing it installs did (a comment in this script).
 step reactor do_reactor @cpython "$here/wasipy_entry.c" "$here/reactor.mk"
-step install do_install @reactor "=$key" "$here/mkzip.py"
+step install do_install @reactor "=$key" "=$dest" "$here/mkzip.py"
 say "installed $dest/python.wasm; step times (s): $(tr '\n' ' ' <"$logs/times")"
 }
 

@@ -248,6 +248,9 @@ func (g *guest) prepareImage(ctx context.Context, mod *codecache.Module) error {
 	if err != nil {
 		return fmt.Errorf("no image: %w", err)
 	}
+	if g.pyc == nil {
+		return errors.New("no image: no checked bytecode of the runtime to take it with")
+	}
 	layout, err := wasmbin.ReadLayout(mod.Wasm)
 	if err != nil {
 		return fmt.Errorf("no image: %w", err)
@@ -308,33 +311,18 @@ func loadImage(cache *codecache.Cache, key string) (*image.Image, func(), string
 }
 
 // imageKey names everything an image depends on: the module's bytes,
-// the runtime's sources and bytecode, the environment CPython's init
-// reads, the fixed mounts (their order gives the descriptors wasi-libc
-// remembers) and what is behind them. Change any and the key changes, so
-// a stale image is never found.
+// the runtime (its sources; its bytecode is compiled from them by this
+// interpreter), the environment CPython's init reads, the fixed mounts
+// (their order gives the descriptors wasi-libc remembers) and the
+// standard library behind them. Change any and the key changes, so a
+// stale image is never found.
 func (g *guest) imageKey(mod *codecache.Module) (string, error) {
 	if g.entry != reactorEntry {
 		return "", errors.New("python.wasm is a command, not wasipy's reactor build")
 	}
-	if g.pyc == nil {
-		return "", errors.New("no checked bytecode of the runtime")
-	}
 	h := sha256.New()
-	fmt.Fprintf(h, "wasipy interpreter image v1\nmodule %s\nruntime %s\n", mod.Digest, codecache.TreeHash(g.runtimeFiles, "."))
-	if err := fs.WalkDir(g.pyc, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(g.pyc, path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "pyc %s %d ", path, len(b))
-		h.Write(b)
-		return nil
-	}); err != nil {
-		return "", err
-	}
+	fmt.Fprintf(h, "wasipy interpreter image v1\nmodule %s\nruntime %s\nmounts %s %s %s %s\n", mod.Digest,
+		codecache.TreeHash(g.runtimeFiles, "."), RuntimeGuestDir, channel.GuestDir, stdlibGuestDir, PycacheGuestDir)
 	env := imageEnv(g.cfg)
 	keys := make([]string, 0, len(env))
 	for k := range env {

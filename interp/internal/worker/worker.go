@@ -179,7 +179,10 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.C
 		cache.Done()
 		return g.runCommand(ctx)
 	}
-	// A reactor: from an image when there is a good one.
+	// A reactor: from an image when there is a good one. The image is
+	// read and checked even when it cannot be used this time (no checked
+	// bytecode: the image was taken with it mounted), so that a tampered
+	// one is discarded and logged now.
 	key, keyErr := g.imageKey(mod)
 	var img *image.Image
 	var free func()
@@ -190,6 +193,10 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.C
 		g.phases.Image = "none: not asked to use one"
 	default:
 		img, free, g.phases.Image = loadImage(cache, key)
+		if img != nil && g.pyc == nil {
+			free()
+			img, g.phases.Image = nil, "none: no checked bytecode of the runtime"
+		}
 	}
 	cache.Done()
 	if img != nil && g.cfg.MemoryLimitPages != 0 && img.MemoryPages > g.cfg.MemoryLimitPages {
