@@ -374,6 +374,15 @@ def wasipy_log_phases(path, offset, wall0):
         m = re.search(r'msg="interpreter started".* took=(\S+)', line)
         if m and "interpreter_start" not in out:
             out["interpreter_start"] = go_duration(m.group(1))
+            # The worker's own phases (worker.StartInfo): how it started
+            # (image=restored, or image="none: why") and what took how long.
+            im = re.search(r' image=("[^"]*"|\S+)', line)
+            if im:
+                out["image"] = im.group(1).strip('"')
+            for key in ("compile_ms", "restore_ms", "init_ms"):
+                v = re.search(r" " + key + r"=([0-9.]+)", line)
+                if v:
+                    out[key[:-3]] = float(v.group(1)) / 1e3
     return out
 
 
@@ -690,12 +699,25 @@ def breakdown(results):
               if "listening" in ph and "interpreter_start" in ph]
     if len(starts) == len(r["startup"]) and starts:
         med = statistics.median
+        images = sorted({ph.get("image", "?") for ph, _ in starts})
         out += [
             ("launch -> kernel listening (kernel's log stamps, +-1 ms)",
              med(ph["listening"] for ph, _ in starts)),
             ("interp.Start: worker, compile, CPython init, runtime "
-             "(kernel's log)",
+             f"(kernel's log; started: {', '.join(images)})",
              med(ph["interpreter_start"] for ph, _ in starts)),
+        ]
+        for key, label in (
+                ("compile", "  of which: worker reads and compiles "
+                 "python.wasm from the cache"),
+                ("restore", "  of which: instantiate, write the image "
+                 "into memory"),
+                ("init", "  of which: CPython init and the runtime's "
+                 "prepare (no image)")):
+            vals = [ph[key] for ph, _ in starts if ph.get(key)]
+            if vals:
+                out.append((label, med(vals)))
+        out += [
             ("the rest, up to kernel_info_reply",
              med(t - ph["listening"] - ph["interpreter_start"]
                  for ph, t in starts)),

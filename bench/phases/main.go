@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -165,7 +166,20 @@ func measure(o options) (*result, error) {
 				WithEnv("LANG", "C.UTF-8").
 				WithEnv("PYTHONDONTWRITEBYTECODE", "1")
 			t := time.Now()
-			_, err := r.InstantiateModule(ctx, compiled, mc)
+			var err error
+			if compiled.ExportedFunctions()["wasipy_main"] != nil {
+				// wasipy's own build is a reactor: `python ARGS` is its
+				// wasipy_main, after the constructors.
+				var mod api.Module
+				if mod, err = r.InstantiateModule(ctx, compiled, mc.WithStartFunctions("_initialize")); err == nil {
+					var res []uint64
+					if res, err = mod.ExportedFunction("wasipy_main").Call(ctx); err == nil && len(res) > 0 && res[0] != 0 {
+						err = sys.NewExitError(uint32(res[0]))
+					}
+				}
+			} else {
+				_, err = r.InstantiateModule(ctx, compiled, mc)
+			}
 			d := time.Since(t).Seconds()
 			var exit *sys.ExitError
 			if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
