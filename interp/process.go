@@ -131,6 +131,12 @@ type Process struct {
 
 	exited  chan struct{}
 	exitErr *ExitError
+
+	writerDone chan struct{}          // closed when writeLoop has returned
+	next       *Process               // the interpreter Renew is replacing this one with
+	nextHello  chan<- json.RawMessage // where the next one's hello goes
+	renewed    bool                   // Renew handed the worker on: Close must not end it
+	cfg        Config                 // what it was started with
 }
 
 type call struct {
@@ -215,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	stdinR.Close() // the worker's copy is the one that counts
 	intrR.Close()
-	p := &Process{cmd: cmd, stdin: stdin, intrW: intrW, exited: make(chan struct{}), calls: map[int64]*call{}, modules: map[string]*Module{}}
+	p := &Process{cmd: cmd, stdin: stdin, intrW: intrW, exited: make(chan struct{}), writerDone: make(chan struct{}), calls: map[int64]*call{}, modules: map[string]*Module{}}
 	p.log = newDropLog(cfg.Stderr)
 	p.outCond = sync.NewCond(&p.outMu)
 	go p.writeLoop()
@@ -225,6 +231,13 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
 	hello := make(chan json.RawMessage, 1)
 	go p.readLoop(stdout, hello)
+	p.cfg = cfg
+	return p.awaitHello(ctx, hello)
+}
+
+// awaitHello waits for the interpreter's hello, then registers the Go
+// modules with it.
+func (p *Process) awaitHello(ctx context.Context, hello <-chan json.RawMessage) (*Process, error) {
 	select {
 	case h := <-hello:
 		if err := guestproto.CheckHello(h); err != nil {
@@ -237,8 +250,8 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 			return nil, fmt.Errorf("interpreter hello: not a JSON object: %.100q", h)
 		}
 		p.hello = h
-		if p.start.ImageMissing && !cfg.prepareImage {
-			rebuildImage(cfg)
+		if p.start.ImageMissing && !p.cfg.prepareImage {
+			rebuildImage(p.cfg)
 		}
 		if len(p.modules) > 0 {
 			if _, err := p.Call(ctx, string(guestproto.FFIModules), p.moduleList(), nil); err != nil {
@@ -254,6 +267,77 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// ErrBusy is Renew's answer while the interpreter runs a request.
+var ErrBusy = errors.New("the interpreter is busy")
+
+// Renew replaces the interpreter with a fresh one in the same worker
+// process, and returns it; p ends (its Done closes, Err says it was
+// replaced). The worker has compiled python.wasm already, so the fresh
+// interpreter costs a restore from the image (or CPython's init, without
+// one): a restart takes milliseconds instead of a new process's start.
+//
+// Only an idle interpreter can be renewed (ErrBusy otherwise: one that
+// runs code may never give the worker back; Close and Start a new one).
+// If the fresh one has not said hello within ctx, the worker is ended and
+// ctx's error returned. Settings made on p (converter, streams, stdin,
+// handlers, Go modules) carry over.
+func (p *Process) Renew(ctx context.Context) (*Process, error) {
+	select {
+	case <-p.exited:
+		return nil, fmt.Errorf("interpreter already ended: %w", p.exitErr)
+	default:
+	}
+	if !p.callMu.TryLock() { // a request runs; none may start meanwhile
+		return nil, ErrBusy
+	}
+	defer p.callMu.Unlock()
+	p.mu.Lock()
+	if p.current != nil || len(p.calls) > 0 || p.next != nil {
+		p.mu.Unlock()
+		return nil, ErrBusy
+	}
+	n := &Process{cmd: p.cmd, stdin: p.stdin, intrW: p.intrW, log: p.log, cfg: p.cfg,
+		exited: make(chan struct{}), writerDone: make(chan struct{}),
+		calls: map[int64]*call{}, modules: map[string]*Module{},
+		converter: p.converter, streams: p.streams, hasStdin: p.hasStdin,
+		background: p.background, host: p.host}
+	for name, m := range p.modules {
+		n.modules[name] = m
+	}
+	p.stdinMu.Lock()
+	n.stdinReader = p.stdinReader
+	p.stdinMu.Unlock()
+	n.outCond = sync.NewCond(&n.outMu)
+	n.hostCtx, n.hostCancel = context.WithCancel(context.Background())
+	hello := make(chan json.RawMessage, 1)
+	p.next, p.nextHello = n, hello
+	p.renewed = true
+	p.mu.Unlock()
+	// The Renew frame is p's writer's last: after it, the next one's
+	// writer takes the pipe over.
+	if err := p.queue(pipe.Renew, nil, func() {
+		p.outMu.Lock()
+		if p.outErr == nil {
+			p.outErr = errRenewed
+		}
+		p.outCond.Broadcast()
+		p.outMu.Unlock()
+	}, false); err != nil {
+		p.mu.Lock()
+		p.next, p.nextHello, p.renewed = nil, nil, false
+		p.mu.Unlock()
+		return nil, err
+	}
+	go func() {
+		<-p.writerDone
+		n.writeLoop()
+	}()
+	p.hostCancel()
+	return n.awaitHello(ctx, hello)
+}
+
+var errRenewed = errors.New("the interpreter was replaced by a fresh one")
 
 // StartInfo says how the interpreter started: from an image or from
 // scratch (and why), and how long its phases took.
@@ -483,6 +567,12 @@ func (p *Process) Interrupt() error {
 // Close ends the interpreter at once.
 func (p *Process) Close() error {
 	p.hostCancel()
+	p.mu.Lock()
+	renewed := p.renewed
+	p.mu.Unlock()
+	if renewed {
+		return nil // the worker runs the next interpreter now
+	}
 	_ = p.stdin.Close()
 	if p.cmd.Process != nil {
 		_ = p.cmd.Process.Kill()
@@ -531,6 +621,7 @@ func (p *Process) queue(kind byte, parts [][]byte, sent func(), request bool) er
 // long as the guest does not read the channel; nothing waits on it but
 // the requests whose frames it holds.
 func (p *Process) writeLoop() {
+	defer close(p.writerDone)
 	for {
 		p.outMu.Lock()
 		for len(p.outq) == 0 && p.outErr == nil {
@@ -561,7 +652,13 @@ func (p *Process) writeLoop() {
 }
 
 func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
-	r := bufio.NewReaderSize(stdout, 256<<10)
+	p.readFrames(bufio.NewReaderSize(stdout, 256<<10), hello)
+}
+
+// readFrames reads the worker's frames for this interpreter until the
+// worker ends, or until it says the interpreter was renewed (Renew): then
+// this Process ends and the next one reads on from the same pipe.
+func (p *Process) readFrames(r *bufio.Reader, hello chan<- json.RawMessage) {
 	var decoders [2]utf8Stream
 	exit := &ExitError{Code: 1, Reason: "the interpreter worker stopped unexpectedly"}
 	for {
@@ -570,6 +667,21 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 			break
 		}
 		switch kind {
+		case pipe.Renewed:
+			p.mu.Lock()
+			next, nextHello := p.next, p.nextHello
+			p.mu.Unlock()
+			if next == nil {
+				continue // not asked for: nothing to hand over to
+			}
+			for i, name := range []string{"stdout", "stderr"} {
+				if text := decoders[i].flush(); text != "" {
+					p.deliver(streamEvent(name, text))
+				}
+			}
+			p.end(&ExitError{Code: 0, Reason: "replaced by a fresh interpreter in the same worker"})
+			next.readFrames(r, nextHello)
+			return
 		case pipe.Stdout, pipe.Stderr:
 			i, name := 0, "stdout"
 			if kind == pipe.Stderr {
@@ -601,6 +713,18 @@ func (p *Process) readLoop(stdout io.Reader, hello chan<- json.RawMessage) {
 		// Killed by a signal (kill -9, the OOM killer): say which.
 		exit.Signal = st.String()
 	}
+	p.end(exit)
+	p.mu.Lock()
+	next := p.next
+	p.mu.Unlock()
+	if next != nil {
+		// Renewed, but the worker ended before the fresh one began.
+		next.end(exit)
+	}
+}
+
+// end marks this interpreter ended with exit.
+func (p *Process) end(exit *ExitError) {
 	p.exitErr = exit
 	// Nothing more can be written: writeLoop ends, queued answers are let go.
 	p.outMu.Lock()

@@ -99,6 +99,15 @@ func New(onFrame func(parts [][]byte), onBlock func()) *Channel {
 	return c
 }
 
+// Next is a new channel for the worker's next guest (after a Renew): its
+// own queue and framing state, the same callbacks and the same Wake, which
+// the worker's clocks and interrupter hold.
+func (c *Channel) Next() *Channel {
+	n := New(c.onFrame, c.onBlock)
+	n.Wake = c.Wake
+	return n
+}
+
 // Push queues a message for the guest. It blocks while the guest is not
 // reading (the queue is small on purpose: the guest handles one at a
 // time); it returns false once the channel is closed.

@@ -22,6 +22,8 @@ const (
 	Message = 'm' // both ways: one message of the guest protocol (package guestproto)
 	Exit    = 'x' // worker → kernel: the guest ended; JSON ExitInfo
 	Started = 's' // worker → kernel: how the interpreter started (JSON worker.StartInfo), before its hello
+	Renew   = 'r' // kernel → worker: end the idle interpreter and start a fresh one in this process
+	Renewed = 'n' // worker → kernel: the interpreter ended for Renew; the frames that follow are the fresh one's
 
 	// MaxFrame caps a frame's payload; a longer one ends the reader.
 	MaxFrame = 512 << 20

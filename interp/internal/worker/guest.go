@@ -190,6 +190,7 @@ func (g *guest) fresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer mod.Close(ctx) // its memory goes with it, before a renewed guest's
 	if err := exitCode(call(ctx, mod, "wasipy_init")); err != nil {
 		return err
 	}
@@ -203,6 +204,7 @@ func (g *guest) fresh(ctx context.Context) error {
 // which re-establishes what differs between kernels (environment,
 // working directory, mounts, random state, the channel).
 func (g *guest) restore(ctx context.Context, img *image.Image, free func()) error {
+	defer free()
 	began := time.Now()
 	mc, firstSessionFD, err := g.sessionConfig()
 	if err != nil {
@@ -212,6 +214,7 @@ func (g *guest) restore(ctx context.Context, img *image.Image, free func()) erro
 	if err != nil {
 		return err
 	}
+	defer mod.Close(ctx) // its memory goes with it, before a renewed guest's
 	m := mod.Memory()
 	if m == nil {
 		return errors.New("python.wasm exports no memory")

@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,16 +67,19 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 	output.Collect = gc.maybeCollect // channel writes allocate: see pipe.Output.Collect
 	defer output.Close()
 
-	ch := channel.New(func(parts [][]byte) {
+	first := channel.New(func(parts [][]byte) {
 		_ = output.MessageParts(pipe.Message, parts) // lent: written before it returns
 	}, gc.maybeCollect)
-	intr := &interrupt.Interrupter{Wake: ch.Wake.Fire}
+	link := &guestLink{renew: make(chan struct{}, 1)}
+	link.cur.Store(first)
+	// Every guest of this worker shares first.Wake (see Channel.Next).
+	intr := &interrupt.Interrupter{Wake: first.Wake.Fire}
 	relay := &interrupt.Relay{Act: func() {
-		if !ch.InterruptWaiting() {
+		if !link.cur.Load().InterruptWaiting() {
 			// Flags first, then wake a sleep: a woken sleep must
 			// find the interrupt already pending.
 			intr.Trip()
-			ch.Wake.Fire()
+			first.Wake.Fire()
 		}
 	}}
 	if interrupts != nil {
@@ -86,26 +90,39 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 		// Kernel → guest. When the kernel goes away, so does the worker.
 		r := bufio.NewReader(in)
 		for {
-			kind, payload, err := pipe.ReadFrameInto(r, ch.Buffer) // large buffers reused
+			kind, payload, err := pipe.ReadFrameInto(r, link.cur.Load().Buffer) // large buffers reused
 			if err != nil {
 				// The kernel is gone. A guest waiting on the channel ends
 				// now; one that is running code is not waited for long.
-				ch.Close()
+				link.cur.Load().Close()
 				time.AfterFunc(2*time.Second, func() { os.Exit(0) })
 				return
 			}
-			if kind == pipe.Message {
+			switch kind {
+			case pipe.Message:
 				// Blocks while the guest does not read the channel; the
 				// kernel's accounting (maxHostRequests) bounds what waits.
-				if !ch.Push(payload) {
+				if !link.cur.Load().Push(payload) {
+					if link.renewing.Load() {
+						continue // for the guest that is ending: dropped
+					}
 					return
 				}
 				relay.Delivered()
+			case pipe.Renew:
+				// The kernel renews an idle guest: its channel closes, so
+				// its serve loop returns and runGuest starts the next.
+				link.renewing.Store(true)
+				select {
+				case link.renew <- struct{}{}:
+				default:
+				}
+				link.cur.Load().Close()
 			}
 		}
 	}()
 
-	err := runGuest(context.Background(), cfg, runtimeFiles, ch, output, gc, intr)
+	err := runGuest(context.Background(), cfg, runtimeFiles, link, output, gc, intr)
 	info := pipe.ExitInfo{}
 	var exitErr *sys.ExitError
 	switch {
@@ -121,7 +138,15 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 	return err
 }
 
-func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.Channel, out *pipe.Output, gc *gcPacer, intr *interrupt.Interrupter) error {
+// guestLink is the worker's current guest channel, which Renew replaces.
+type guestLink struct {
+	cur      atomic.Pointer[channel.Channel]
+	renewing atomic.Bool   // a Renew came: the current guest's end is not the worker's
+	renew    chan struct{} // one token per Renew
+}
+
+func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLink, out *pipe.Output, gc *gcPacer, intr *interrupt.Interrupter) error {
+	ch := link.cur.Load()
 	started := time.Now()
 	// The code cache is checked before anything of it is used, and let go
 	// (Done) once python.wasm is compiled, before any guest code runs.
@@ -204,10 +229,34 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.C
 		img, g.phases.Image = nil, "none: the image is larger than --memory-limit"
 	}
 	if img != nil {
-		defer free()
-		return g.restore(ctx, img, free)
+		err = g.restore(ctx, img, free)
+	} else {
+		err = g.fresh(ctx)
 	}
-	return g.fresh(ctx)
+	// Renewed: the guest ended because the kernel asked for a fresh one
+	// (a restart); it runs in this process, on the module compiled above.
+	for link.renewing.Load() && err == nil {
+		<-link.renew
+		link.renewing.Store(false)
+		_ = out.Message(pipe.Renewed, nil)
+		g.ch = g.ch.Next()
+		link.cur.Store(g.ch)
+		g.phases = StartInfo{}
+		img, free = nil, nil
+		if keyErr == nil && cfg.UseImage && g.pyc != nil {
+			cache := codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr)
+			img, free, g.phases.Image = loadImage(cache, key)
+			cache.Done()
+		} else {
+			g.phases.Image = "none: not asked to use one"
+		}
+		if img != nil {
+			err = g.restore(ctx, img, free)
+		} else {
+			err = g.fresh(ctx)
+		}
+	}
+	return err
 }
 
 // guestEnv is the whole environment the guest sees: a documented few
