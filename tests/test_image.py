@@ -45,6 +45,7 @@ print(json.dumps({
     "ipython": type(get_ipython()).__name__,
     "pycache_prefix": sys.pycache_prefix,
     "dont_write_bytecode": sys.dont_write_bytecode,
+    "dh": globals().get("_dh"),
 }, sort_keys=True))
 """
 

@@ -48,6 +48,8 @@ RUNTIME_DIR = "/.wasipy/runtime"
 # The Router of this interpreter (for tests and tools that inspect it from
 # a cell; no runtime module reads it).
 runtime = None
+# Its Shell, built by prepare() for serve().
+_shell = None
 
 
 def python_version():
@@ -115,7 +117,7 @@ def prepare():
     shell, the handlers. No channel is open and nothing of the session
     (environment, working directory, mounts) is read, so the worker can take
     an image of the interpreter here and start any kernel from it."""
-    global runtime
+    global runtime, _shell
     sys.argv = [""]
     # As `python -c` has it: the working directory first (after the
     # runtime's own shims), whatever it is when cells run.
@@ -125,7 +127,7 @@ def prepare():
 
     router = runtime = Router(Channel(connect=False))
     _wasipy_asyncio.setup(router)
-    shell = _wasipy_exec.Shell(router.send)
+    shell = _shell = _wasipy_exec.Shell(router.send)
     router.handlers.update({
         proto.EXECUTE: shell.execute,
         proto.IS_COMPLETE: lambda c: _wasipy_exec.is_complete(c.get("code", "")),
@@ -169,13 +171,14 @@ def _reseed():
         time.tzset()  # TZ may differ from the prepared instance's
 
 
-def _enter_session():
+def _enter_session(shell):
     workdir = os.environ.get("WASIPY_WORKDIR")
     if workdir:
         try:
             os.chdir(workdir)
         except OSError as e:
             print(f"wasipy: cannot enter {workdir}: {e}", file=sys.stderr)
+    _wasipy_magics.enter_session(shell)
     # Folders of packages the kernel was given (--path), after the
     # runtime's own shims and the working directory, before the standard
     # library.
@@ -197,7 +200,7 @@ def serve(mode=FRESH, environ=None):
         _reseed()
     if mode != CONTINUE:
         router.channel.connect()
-        _enter_session()
+        _enter_session(_shell)
         router.send(proto.hello(language_info()))
     _wasipy_exec.serve_forever(router)
     return CLOSED

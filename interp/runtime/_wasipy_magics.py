@@ -469,6 +469,12 @@ def _apply_ipython_transformers(code):
     return "".join(lines)
 
 
+def enter_session(shell):
+    """The session's working directory is known now (a prepared
+    interpreter was built in another): start %cd's history with it."""
+    shell.user_ns["_dh"] = [os.getcwd()]
+
+
 def install(shell, router, load_library, make_ipython):
     """Set up IPython compatibility on the kernel's Shell: the input
     transformer, display() and get_ipython() as builtins, the cell events,
