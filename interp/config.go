@@ -55,6 +55,14 @@ type Config struct {
 	// Stderr receives the worker's own diagnostics. Nil discards them.
 	Stderr io.Writer
 
+	// SnapshotDir holds the sessions' snapshots (%snapshot save); ""
+	// means the data dir's snapshots/.
+	SnapshotDir string
+	// Snapshot names the snapshot to start from (%snapshot save NAME in an
+	// earlier session of the same interpreter and options); a start that
+	// cannot use it starts from the prepared image and logs why.
+	Snapshot string
+
 	// NoImage starts the interpreter from scratch even when the cache
 	// holds an image of it (see Prepare).
 	NoImage bool
@@ -72,6 +80,14 @@ type Config struct {
 // path beneath /.wasipy/ (where the guest's own files live).
 type Mount = worker.Mount
 
+// snapshotDir is where cfg's sessions keep snapshots.
+func snapshotDir(cfg Config) string {
+	if cfg.SnapshotDir != "" {
+		return cfg.SnapshotDir
+	}
+	return filepath.Join(DataDir(), "snapshots")
+}
+
 // StartInfo says how an interpreter started (Process.StartInfo).
 type StartInfo = worker.StartInfo
 
@@ -85,6 +101,8 @@ func workerConfig(cfg Config) worker.Config {
 		PycacheDir:       pycacheDir(cfg),
 		PrepareInto:      cfg.prepareInto,
 		PrepareImage:     cfg.prepareImage,
+		SnapshotDir:      snapshotDir(cfg),
+		Snapshot:         cfg.Snapshot,
 		UseImage:         !cfg.NoImage && cfg.prepareInto == "" && !cfg.prepareImage,
 		WorkDir:          cfg.WorkDir,
 		ImportPaths:      cfg.ImportPaths,

@@ -110,6 +110,7 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	lim := limitFlags(fs)
 	pf := addPipFlags(fs)
+	snapshot := fs.String("snapshot", "", "start from the session saved by `%snapshot save NAME` (with the same interpreter and options) instead of a fresh one")
 	noImage := fs.Bool("no-image", false, "start the interpreter from scratch (CPython's init, the runtime's imports) even when the cache holds a prepared image of it; for comparing the two")
 	keepOnExit := fs.Bool("keep-on-exit", false, "when cell code ends its process (os._exit, os.kill(os.getpid(), SIGTERM), os.abort), replace the interpreter and keep the kernel, instead of ending the kernel as ipykernel does")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -148,7 +149,7 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 		fmt.Fprintln(stderr, "wasipy-kernel:", err)
 		return 2
 	}
-	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, *noImage, ps, log)
+	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, image{skip: *noImage, snapshot: *snapshot}, ps, log)
 	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
@@ -187,7 +188,7 @@ func (h *hostList) Set(s string) error {
 
 // serve runs the kernel until it is asked to stop; it returns the status
 // the process exits with (the one cell code gave, when it ended the kernel).
-func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit, noImage bool, ps *pipSetup, log *slog.Logger) (int, error) {
+func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, img image, ps *pipSetup, log *slog.Logger) (int, error) {
 	workDir, err := os.Getwd()
 	if err != nil {
 		return 0, err
@@ -225,7 +226,8 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 			Hidden:      hidden,
 			DiskQuota:   dq,
 			MemoryLimit: lim.memory,
-			NoImage:     noImage,
+			NoImage:     img.skip,
+			Snapshot:    img.snapshot,
 			Modules:     append([]*interp.Module{fetch.Module(fetch.Policy{Allow: allowNet}, nil)}, extraModules...),
 			Stderr:      os.Stderr,
 		}
@@ -321,6 +323,12 @@ func openHistory(dir string, log *slog.Logger) *history.Session {
 		return nil
 	}
 	return sess
+}
+
+// image says what the interpreter starts from.
+type image struct {
+	skip     bool   // --no-image: from scratch
+	snapshot string // --snapshot NAME
 }
 
 // runPrepare is `wasipy-kernel prepare`: compile python.wasm into the cache

@@ -82,6 +82,7 @@ class Channel:
         self._buf.clear()
         # read(2) straight into a buffer (WASI's CPython has no os.readv).
         self._reader = io.FileIO(self._fd, "r", closefd=False)
+        self._reader._wasipy_runtime = True  # not the session's (see _wasipy_snapshot)
 
     def send(self, msg, buffers=None):
         with guarded():

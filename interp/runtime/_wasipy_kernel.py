@@ -26,6 +26,7 @@ is the only one that knows every layer; it is the top.
 
 import gc
 import importlib
+import json
 import os
 import sys
 import time
@@ -37,8 +38,9 @@ import _wasipy_ffi
 import _wasipy_host
 import _wasipy_magics
 import _wasipy_process
+import _wasipy_snapshot
 import _wasipy_protocol as proto
-from _wasipy_channel import Channel, reopen_host_files
+from _wasipy_channel import Channel, flush_std, reopen_host_files
 from _wasipy_interrupt import install_handler
 from _wasipy_rpc import Router
 
@@ -146,6 +148,7 @@ def prepare():
     _wasipy_ffi.install(shell, router)
     _wasipy_magics.install(shell, router, lambda: _lazy("_wasipy_magiclib"), _make_ipython)
     _wasipy_process.install(shell, router)
+    _wasipy_snapshot.install(take_image)
     if "asyncio" in sys.modules:  # imported by the runtime after all: no hook saw it
         _wasipy_asyncio.install()
     gc.collect()  # what building it left behind is not kept in an image
@@ -190,19 +193,76 @@ def _enter_session(shell):
         sys.path.append(os.environ["WASIPY_SITE"])
 
 
+# Where the worker is told which image to take, and says what became of it.
+IMAGE_PATH = "/.wasipy/host/image"
+
+
+class _TakeImage(Exception):
+    """Unwinds the session to serve(), which hands control to the worker."""
+
+
+# The reply held while the worker takes an image: a function sending it.
+_held = None
+
+
+def take_image(name):
+    """Have the worker take an image of this interpreter named name, once
+    the running cell's code is done and before its reply goes out."""
+    with open(IMAGE_PATH, "w") as f:
+        f.write(name)
+
+    def pause(send_reply):
+        global _held
+        _held = send_reply
+        raise _TakeImage
+
+    runtime.pause = pause
+    print(f"This session will be saved as snapshot {name!r} when this cell's code ends.", flush=True)
+
+
+def _image_taken():
+    """After the worker took the image: say what became of it, then send
+    the reply that waited."""
+    global _held
+    try:
+        with open(IMAGE_PATH) as f:
+            result = json.load(f)
+    except (OSError, ValueError) as e:
+        result = {"error": f"no answer from the worker ({e})"}
+    if result.get("error"):
+        print(f"Snapshot {result.get('name', '')!r} not saved: {result['error']}", file=sys.stderr)
+    else:
+        print(f"Saved snapshot {result['name']!r} ({result['stored'] / 2**20:.1f} MiB). "
+              f"Start a kernel from it with: wasipy-kernel --snapshot {result['name']}")
+    send, _held = _held, None
+    if send is not None:
+        send()
+
+
 def serve(mode=FRESH, environ=None):
     """Serve the session until the host closes the channel (CLOSED), or
-    until it asks for an image to be taken (TAKE_IMAGE)."""
+    until a cell asks for an image to be taken (TAKE_IMAGE: the worker
+    takes it, then calls serve(CONTINUE))."""
+    global _held
     router = runtime
     if mode == RESTORED:
         _adopt_environ(environ or {})
         reopen_host_files()
         _reseed()
+        # An image of a session: what was in flight belonged to its kernel.
+        _held, router.pause = None, None
+        router.inbox.clear()
     if mode != CONTINUE:
         router.channel.connect()
         _enter_session(_shell)
         router.send(proto.hello(language_info()))
-    _wasipy_exec.serve_forever(router)
+    else:
+        _image_taken()
+    try:
+        _wasipy_exec.serve_forever(router)
+    except _TakeImage:
+        flush_std()
+        return TAKE_IMAGE
     return CLOSED
 
 

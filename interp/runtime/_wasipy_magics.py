@@ -494,5 +494,7 @@ def install(shell, router, load_library, make_ipython):
         line_magics.setdefault(name, Magic("line", name, None, internal=True))
     for name in _BUILTIN_CELL:
         cell_magics.setdefault(name, Magic("cell", name, None, internal=True))
+    # %snapshot too.
+    line_magics.setdefault("snapshot", Magic("line", "snapshot", lambda line: importlib.import_module("_wasipy_snapshot").magic(line, UsageError)))
     # %pip lives in its own module, loaded when first used.
     line_magics.setdefault("pip", Magic("line", "pip", lambda line: importlib.import_module("_wasipy_pip").magic(line, UsageError)))

@@ -89,6 +89,10 @@ class Router:
         # fns run before each reply is sent (the FFI sends the Go handles
         # Python let go of)
         self.before_reply = []
+        # Called once, instead of sending, with a function that sends the
+        # next reply to an outermost request (the boot layer holds a cell's
+        # reply while the worker takes an image of the interpreter).
+        self.pause = None
         self.inbox = []  # host requests that arrived while busy
         self._next_rid = 0
         self._replies = {}  # rid -> reply message, for synchronous waits
@@ -210,6 +214,11 @@ class Router:
                      "traceback": traceback.format_exception(e)}
         if outermost:
             drop_pending()  # an interrupt that came too late for this request
+            if self.pause is not None:
+                # The reply waits (see pause); pause may unwind from here.
+                pause, self.pause = self.pause, None
+                pause(lambda: self._reply(msg.get("id"), reply, buffers))
+                return
         self._reply(msg.get("id"), reply, buffers)
 
     def _reply(self, request_id, reply, buffers=None):

@@ -14,7 +14,7 @@ LAYERS = [
     ("shell", {"_wasipy_asyncio", "_wasipy_exec"}),
     ("features", {"_wasipy_publish", "_wasipy_format", "_wasipy_display", "_wasipy_host", "_wasipy_ffi",
                   "_wasipy_process", "_wasipy_magics", "_wasipy_magiclib", "_wasipy_ipshell",
-                  "_wasipy_complete", "_wasipy_pip", "_wasipy_debugger", "_wasipy_pdb", "comm"}),
+                  "_wasipy_complete", "_wasipy_pip", "_wasipy_debugger", "_wasipy_pdb", "_wasipy_snapshot", "comm"}),
     ("api", {"IPython", "ipykernel", "wasipy"}),
     ("boot", {"_wasipy_kernel"}),
 ]

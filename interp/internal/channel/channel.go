@@ -37,6 +37,7 @@ const (
 	channelName  = "channel"
 	deadlineName = "deadline"
 	cputimeName  = "cputime" // read: the worker's CPU time in ns (see cputime_unix.go)
+	imageName    = "image"   // write: the name of an image of itself the guest asks for; read: what became of it
 
 	// maxGuestFrame caps one frame the guest writes: guestproto.MaxFrame,
 	// a 256 MiB buffer and a head of up to 1 MiB. A larger length prefix
@@ -73,6 +74,10 @@ type Channel struct {
 	reading atomic.Bool // the guest is blocked in a read of the channel
 	spare   spareBuffer
 
+	imageMu      sync.Mutex
+	imageRequest string // see ImageRequest
+	imageResult  []byte // see SetImageResult
+
 	onFrame  func(parts [][]byte) // a complete frame written by the guest: see New
 	onBlock  func()               // the guest is about to block in a read
 	closeOne sync.Once
@@ -106,6 +111,23 @@ func (c *Channel) Next() *Channel {
 	n := New(c.onFrame, c.onBlock)
 	n.Wake = c.Wake
 	return n
+}
+
+// ImageRequest is the name the guest last wrote to its image file: the
+// image of itself it asks the worker to take (see the worker). Untrusted:
+// the worker checks it.
+func (c *Channel) ImageRequest() string {
+	c.imageMu.Lock()
+	defer c.imageMu.Unlock()
+	return c.imageRequest
+}
+
+// SetImageResult is what the guest reads from its image file next: what
+// became of the image it asked for.
+func (c *Channel) SetImageResult(b []byte) {
+	c.imageMu.Lock()
+	defer c.imageMu.Unlock()
+	c.imageResult = append([]byte(nil), b...)
 }
 
 // Push queues a message for the guest. It blocks while the guest is not
@@ -355,6 +377,8 @@ func (f *channelFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.Fi
 		return &deadlineFile{ch: f.ch}, 0
 	case cputimeName:
 		return &cputimeFile{}, 0
+	case imageName:
+		return &imageFile{ch: f.ch}, 0
 	}
 	return nil, experimentalsys.ENOENT
 }
@@ -363,7 +387,7 @@ func (f *channelFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
 	switch path {
 	case "", ".":
 		return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
-	case channelName, deadlineName, cputimeName:
+	case channelName, deadlineName, cputimeName, imageName:
 		return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
 	}
 	return sys.Stat_t{}, experimentalsys.ENOENT
@@ -380,7 +404,7 @@ func (*channelDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 2}, 0
 }
 func (*channelDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
-	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}, {Name: deadlineName, Type: fs.ModeNamedPipe}, {Name: cputimeName, Type: fs.ModeNamedPipe}}, 0
+	return []experimentalsys.Dirent{{Name: channelName, Type: fs.ModeNamedPipe}, {Name: deadlineName, Type: fs.ModeNamedPipe}, {Name: cputimeName, Type: fs.ModeNamedPipe}, {Name: imageName, Type: fs.ModeNamedPipe}}, 0
 }
 
 type channelFile struct {
@@ -493,4 +517,41 @@ func (s *spareBuffer) drop() {
 	s.mu.Lock()
 	s.buf = nil
 	s.mu.Unlock()
+}
+
+// maxImageName bounds what the guest may write to its image file.
+const maxImageName = 256
+
+// imageFile is how the guest asks for an image of itself (a write: its
+// name) and learns what became of it (a read: JSON the worker set).
+type imageFile struct {
+	experimentalsys.UnimplementedFile
+	ch  *Channel
+	off int
+}
+
+func (*imageFile) IsDir() (bool, experimentalsys.Errno) { return false, 0 }
+func (*imageFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Mode: fs.ModeNamedPipe | 0o600, Nlink: 1}, 0
+}
+
+func (f *imageFile) Write(buf []byte) (int, experimentalsys.Errno) {
+	if len(buf) > maxImageName {
+		return 0, experimentalsys.EINVAL
+	}
+	f.ch.imageMu.Lock()
+	f.ch.imageRequest = string(buf)
+	f.ch.imageMu.Unlock()
+	return len(buf), 0
+}
+
+func (f *imageFile) Read(buf []byte) (int, experimentalsys.Errno) {
+	f.ch.imageMu.Lock()
+	defer f.ch.imageMu.Unlock()
+	if f.off >= len(f.ch.imageResult) {
+		return 0, 0
+	}
+	n := copy(buf, f.ch.imageResult[f.off:])
+	f.off += n
+	return n, 0
 }

@@ -235,7 +235,7 @@ func managedPath(rel string) bool {
 		return true
 	case strings.HasPrefix(top, "python-") && (strings.HasSuffix(top, ".wasm") || strings.HasSuffix(top, ".json")):
 		return top == rel
-	case strings.HasPrefix(top, "image-") && strings.HasSuffix(top, ".img"):
+	case (strings.HasPrefix(top, "image-") || strings.HasPrefix(top, "snapshot-")) && strings.HasSuffix(top, ".img"):
 		return top == rel
 	}
 	return false

@@ -54,8 +54,11 @@ type Header struct {
 	// taken: a restored guest's clock continues from it, so no time it
 	// recorded lies in its future.
 	MonotonicNs int64 `json:"monotonic_ns"`
-	// Python is the interpreter's version, for the log.
-	Python string `json:"python,omitempty"`
+	// Snapshot is the name of a session's snapshot (%snapshot save), ""
+	// for the image of a prepared interpreter.
+	Snapshot string `json:"snapshot,omitempty"`
+	// WorkDir is the folder the session ran in, for the log.
+	WorkDir string `json:"work_dir,omitempty"`
 }
 
 // Image is a decoded image: its header and the runs' bytes, one after the

@@ -21,7 +21,7 @@ func layout() wasmbin.Layout {
 
 func TestRoundTripRestoresEveryByte(t *testing.T) {
 	mem := make([]byte, 4*wasmPage)
-	mem[100] = 7                     // stack: dead once the stack is empty, not stored
+	mem[100] = 7                      // stack: dead once the stack is empty, not stored
 	copy(mem[65536:], "data segment") // in a data segment page: stored
 	mem[2*wasmPage+123] = 1           // heap
 	binary.LittleEndian.PutUint64(mem[4*wasmPage-8:], 42)

@@ -41,6 +41,11 @@ type Config struct {
 	PrepareImage bool `json:"prepare_image,omitempty"`
 	// UseImage lets a start use the cache's image of the interpreter.
 	UseImage bool `json:"use_image,omitempty"`
+	// SnapshotDir holds the sessions' snapshots (%snapshot save), sealed
+	// like the code cache; "" keeps none.
+	SnapshotDir string `json:"snapshot_dir,omitempty"`
+	// Snapshot names the snapshot to start from instead of the image.
+	Snapshot string `json:"snapshot,omitempty"`
 	// WorkDir is mounted read-write at its own path and is the guest's
 	// working directory.
 	WorkDir string `json:"work_dir,omitempty"`

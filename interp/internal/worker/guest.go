@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -42,11 +43,21 @@ const (
 	reactorEntry
 )
 
-// The modes of wasipy_serve (wasipy_entry.c, _wasipy_kernel.serve).
+// The modes of wasipy_serve (wasipy_entry.c, _wasipy_kernel.serve), and
+// its result asking for an image.
 const (
-	serveFresh    = 0
-	serveRestored = 1
+	serveFresh     = 0
+	serveRestored  = 1
+	serveContinue  = 2
+	serveTakeImage = 2
 )
+
+// snapshotName is what a named snapshot may be called (also checked by the
+// runtime, which is not trusted for it).
+var snapshotName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// SnapshotFile is the file name of the snapshot called name.
+func SnapshotFile(name string) string { return "snapshot-" + name + ".img" }
 
 func entryOf(m wazero.CompiledModule) entryKind {
 	ex := m.ExportedFunctions()
@@ -87,6 +98,9 @@ type guest struct {
 	entry        entryKind
 	pyc          fs.FS // the runtime's bytecode, checked (nil: none)
 	phases       StartInfo
+	module       *codecache.Module
+	key          string // of this interpreter's images; "" when it has none
+	keyErr       error  // why key is ""
 }
 
 // fixedMounts are the mounts every instance has, in this order, before any
@@ -196,7 +210,70 @@ func (g *guest) fresh(ctx context.Context) error {
 	}
 	g.phases.InitMs = ms(time.Since(began))
 	g.tell()
-	return exitCode(call(ctx, mod, "wasipy_serve", serveFresh, 0))
+	return g.serve(ctx, mod, serveFresh, 0)
+}
+
+// serve runs the session; when it asks for an image of itself (%snapshot
+// save), the worker takes it between two of its requests and lets it
+// continue.
+func (g *guest) serve(ctx context.Context, mod api.Module, mode int, fd uint64) error {
+	code, err := call(ctx, mod, "wasipy_serve", uint64(mode), fd)
+	for err == nil && code == serveTakeImage {
+		res := g.saveSnapshot(mod, g.ch.ImageRequest())
+		b, _ := json.Marshal(res)
+		g.ch.SetImageResult(b)
+		code, err = call(ctx, mod, "wasipy_serve", serveContinue, 0)
+	}
+	return exitCode(code, err)
+}
+
+// snapshotResult is what the guest is told of the snapshot it asked for.
+type snapshotResult struct {
+	Name   string `json:"name"`
+	Stored int    `json:"stored,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// saveSnapshot takes an image of the running session (its call stack is
+// empty: it returned from wasipy_serve to ask) and keeps it under name in
+// the snapshot folder, sealed like the code cache.
+func (g *guest) saveSnapshot(mod api.Module, name string) snapshotResult {
+	res := snapshotResult{Name: name}
+	fail := func(format string, args ...any) snapshotResult {
+		res.Error = fmt.Sprintf(format, args...)
+		fmt.Fprintln(os.Stderr, "wasipy: snapshot not saved:", res.Error)
+		return res
+	}
+	if !snapshotName.MatchString(name) {
+		res.Name = ""
+		return fail("not a snapshot name: %.80q", name)
+	}
+	if g.cfg.SnapshotDir == "" {
+		return fail("this kernel has no folder for snapshots")
+	}
+	if g.key == "" {
+		return fail("this interpreter cannot be imaged: %s", g.keyErr)
+	}
+	layout, err := wasmbin.ReadLayout(g.module.Wasm)
+	if err != nil {
+		return fail("%v", err)
+	}
+	m := mod.Memory()
+	buf, _ := m.Read(0, m.Size())
+	img, err := image.Take(buf, layout, image.Header{Key: g.key, MonotonicNs: g.clk.Nanotime(), Snapshot: name, WorkDir: g.cfg.WorkDir})
+	if err != nil {
+		return fail("%v", err)
+	}
+	store := codecache.Open(g.cfg.SnapshotDir, g.cfg.KeyFile, os.Stderr)
+	defer store.Done()
+	if !store.Usable() {
+		return fail("the snapshot folder %s cannot be used (see the kernel's log)", g.cfg.SnapshotDir)
+	}
+	if err := store.WriteImage(SnapshotFile(name), img.Encode()); err != nil {
+		return fail("%v", err)
+	}
+	res.Stored = img.Stored()
+	return res
 }
 
 // restore starts a session from an image: a new instance, no constructor
@@ -236,8 +313,11 @@ func (g *guest) restore(ctx context.Context, img *image.Image, free func()) erro
 	g.clk.Start = time.Now().Add(-time.Duration(img.MonotonicNs))
 	g.phases.RestoreMs = ms(time.Since(began))
 	g.phases.Image = "restored"
+	if img.Snapshot != "" {
+		g.phases.Image = "restored snapshot " + img.Snapshot
+	}
 	g.tell()
-	return exitCode(call(ctx, mod, "wasipy_serve", serveRestored, uint64(firstSessionFD)))
+	return g.serve(ctx, mod, serveRestored, uint64(firstSessionFD))
 }
 
 // prepareImage runs the interpreter up to the end of wasipy_init in a
@@ -313,6 +393,32 @@ func loadImage(cache *codecache.Cache, key string) (*image.Image, func(), string
 	return img, free, ""
 }
 
+// loadSnapshot reads the named snapshot a kernel was asked to start from.
+func (g *guest) loadSnapshot(name string) (*image.Image, func(), string) {
+	if !snapshotName.MatchString(name) {
+		return nil, nil, fmt.Sprintf("none: %.80q is not a snapshot name", name)
+	}
+	if g.key == "" {
+		return nil, nil, fmt.Sprintf("none: snapshot %s cannot be used: %v", name, g.keyErr)
+	}
+	store := codecache.Open(g.cfg.SnapshotDir, g.cfg.KeyFile, os.Stderr)
+	defer store.Done()
+	b, release, ok := store.ReadImage(SnapshotFile(name))
+	if !ok {
+		return nil, nil, fmt.Sprintf("none: no snapshot %s (or it did not verify)", name)
+	}
+	free := sync.OnceFunc(release)
+	img, err := image.Decode(b)
+	if err == nil && img.Key != g.key {
+		err = errors.New("it was taken with another interpreter, runtime or options")
+	}
+	if err != nil {
+		free()
+		return nil, nil, fmt.Sprintf("none: snapshot %s cannot be used: %v", name, err)
+	}
+	return img, free, ""
+}
+
 // imageKey names everything an image depends on: the module's bytes,
 // the runtime (its sources; its bytecode is compiled from them by this
 // interpreter), the environment CPython's init reads, the fixed mounts
@@ -381,7 +487,7 @@ func imageEnv(cfg Config) map[string]string {
 // tell sends the kernel process this start's StartInfo, before the guest
 // serves (so before its hello).
 func (g *guest) tell() {
-	if g.cfg.UseImage && g.entry == reactorEntry && g.phases.Image != "restored" {
+	if g.cfg.UseImage && g.entry == reactorEntry && !strings.HasPrefix(g.phases.Image, "restored") {
 		g.phases.ImageMissing = true
 	}
 	b, _ := json.Marshal(g.phases)

@@ -209,25 +209,12 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 	// bytecode: the image was taken with it mounted), so that a tampered
 	// one is discarded and logged now.
 	key, keyErr := g.imageKey(mod)
-	var img *image.Image
-	var free func()
-	switch {
-	case keyErr != nil:
-		g.phases.Image = "none: " + keyErr.Error()
-	case !cfg.UseImage:
-		g.phases.Image = "none: not asked to use one"
-	default:
-		img, free, g.phases.Image = loadImage(cache, key)
-		if img != nil && g.pyc == nil {
-			free()
-			img, g.phases.Image = nil, "none: no checked bytecode of the runtime"
-		}
+	g.module, g.key, g.keyErr = mod, key, keyErr
+	if keyErr != nil {
+		g.key = ""
 	}
+	img, free := g.pickImage(cache)
 	cache.Done()
-	if img != nil && g.cfg.MemoryLimitPages != 0 && img.MemoryPages > g.cfg.MemoryLimitPages {
-		free()
-		img, g.phases.Image = nil, "none: the image is larger than --memory-limit"
-	}
 	if img != nil {
 		err = g.restore(ctx, img, free)
 	} else {
@@ -242,14 +229,9 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 		g.ch = g.ch.Next()
 		link.cur.Store(g.ch)
 		g.phases = StartInfo{}
-		img, free = nil, nil
-		if keyErr == nil && cfg.UseImage && g.pyc != nil {
-			cache := codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr)
-			img, free, g.phases.Image = loadImage(cache, key)
-			cache.Done()
-		} else {
-			g.phases.Image = "none: not asked to use one"
-		}
+		cache := codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr)
+		img, free = g.pickImage(cache)
+		cache.Done()
 		if img != nil {
 			err = g.restore(ctx, img, free)
 		} else {
@@ -257,6 +239,57 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 		}
 	}
 	return err
+}
+
+// pickImage reads what this start begins from: the snapshot it was asked
+// for, else the prepared interpreter's image; nil (and why, in
+// g.phases.Image) for a start from scratch. The cache is read and checked
+// even when its image cannot be used this time (no checked bytecode: the
+// image was taken with it mounted), so that a tampered one is discarded
+// and logged now.
+func (g *guest) pickImage(cache *codecache.Cache) (*image.Image, func()) {
+	img, free := g.chooseImage(cache)
+	if img != nil && g.cfg.MemoryLimitPages != 0 && img.MemoryPages > g.cfg.MemoryLimitPages {
+		free()
+		img, g.phases.Image = nil, "none: the image is larger than --memory-limit"
+	}
+	if img != nil && img.Snapshot != "" && img.WorkDir != g.cfg.WorkDir {
+		fmt.Fprintf(os.Stderr, "wasipy: snapshot %s was taken in %s and starts in %s: paths it remembers may not be here\n", img.Snapshot, img.WorkDir, g.cfg.WorkDir)
+	}
+	return img, free
+}
+
+func (g *guest) chooseImage(cache *codecache.Cache) (*image.Image, func()) {
+	var img *image.Image
+	var free func()
+	switch {
+	case g.keyErr != nil:
+		g.phases.Image = "none: " + g.keyErr.Error()
+	case !g.cfg.UseImage:
+		g.phases.Image = "none: not asked to use one"
+	default:
+		img, free, g.phases.Image = loadImage(cache, g.key)
+		if img != nil && g.pyc == nil {
+			free()
+			img, g.phases.Image = nil, "none: no checked bytecode of the runtime"
+		}
+	}
+	if g.cfg.Snapshot == "" || !g.cfg.UseImage {
+		return img, free
+	}
+	if g.pyc == nil {
+		fmt.Fprintln(os.Stderr, "wasipy: starting without snapshot", g.cfg.Snapshot+": no checked bytecode of the runtime")
+		return img, free
+	}
+	snap, snapFree, why := g.loadSnapshot(g.cfg.Snapshot)
+	if snap == nil {
+		fmt.Fprintln(os.Stderr, "wasipy: starting without the snapshot:", why)
+		return img, free
+	}
+	if img != nil {
+		free()
+	}
+	return snap, snapFree
 }
 
 // guestEnv is the whole environment the guest sees: a documented few
