@@ -85,6 +85,9 @@ go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime="${FUZZTIME:-20s}" ./launcher/
 go test -run='^$' -fuzz='^FuzzCommRequest$' -fuzztime="${FUZZTIME:-20s}" ./launcher/
 step "fuzz the channel's frame splitter (${FUZZTIME:-20s})"
 go test -run='^$' -fuzz='^FuzzFrameWriter$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/channel/
+step "fuzz the interpreter image decoder and the module layout reader (${FUZZTIME:-20s} each)"
+go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/image/
+go test -run='^$' -fuzz='^FuzzReadLayout$' -fuzztime="${FUZZTIME:-20s}" ./interp/internal/wasmbin/
 
 step "end-to-end tests with real Jupyter clients (the built CPython 3.13)"
 cd "$root"
