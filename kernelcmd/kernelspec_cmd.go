@@ -47,6 +47,8 @@ this binary. With neither --write nor --install, prints kernel.json.
                        kernel name: --name, or the last element of --write's
                        DIR as 'jupyter kernelspec install' names it; so each
                        kernelspec is its own environment)
+  --snapshot NAME      start every kernel of this kernelspec from the session
+                       saved by "%snapshot save NAME"; passed to the kernel
 `
 
 // runKernelspec runs `wasipy-kernel kernelspec ARGS` and returns the exit
@@ -67,6 +69,7 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		engine     = fs.String("engine", "local", "")
 		image      = fs.String("image", "", "")
 		siteDir    = fs.String("site-dir", "", "")
+		snapshot   = fs.String("snapshot", "", "")
 	)
 	lim := limitFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -167,6 +170,12 @@ func runKernelspec(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	extra = append(extra, "--site-dir", site)
+	if set["snapshot"] {
+		if *snapshot == "" {
+			return usageErr("--snapshot needs a name")
+		}
+		extra = append(extra, "--snapshot", *snapshot)
+	}
 	spec := kernelspec.New(binary, extra)
 	if *display == "" {
 		return usageErr("--display-name must not be empty")
