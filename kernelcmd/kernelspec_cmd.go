@@ -48,7 +48,8 @@ this binary. With neither --write nor --install, prints kernel.json.
                        DIR as 'jupyter kernelspec install' names it; so each
                        kernelspec is its own environment)
   --snapshot NAME      start every kernel of this kernelspec from the session
-                       saved by "%snapshot save NAME"; passed to the kernel
+                       a notebook saved as NAME (the magic: snapshot save
+                       NAME); passed to the kernel
 `
 
 // runKernelspec runs `wasipy-kernel kernelspec ARGS` and returns the exit
