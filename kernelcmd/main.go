@@ -246,7 +246,7 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		}
 		si := p.StartInfo()
 		log.Info("interpreter started", "python", in.LanguageVersion(), "took", time.Since(started).Round(time.Millisecond),
-			"image", si.Image, "compile_ms", si.CompileMs, "restore_ms", si.RestoreMs, "init_ms", si.InitMs)
+			"image", si.Image, "compile_ms", si.CompileMs, "load_ms", si.LoadMs, "restore_ms", si.RestoreMs, "init_ms", si.InitMs)
 		return in, nil
 	}
 	hist := openHistory(historyDir, log)

@@ -76,6 +76,7 @@ type StartInfo struct {
 	// Image is "restored" for a start from an image, else "none: WHY".
 	Image     string  `json:"image"`
 	CompileMs float64 `json:"compile_ms"`           // reading and compiling python.wasm
+	LoadMs    float64 `json:"load_ms,omitempty"`    // reading and checking the image
 	RestoreMs float64 `json:"restore_ms,omitempty"` // instantiating and writing the image into memory
 	InitMs    float64 `json:"init_ms,omitempty"`    // CPython's init and the runtime's prepare (a start without an image)
 	// ImageMissing says a start from scratch could have used an image

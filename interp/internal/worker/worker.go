@@ -213,8 +213,10 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 	if keyErr != nil {
 		g.key = ""
 	}
+	loadStart := time.Now()
 	img, free := g.pickImage(cache)
 	cache.Done()
+	g.phases.LoadMs = ms(time.Since(loadStart))
 	if img != nil {
 		err = g.restore(ctx, img, free)
 	} else {
