@@ -59,21 +59,22 @@ func (s *restartState) generation() uint64 {
 }
 
 // begin records a restart that drops the shell requests numbered up to
-// cut, and wakes Run; it returns the function to call once the old
-// interpreter is stopped.
-func (s *restartState) begin(cut uint64) (stopped func()) {
+// cut, and wakes Run; it returns the restart's generation and the
+// function to call once the old interpreter is stopped.
+func (s *restartState) begin(cut uint64) (gen uint64, stopped func()) {
 	ch := make(chan struct{})
 	s.mu.Lock()
 	s.pending = true
 	s.cut = cut
 	s.gen++
 	s.stopped = ch
+	gen = s.gen
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return func() { close(ch) }
+	return gen, func() { close(ch) }
 }
 
 // take reports whether a restart is pending, and clears it; the channel
@@ -94,26 +95,35 @@ func (s *restartState) dropped(r request) bool {
 	return s.gen > 0 && r.seq <= s.cut
 }
 
-// restartInPlace begins a restart asked for by shutdown_request. It runs
-// on the control reader, after the shutdown_reply went out: it stops the
-// interpreter (so a cell that ignored the interrupt ends now) and leaves
-// the rest to Run, which starts the fresh session before it takes another
-// shell request.
+// restartInPlace begins a restart asked for by shutdown_request, on the
+// control reader after the shutdown_reply went out. It numbers the
+// restart and returns; the old interpreter is stopped on a goroutine, once
+// the running cell ended or its grace ran out, so the shutdown_request's
+// idle status comes before the interrupted cell's last messages, as with
+// ipykernel. Run starts the fresh session before it takes another shell
+// request.
 func (k *Kernel) restartInPlace() {
 	k.log.Info("restarting in place: a fresh interpreter, the same process and sockets")
-	stopped := k.restarts.begin(k.queue.last())
-	defer stopped()
+	gen, stopped := k.restarts.begin(k.queue.last())
 	// An input() the old session waits for ends as an interrupt ends it,
 	// so its cell can still end within the grace; a late input_reply
 	// finds no question and is dropped.
 	k.stdin.cancel()
-	if _, done := k.cells.current(); done != nil {
-		select {
-		case <-done:
-		case <-time.After(restartGrace):
+	_, done := k.cells.current()
+	go func() {
+		defer stopped()
+		if done != nil {
+			select {
+			case <-done:
+			case <-time.After(restartGrace):
+			}
 		}
-	}
-	k.sup.close()
+		// A later restart stops whatever runs then, itself: this one must
+		// not stop an interpreter started after it.
+		if k.restarts.generation() == gen {
+			k.sup.close()
+		}
+	}()
 }
 
 // finishRestart starts the session over if a restart is pending. Run

@@ -82,8 +82,10 @@ func TestRestartInPlaceStopsARunningCellWithoutReply(t *testing.T) {
 	queued := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
 	h.restart(t)
 	after := h.send(t, protocol.Shell, "execute_request", map[string]any{"code": "x"})
+	start := time.Now()
 	r := h.tr.waitReply(t, after)
 	require.EqualValues(t, 1, r["execution_count"])
+	require.GreaterOrEqual(t, time.Since(start), restartGrace/2, "the cell that ignored the interrupt had its grace")
 	// The cell the restart stopped, and the request the old kernel had
 	// queued, end unanswered with the old session, as with ipykernel.
 	h.tr.mu.Lock()

@@ -110,6 +110,9 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 	fs.Var(&paths, "path", "a host folder of pure-Python packages the sandbox may import from, read-only (repeatable)")
 	lim := limitFlags(fs)
 	pf := addPipFlags(fs)
+	var rs restartFlags
+	fs.BoolVar(&rs.inPlace, "restart-in-place", false, "a restart (shutdown_request with restart) starts the session over in this process, keeping its sockets, instead of ending it; only for a launcher that keeps the process (wasipy's provisioner adds it)")
+	fs.BoolVar(&rs.spare, "warm-spare", false, "keep the next interpreter started ahead of need, so a restart swaps it in (costs one more idle worker's memory)")
 	keepOnExit := fs.Bool("keep-on-exit", false, "when cell code ends its process (os._exit, os.kill(os.getpid(), SIGTERM), os.abort), replace the interpreter and keep the kernel, instead of ending the kernel as ipykernel does")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	args, ipy := splitIPythonArgs(args)
@@ -147,7 +150,7 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 		fmt.Fprintln(stderr, "wasipy-kernel:", err)
 		return 2
 	}
-	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, ps, log)
+	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, rs, ps, log)
 	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
@@ -186,7 +189,7 @@ func (h *hostList) Set(s string) error {
 
 // serve runs the kernel until it is asked to stop; it returns the status
 // the process exits with (the one cell code gave, when it ended the kernel).
-func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, ps *pipSetup, log *slog.Logger) (int, error) {
+func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, rs restartFlags, ps *pipSetup, log *slog.Logger) (int, error) {
 	workDir, err := os.Getwd()
 	if err != nil {
 		return 0, err
@@ -213,8 +216,10 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		}
 	}
 	hidden := privatePaths(sb.private(), cacheDir, historyDir)
-	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
-		started := time.Now()
+	// startProcess starts an interpreter process; adopt makes one the
+	// kernel's interpreter. They are apart so that a warm spare can start
+	// the process before a restart asks for it.
+	startProcess := func(ctx context.Context) (jupyter.Process, error) {
 		cfg := interp.Config{
 			PythonWasm:  wasm,
 			CacheDir:    cacheDir,
@@ -230,18 +235,35 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		if err := ps.configure(&cfg); err != nil {
 			return nil, err
 		}
-		p, err := interp.Start(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		ps.started(ctx, p)
+		return interp.Start(ctx, cfg)
+	}
+	adopt := func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
+		ps.started(ctx, p.(*interp.Process))
 		in, err := jupyter.New(p, host, jupyter.Options{Implementation: "wasipy", Version: version, Log: log})
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
-		log.Info("interpreter started", "python", in.LanguageVersion(), "took", time.Since(started).Round(time.Millisecond))
 		return in, nil
+	}
+	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
+		started := time.Now()
+		p, err := startProcess(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in, err := adopt(ctx, p, host)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("interpreter started", "python", in.(*jupyter.Interpreter).LanguageVersion(), "took", time.Since(started).Round(time.Millisecond))
+		return in, nil
+	}
+	var spare kernel.Spare
+	if rs.spare {
+		spare = jupyter.NewSpare(startProcess, func(p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
+			return adopt(context.Background(), p, host)
+		})
 	}
 	hist := openHistory(historyDir, log)
 	if hist != nil {
@@ -251,7 +273,8 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	ports := content.ConnectReply{ShellPort: bound.ShellPort, IOPubPort: bound.IOPubPort,
 		StdinPort: bound.StdinPort, HBPort: bound.HBPort, ControlPort: bound.ControlPort}
 	k, err := kernel.New(ctx, sb.transport(out), start, kernel.Options{Implementation: "wasipy", Version: version, Log: log,
-		History: hist, MaxOutput: lim.output, EndOnExit: endOnExit, Ports: ports})
+		History: hist, MaxOutput: lim.output, EndOnExit: endOnExit, Ports: ports,
+		RestartInPlace: rs.inPlace, Spare: spare})
 	if err != nil {
 		return 0, err
 	}
@@ -296,6 +319,13 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	cancel()
 	k.Close()
 	return code, nil
+}
+
+// restartFlags are how the kernel restarts: in place (the launcher keeps
+// the process), and from a warm spare.
+type restartFlags struct {
+	inPlace bool
+	spare   bool
 }
 
 // openHistory starts this kernel's session in the history store. History
