@@ -154,8 +154,13 @@ func (k *Kernel) shutdown(_ context.Context, r request) error {
 	k.publish(r.msg, "shutdown_reply", reply)
 	if req.Restart && k.opts.RestartInPlace {
 		// The launcher keeps this process: the session starts over here.
+		// jupyter_client closes its control socket as soon as it sent the
+		// request, so a reply that finds no peer is no failure.
+		if err != nil {
+			k.log.Debug("the shutdown_reply found no client", "err", err)
+		}
 		k.restartInPlace()
-		return err
+		return nil
 	}
 	// Otherwise the process ends either way: with restart, the client's
 	// kernel manager starts a new kernel process, and with it a fresh

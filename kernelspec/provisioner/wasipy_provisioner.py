@@ -75,6 +75,8 @@ class WasipyProvisioner(LocalProvisioner):
     # The kernel took a restart in place: until the next launch_kernel, the
     # old kernel counts as gone (poll, wait) and the process is kept.
     _in_place = False
+    # kill() was called on a live kernel; cleanup(restart) settles it.
+    _kill_pending = False
 
     async def pre_launch(self, **kwargs):
         km = self.parent
@@ -197,43 +199,54 @@ class WasipyProvisioner(LocalProvisioner):
     def _alive(self):
         return self.process is not None and self.process.poll() is None
 
-    def _can_restart_in_place(self, restart):
-        return restart and self.restart_in_place and self._alive()
-
     async def shutdown_requested(self, restart=False):
         """jupyter_client sent shutdown_request: with restart, the kernel
         (started with --restart-in-place) answers it and keeps its process."""
-        if self._can_restart_in_place(restart):
+        if restart and self.restart_in_place and self._alive():
             self._in_place = True
         await super().shutdown_requested(restart=restart)
 
     async def poll(self):
-        if self._in_place:
-            return 0  # the old kernel is gone; its process stays for the new one
+        if self._in_place or self._kill_pending:
+            return 0  # the old kernel counts as gone; the process is settled in cleanup
         return await super().poll()
 
     async def wait(self):
-        if self._in_place:
+        if self._in_place or self._kill_pending:
             return 0
         return await super().wait()
 
     async def kill(self, restart=False):
-        """A forced restart (restart_kernel(now=True), a stuck cell) first
-        asks the kernel for a restart in place on its control channel; the
-        kernel stops its interpreter's process, whatever the cell does.
-        Only when it does not answer is the process killed."""
-        if self._can_restart_in_place(restart) and not self._in_place:
+        """jupyter_client's forced shutdown (restart_kernel(now=True), a
+        stuck cell) calls kill without saying whether a restart follows;
+        cleanup(restart) says it. So a live kernel is not killed here: the
+        kill is settled in cleanup, by a restart in place or for real."""
+        if self.restart_in_place and self._alive() and not self._in_place:
+            self._kill_pending = True
+            return
+        await super().kill(restart=restart)
+
+    async def terminate(self, restart=False):
+        if self._in_place or self._kill_pending:
+            return  # settled in cleanup
+        await super().terminate(restart=restart)
+
+    async def _settle_kill(self, restart):
+        """A forced restart asks the kernel for a restart in place on its
+        control channel, which it serves whatever the cell does, and the
+        kernel stops its interpreter's process; a forced shutdown, or a
+        kernel that does not answer, is killed."""
+        self._kill_pending = False
+        if restart and self._alive():
             if await asyncio.to_thread(self._request_restart, FORCED_RESTART_WAIT):
                 self._in_place = True
                 return
             self.log.warning("wasipy provisioner: the kernel did not answer a restart request; killing it")
-        self._in_place = False
         await super().kill(restart=restart)
-
-    async def terminate(self, restart=False):
-        if self._in_place:
-            return  # nothing to end: the kernel restarted in its process
-        await super().terminate(restart=restart)
+        try:
+            await asyncio.wait_for(super().wait(), 5)  # reaps it, as jupyter_client would have
+        except asyncio.TimeoutError:
+            self.log.warning("wasipy provisioner: the killed kernel (pid %s) has not exited", self.pid)
 
     def _request_restart(self, timeout):
         """Sends shutdown_request{restart: true} on the control channel,
@@ -275,6 +288,8 @@ class WasipyProvisioner(LocalProvisioner):
 
     async def cleanup(self, restart=False):
         self._close_response()
+        if self._kill_pending:
+            await self._settle_kill(restart)
         if not restart:
             self._previous = None
             self._in_place = False
