@@ -235,7 +235,11 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		if err := ps.configure(&cfg); err != nil {
 			return nil, err
 		}
-		return interp.Start(ctx, cfg)
+		p, err := interp.Start(ctx, cfg)
+		if err != nil {
+			return nil, err // not a nil *interp.Process in a non-nil interface
+		}
+		return p, nil
 	}
 	adopt := func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
 		ps.started(ctx, p.(*interp.Process))

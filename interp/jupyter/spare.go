@@ -64,10 +64,12 @@ func (s *Spare) Take(ctx context.Context, host kernel.Host) (kernel.Interpreter,
 		// start now: wait for it.
 		select {
 		case r := <-next:
-			if r.err == nil && !ended(r.p) {
-				p = r.p
-			} else if r.p != nil {
+			switch {
+			case r.err != nil: // start one now, below
+			case ended(r.p):
 				r.p.Close()
+			default:
+				p = r.p
 			}
 		case <-ctx.Done():
 			go closeWhenStarted(next)
@@ -119,7 +121,7 @@ func (s *Spare) Close() {
 }
 
 func closeWhenStarted(next <-chan spareResult) {
-	if r := <-next; r.p != nil {
+	if r := <-next; r.err == nil && r.p != nil {
 		r.p.Close()
 	}
 }
