@@ -323,3 +323,60 @@ def test_plain_kernelspec_restarts_with_a_new_process(wasipy_env):
         assert r["content"]["ename"] == "NameError" and r["content"]["execution_count"] == 1, r["content"]
     finally:
         _stop(km, kc)
+
+
+@pytest.fixture
+def spare_kernelspec(provisioner, tmp_path):  # noqa: F811
+    """The provisioner's kernelspec with --warm-spare, in a private kernel dir."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = harness.load_json(os.path.join(provisioner["spec_dir"], "kernel.json"))
+    spec["argv"] = spec["argv"][:1] + ["--warm-spare"] + spec["argv"][1:]
+    d = tmp_path / "kernels" / "wasipy-spare"
+    d.mkdir(parents=True)
+    (d / "kernel.json").write_text(__import__("json").dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+
+
+def _wait_workers(pid, n, timeout=30):
+    deadline = time.monotonic() + timeout
+    while len(_workers(pid)) != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _workers(pid)
+
+
+def test_warm_spare_is_swapped_in(spare_kernelspec):
+    """Promise: with --warm-spare the kernel keeps a second interpreter
+    worker started, and a restart swaps that very worker in (it survives
+    the restart and runs the fresh session's code; the old one is gone)
+    and starts the next spare; a shutdown leaves no worker behind."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="wasipy-spare", kernel_spec_manager=spare_kernelspec)
+    km.start_kernel(cwd=harness.new_workdir())
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=harness.START_TIMEOUT)
+        pid = km.provisioner.process.pid
+        kc.execute("s = 1", reply=True, timeout=30)
+        before = _wait_workers(pid, 2)
+        assert len(before) == 2, harness.describe(before)
+        km.restart_kernel()
+        kc.wait_for_ready(timeout=harness.START_TIMEOUT)
+        r = kc.execute("s", reply=True, timeout=30)
+        assert r["content"]["ename"] == "NameError" and r["content"]["execution_count"] == 1, r["content"]
+        after = _wait_workers(pid, 2)
+        assert len(after) == 2, harness.describe(after)
+        kept = {p.pid for p in before} & {p.pid for p in after}
+        assert len(kept) == 1, (harness.describe(before), harness.describe(after))
+        assert len(harness.alive(before)) == 1, "the replaced worker is still running"
+        # The worker that runs the session's code is the one that was
+        # already there before the restart: the spare, swapped in.
+        cpu0 = {p.pid: sum(p.cpu_times()[:2]) for p in after}
+        r = kc.execute("sum(i * i for i in range(3 * 10**6))", reply=True, timeout=60)
+        assert r["content"]["status"] == "ok"
+        busiest = max(after, key=lambda p: sum(p.cpu_times()[:2]) - cpu0[p.pid])
+        assert busiest.pid in kept, "the session runs in a worker started after the restart, not in the spare"
+    finally:
+        _stop(km, kc)
