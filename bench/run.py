@@ -819,6 +819,178 @@ def machine(args):
 
 
 # ---------------------------------------------------------------------------
+# Restart (issue #13): jupyter_client's own restart, the way users restart
+# (Jupyter Server's restart button and nbclient call km.restart_kernel()),
+# until the kernel is ready again (kc.wait_for_ready()).
+
+RESTART_SPECS = {
+    # line label -> (kernelspec name, extra kernel flags or None for ipykernel)
+    "wasipy, provisioner (restart in place)": ("bench-wasipy-provisioned", []),
+    "wasipy, provisioner + --warm-spare": ("bench-wasipy-spare", ["--warm-spare"]),
+    "wasipy, plain kernelspec (new process)": (SPEC_NAMES[WASIPY], None),
+    "ipykernel": (SPEC_NAMES[IPYKERNEL], None),
+}
+
+
+# Seconds between a restart and the next one (after a cell ran).
+RESTART_PAUSE = 1.0
+
+
+def write_restart_specs(args, tmp):
+    """Installs wasipy's provisioner into a private site folder (as
+    install.sh does into the Python that runs Jupyter) and writes the
+    kernelspecs that use it. Returns why it cannot, or None."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    site = os.path.join(tmp, "provisioner-site")
+    r = subprocess.run([sys.executable, os.path.join(
+        here, "kernelspec", "provisioner", "install_provisioner.py"), site],
+        capture_output=True, text=True)
+    if r.returncode != 0:
+        return "cannot install the provisioner: " + r.stderr.strip()[-300:]
+    try:
+        import Cryptodome  # noqa: F401 (the provisioner needs it)
+    except ImportError:
+        return "the provisioner needs pycryptodome (python3-pycryptodome)"
+    sys.path.insert(0, site)
+    os.environ["PYTHONPATH"] = site + (
+        os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
+    kernels = os.path.join(tmp, "jupyter", "kernels")
+    for spec_name, extra in RESTART_SPECS.values():
+        if extra is None:
+            continue
+        d = os.path.join(kernels, spec_name)
+        subprocess.run([args.kernel_bin, "kernelspec", "--write", d,
+                        "--engine", "provisioner",
+                        "--python-wasm", args.python_wasm],
+                       check=True, stdout=subprocess.DEVNULL)
+        path = os.path.join(d, "kernel.json")
+        with open(path) as f:
+            spec = json.load(f)
+        # The same private compilation cache as the plain kernelspec.
+        spec["argv"][1:1] = ["--cache-dir", os.path.join(tmp, "wasipy-cache"),
+                             "--log-level", "info"] + extra
+        with open(path, "w") as f:
+            json.dump(spec, f, indent=2)
+    return None
+
+
+class _Tree:
+    """memory() of a KernelManager's process tree."""
+
+    def __init__(self, km):
+        self.km = km
+
+    def tree(self):
+        try:
+            root = psutil.Process(self.km.provisioner.process.pid)
+            return [root] + root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+
+def timed_restarts(spec_name, n, log):
+    """Starts a kernel, then restarts it n times: km.restart_kernel()
+    followed by kc.wait_for_ready(), each after a cell ran. Returns the
+    times, the times to the first kernel_info_reply after the restart
+    (wait_for_ready itself then ends only after 0.2 s without iopub
+    messages, with any kernel), whether the process stayed, and the idle
+    memory of the tree after the last restart."""
+    km = KernelManager(kernel_name=spec_name, connection_file=os.path.join(
+        os.environ["JUPYTER_RUNTIME_DIR"], f"bench-restart-{uuid.uuid4().hex[:8]}.json"))
+    km.start_kernel(stdout=log, stderr=log)
+    pids = set()
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        first_pid = km.provisioner.process.pid
+        times, replies = [], []
+        for _ in range(n):
+            r = kc.execute("x = 1", reply=True, timeout=120)
+            if r["content"]["status"] != "ok":
+                raise BenchError(f"{spec_name}: a cell failed before a restart: {r['content']}")
+            pids.update(p.pid for p in _Tree(km).tree())
+            # A user restarts after a while, not right after the last
+            # restart: by then a warm spare (--warm-spare) is prepared.
+            # ipykernel has nothing to prepare; the pause is the same.
+            time.sleep(RESTART_PAUSE)
+            t0 = now()
+            km.restart_kernel()
+            msg_id = kc.kernel_info()
+            while kc.get_shell_msg(timeout=120)["parent_header"].get("msg_id") != msg_id:
+                pass
+            replies.append(now() - t0)
+            kc.wait_for_ready(timeout=120)
+            times.append(now() - t0)
+        r = kc.execute("x", reply=True, timeout=120)
+        if r["content"].get("ename") != "NameError":
+            raise BenchError(f"{spec_name}: the state survived a restart: {r['content']}")
+        time.sleep(1.0)  # a warm spare, if any, is up by now
+        mem = memory(_Tree(km))
+        pids.update(p.pid for p in _Tree(km).tree())
+        return {"times": times, "to_kernel_info_reply": replies, "same_process": km.provisioner.process.pid == first_pid,
+                "memory_idle": mem}
+    finally:
+        kc.stop_channels()
+        try:
+            km.shutdown_kernel(now=False)
+        except Exception as e:
+            print(f"  warning: shutting {spec_name} down: {e}", file=sys.stderr)
+        procs = []
+        for pid in pids:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=5)
+        for p in alive:
+            p.kill()
+
+
+def bench_restart(args, tmp, logs, results):
+    """Restart times of both kernels, median of args.starts (>= 5)
+    restarts: wasipy through its provisioner (restart in place, with and
+    without a warm spare) and through the plain kernelspec."""
+    n = max(5, args.starts)
+    why = write_restart_specs(args, tmp)
+    print(f"restart: km.restart_kernel() + kc.wait_for_ready(), {n} per kernel")
+    figures = {}
+    for label, (spec_name, extra) in RESTART_SPECS.items():
+        if why and extra is not None:
+            print(f"  {label}: skipped ({why})")
+            continue
+        log = logs[IPYKERNEL if spec_name == SPEC_NAMES[IPYKERNEL] else WASIPY]
+        f = timed_restarts(spec_name, n, log)
+        figures[label] = f
+        print(f"  {label:<40} median {statistics.median(f['times']) * 1e3:6.0f} ms,"
+              f" to kernel_info_reply {statistics.median(f['to_kernel_info_reply']) * 1e3:4.0f} ms,"
+              f" min {min(f['times']) * 1e3:6.0f} ms,"
+              f" {'same process' if f['same_process'] else 'new process'},"
+              f" idle RSS {f['memory_idle']['rss_mib']:.1f} MiB"
+              f" PSS {f['memory_idle']['pss_mib']:.1f} MiB"
+              f" ({f['memory_idle']['processes']} processes)")
+    results[WASIPY]["restart"] = {k: v for k, v in figures.items() if k != "ipykernel"}
+    results[IPYKERNEL]["restart"] = figures.get("ipykernel")
+    ref = figures.get("ipykernel")
+    if not ref:
+        return
+    ref_med = statistics.median(ref["times"])
+    ref_reply = statistics.median(ref["to_kernel_info_reply"])
+    print()
+    print(f"| restart, median of {n} | km.restart_kernel() -> kc.wait_for_ready(), ms | /ipykernel "
+          "| -> first kernel_info_reply, ms | /ipykernel | process | idle RSS MiB | idle PSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    for label, f in figures.items():
+        med = statistics.median(f["times"])
+        rep = statistics.median(f["to_kernel_info_reply"])
+        print(f"| {label} | {med * 1e3:.0f} | {med / ref_med:.2f}x | {rep * 1e3:.0f} | {rep / ref_reply:.2f}x | "
+              f"{'kept' if f['same_process'] else 'new'} | "
+              f"{f['memory_idle']['rss_mib']:.1f} | {f['memory_idle']['pss_mib']:.1f} |")
+    print("(wait_for_ready ends only after 0.2 s without iopub messages, whatever the kernel: "
+          "jupyter_client 7's flush; the kernel_info_reply column leaves that out.)")
+    print()
+
+
 # Set-up: a private Jupyter path with both kernelspecs.
 
 
@@ -947,6 +1119,7 @@ def main():
               f"Linux {info['kernel']}, {info['go']}")
         bench_startup(args, logs, results)
         bench_phases(args, tmp, logs, results)
+        bench_restart(args, tmp, logs, results)
         for n in KERNELS:
             bench_session(n, args, logs, results)
     except BaseException as e:

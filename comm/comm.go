@@ -308,3 +308,24 @@ func marshalData(data any) (json.RawMessage, error) {
 	}
 	return raw, nil
 }
+
+// Reset forgets every comm held here, as the frontend does when the
+// kernel restarts: each is closed (Send then fails with ErrClosed) and its
+// OnClose function is called with a comm_close that has no data. Targets
+// stay registered: they belong to the kernel, not to the session.
+func (m *Manager) Reset() {
+	m.mu.Lock()
+	comms := m.comms
+	m.comms = map[string]*Comm{}
+	m.mu.Unlock()
+	for id, c := range comms {
+		c.mu.Lock()
+		already := c.closed
+		c.closed = true
+		f := c.onClose
+		c.mu.Unlock()
+		if f != nil && !already {
+			f(Message{Type: Close, CommID: id, Data: json.RawMessage(`{}`), Metadata: map[string]any{}})
+		}
+	}
+}

@@ -99,3 +99,24 @@ func TestOpenRefusesBadDataAndFailedSends(t *testing.T) {
 	require.ErrorContains(t, err, "no frontend")
 	require.Empty(t, m.Info(""), "a comm that could not be opened is not listed")
 }
+
+func TestResetClosesEveryCommAndKeepsTargets(t *testing.T) {
+	out := &wire{}
+	m := NewManager(out)
+	m.RegisterTarget("t", func(*Comm, Message) {})
+	a, err := m.Open("x", nil, nil, nil)
+	require.NoError(t, err)
+	var closed []string
+	a.OnClose(func(msg Message) { closed = append(closed, msg.CommID) })
+	b, err := m.Open("y", nil, nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Close(nil)) // already closed: no second OnClose
+	sent := len(out.sent)
+	m.Reset()
+	require.Equal(t, []string{a.ID}, closed)
+	require.Len(t, out.sent, sent, "the frontend forgot its comms itself: nothing is sent")
+	require.ErrorIs(t, a.Send(nil, nil, nil), ErrClosed)
+	require.Empty(t, m.Info(""))
+	// The target still serves a comm the frontend opens after the restart.
+	require.True(t, m.Route(Message{Type: Open, CommID: "c2", TargetName: "t"}))
+}

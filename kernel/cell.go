@@ -103,3 +103,13 @@ func (r *recentParents) get(id string) *protocol.Message {
 	}
 	return r.byID[id]
 }
+
+// reset starts the count over and forgets the cells of the session a
+// restart ended; it is called while no cell runs.
+func (c *cellState) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n = 0
+	c.last = nil
+	c.recent = recentParents{}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/wasipy/wasipy/display"
+	"github.com/wasipy/wasipy/history"
 	"github.com/wasipy/wasipy/protocol/content"
 )
 
@@ -21,6 +22,8 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		return k.reply(r, "execute_reply", reply)
 	}
 	store := req.Stores()
+	gen := k.restarts.generation()
+	hist := k.historySession()
 	count, _ := k.cells.begin(r.msg, store)
 	k.sup.beginCell()
 	// A fresh output budget; background output dropped since the last
@@ -33,11 +36,11 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	}
 	var output *string
 	pub := cellPublisher{k: k, parent: r.msg, onResult: func(o display.Output) { output = o.PlainText() }}
-	if store && k.opts.History != nil {
+	if store && hist != nil {
 		// Recorded before it runs, so that a cell that hangs or crashes the
 		// interpreter is in the history too; recorded again with its output.
-		k.recordHistory(count, req.Code, nil)
-		defer func() { k.recordHistory(count, req.Code, output) }()
+		k.recordHistory(hist, count, req.Code, nil)
+		defer func() { k.recordHistory(hist, count, req.Code, output) }()
 	}
 	// An interpreter that died since the last cell is replaced now, and
 	// this cell says so before its own output.
@@ -63,6 +66,11 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 		k.log.Info("the kernel stopped while a cell ran")
 		return nil
 	}
+	if err != nil && k.restarts.generation() != gen {
+		// An in-place restart stopped the interpreter under the cell: it
+		// ends with the old session, unanswered (restart.go).
+		return errEndedByRestart
+	}
 	if err != nil && !k.sup.forced() && k.exit.endedByGuest(err, k.log) {
 		return nil // the kernel ends without a reply, as ipykernel's process dies
 	}
@@ -84,8 +92,8 @@ func (k *Kernel) execute(ctx context.Context, r request) error {
 	return k.reply(r, "execute_reply", reply)
 }
 
-func (k *Kernel) recordHistory(line int, source string, output *string) {
-	if err := k.opts.History.Record(line, source, output); err != nil {
+func (k *Kernel) recordHistory(hist *history.Session, line int, source string, output *string) {
+	if err := hist.Record(line, source, output); err != nil {
 		k.log.Warn("cannot record history", "err", err)
 	}
 }

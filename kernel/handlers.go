@@ -91,7 +91,7 @@ func (k *Kernel) history(ctx context.Context, r request) error {
 		History []history.Entry `json:"history"`
 	}
 	entries := []history.Entry{}
-	if k.opts.History != nil {
+	if hist := k.historySession(); hist != nil {
 		var q history.Request
 		if err := r.msg.DecodeContent(&q); err != nil {
 			bad := content.BadRequest(err)
@@ -100,7 +100,7 @@ func (k *Kernel) history(ctx context.Context, r request) error {
 				History []history.Entry `json:"history"`
 			}{bad, entries})
 		}
-		found, err := k.opts.History.Query(ctx, q)
+		found, err := hist.Query(ctx, q)
 		if err != nil {
 			k.log.Warn("history query failed", "err", err)
 		} else {
@@ -152,8 +152,19 @@ func (k *Kernel) shutdown(_ context.Context, r request) error {
 	reply := content.ShutdownReply{Status: content.StatusOK, Restart: req.Restart}
 	err := k.reply(r, "shutdown_reply", reply)
 	k.publish(r.msg, "shutdown_reply", reply)
-	// The process ends either way: with restart, the client's kernel manager
-	// starts a new kernel process, and with it a fresh interpreter.
+	if req.Restart && k.opts.RestartInPlace {
+		// The launcher keeps this process: the session starts over here.
+		// jupyter_client closes its control socket as soon as it sent the
+		// request, so a reply that finds no peer is no failure.
+		if err != nil {
+			k.log.Debug("the shutdown_reply found no client", "err", err)
+		}
+		k.restartInPlace()
+		return nil
+	}
+	// Otherwise the process ends either way: with restart, the client's
+	// kernel manager starts a new kernel process, and with it a fresh
+	// interpreter.
 	k.quitOnce.Do(func() { close(k.quit) })
 	return err
 }

@@ -85,6 +85,20 @@ type Host interface {
 // Starter starts a fresh interpreter (at start-up and after a restart).
 type Starter func(ctx context.Context, host Host) (Interpreter, error)
 
+// Spare is where the supervisor takes the interpreters it starts when it
+// is set (Options.Spare): an implementation may prepare the next one in
+// the background, so that a restart swaps in one that is already up
+// instead of waiting for a start.
+type Spare interface {
+	// Take returns a fresh interpreter for host: the prepared one when it
+	// is ready and alive, else one started now. It may then begin
+	// preparing the next. host is the same for every Take of a kernel.
+	Take(ctx context.Context, host Host) (Interpreter, error)
+	// Close ends the prepared interpreter, if any; Take is not called
+	// after it.
+	Close()
+}
+
 // GuestExit is the error (returned by Execute, or by Err once Done is
 // closed) of an interpreter whose code ended its own process: os._exit,
 // os.kill of itself, os.abort. With Options.EndOnExit the kernel then ends

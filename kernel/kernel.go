@@ -14,8 +14,10 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,6 +54,15 @@ type Options struct {
 	// process (os._exit, os.kill of itself, os.abort), as ipykernel's
 	// process ends (exit.go); otherwise a fresh interpreter takes over.
 	EndOnExit bool
+	// RestartInPlace makes shutdown_request{restart: true} start the
+	// session over in this process (restart.go) instead of ending it. Only
+	// a launcher that knows to keep the process may ask for it (wasipy's
+	// provisioner: kernelcmd's --restart-in-place).
+	RestartInPlace bool
+	// Spare, when set, gives the supervisor each interpreter it starts,
+	// and may have the next one ready before it is asked (a restart then
+	// takes it); Starter is not called.
+	Spare Spare
 	// Ports answers connect_request; its Status is filled in. A zero
 	// value answers with no ports (a kernel not behind sockets).
 	Ports content.ConnectReply
@@ -73,6 +84,9 @@ type Kernel struct {
 	comms  *comm.Manager // comms held by Go code
 	exit   exitState     // cell code ending the kernel (exit.go)
 	debug  debugQueue    // debug_requests, in order (debug.go)
+	// restarts orders in-place restarts with the shell queue (restart.go).
+	restarts restartState
+	hist     atomic.Pointer[history.Session] // the history session; a restart starts a new one
 
 	quit     chan struct{} // closed on shutdown_request
 	quitOnce sync.Once
@@ -82,6 +96,7 @@ type Kernel struct {
 type request struct {
 	ch  protocol.Channel
 	msg *protocol.Message
+	seq uint64 // shell requests: the queue's number for it
 }
 
 // New makes a kernel and starts its first interpreter.
@@ -93,20 +108,27 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 		opts.InterruptGrace = 2 * time.Second
 	}
 	k := &Kernel{
-		opts:    opts,
-		log:     opts.Log,
-		tr:      tr,
-		session: uuid.NewString(),
-		queue:   newShellQueue(),
-		quit:    make(chan struct{}),
-		exit:    newExitState(opts.EndOnExit),
-		debug:   newDebugQueue(),
+		opts:     opts,
+		log:      opts.Log,
+		tr:       tr,
+		session:  uuid.NewString(),
+		queue:    newShellQueue(),
+		quit:     make(chan struct{}),
+		exit:     newExitState(opts.EndOnExit),
+		debug:    newDebugQueue(),
+		restarts: newRestartState(),
+	}
+	if opts.History != nil {
+		k.hist.Store(opts.History)
 	}
 	k.comms = comm.NewManager(commSender{k})
 	k.stdin = stdinBroker{cells: &k.cells, send: k.sendInputRequest, quit: k.quit}
 	k.dispatch = k.handlers()
 	k.output.limit = opts.MaxOutput
 	k.output.reset()
+	if opts.Spare != nil {
+		start = opts.Spare.Take
+	}
 	k.sup = newSupervisor(start, kernelHost{k}, &k.cells, &k.exit, opts.InterruptGrace, k.log)
 	if err := k.sup.restart(ctx); err != nil {
 		return nil, err
@@ -117,7 +139,15 @@ func New(ctx context.Context, tr Transport, start Starter, opts Options) (*Kerne
 
 // Close ends the interpreter. Call it before the process exits: a worker
 // spinning in user code would not notice its parent is gone.
-func (k *Kernel) Close() { k.sup.close() }
+func (k *Kernel) Close() {
+	k.sup.close()
+	if k.opts.Spare != nil {
+		k.opts.Spare.Close()
+	}
+}
+
+// historySession is the session cells are recorded in, or nil.
+func (k *Kernel) historySession() *history.Session { return k.hist.Load() }
 
 // Done is closed when a client asked the kernel to shut down.
 func (k *Kernel) Done() <-chan struct{} { return k.quit }
@@ -139,7 +169,14 @@ func (k *Kernel) Run(ctx context.Context) {
 		case <-ctx.Done():
 			k.sup.close()
 			return
+		case <-k.restarts.wake:
+			k.finishRestart(ctx)
 		case r := <-k.queue.requests:
+			k.finishRestart(ctx)
+			if k.restarts.dropped(r) {
+				k.log.Info("dropping a request the kernel had received before it restarted, as ipykernel's restart does", "msg_type", r.msg.Header.MsgType)
+				continue
+			}
 			if k.queue.inAbortWindow() && r.msg.Header.MsgType == "execute_request" {
 				k.abort(r)
 				continue
@@ -155,20 +192,20 @@ func (k *Kernel) Run(ctx context.Context) {
 func (k *Kernel) HandleMessage(ch protocol.Channel, m *protocol.Message) {
 	switch ch {
 	case protocol.Shell:
-		k.queue.push(request{ch, m}, k.quit)
+		k.queue.push(request{ch: ch, msg: m}, k.quit)
 	case protocol.Control:
 		if controlNow[m.Header.MsgType] {
-			k.serve(context.Background(), request{ch, m})
+			k.serve(context.Background(), request{ch: ch, msg: m})
 			return
 		}
 		if m.Header.MsgType == "debug_request" {
-			k.queueDebug(request{ch, m})
+			k.queueDebug(request{ch: ch, msg: m})
 			return
 		}
 		// Anything else needs the interpreter, which may be busy with a
 		// cell for a long time: the control channel must not wait for
 		// it, or an interrupt behind it would too.
-		go k.serve(context.Background(), request{ch, m})
+		go k.serve(context.Background(), request{ch: ch, msg: m})
 	case protocol.Stdin:
 		k.stdin.answer(m, k.log)
 	}
@@ -212,6 +249,9 @@ func (k *Kernel) serve(ctx context.Context, r request) {
 	}
 	k.publishStatus(r.msg, "busy")
 	if err := h(ctx, r); err != nil {
+		if errors.Is(err, errEndedByRestart) {
+			return // ended with the old session: no idle, as no reply
+		}
 		k.log.Error("handler failed", "msg_type", r.msg.Header.MsgType, "err", err)
 	}
 	k.publishStatus(r.msg, "idle")

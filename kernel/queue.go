@@ -1,6 +1,9 @@
 package kernel
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // shellQueueSize is how many shell requests may wait while a cell runs.
 const shellQueueSize = 1024
@@ -17,6 +20,7 @@ const shellQueueSize = 1024
 // and idle status are out before the first of them is answered.
 type shellQueue struct {
 	requests chan request
+	seq      atomic.Uint64 // numbers the requests pushed (restart.go drops those before a restart)
 
 	mu          sync.Mutex
 	abortWindow int // how many of the next requests were queued behind a failed cell
@@ -29,6 +33,7 @@ func newShellQueue() shellQueue {
 // push queues a shell request; it gives up when quit closes (the kernel is
 // shutting down and no one takes requests any more).
 func (q *shellQueue) push(r request, quit <-chan struct{}) {
+	r.seq = q.seq.Add(1)
 	select {
 	case q.requests <- r:
 	case <-quit:
@@ -54,4 +59,15 @@ func (q *shellQueue) inAbortWindow() bool {
 	}
 	q.abortWindow--
 	return true
+}
+
+// last is the number of the last request pushed.
+func (q *shellQueue) last() uint64 { return q.seq.Load() }
+
+// resetAbort closes the abort window: a restart ends the session it
+// belonged to.
+func (q *shellQueue) resetAbort() {
+	q.mu.Lock()
+	q.abortWindow = 0
+	q.mu.Unlock()
 }

@@ -19,7 +19,8 @@ type stdinBroker struct {
 	quit <-chan struct{} // closed when the kernel shuts down
 
 	mu      sync.Mutex
-	pending chan string // the waiting question's answer, while one waits
+	pending chan string   // the waiting question's answer, while one waits
+	stop    chan struct{} // closed by cancel, while one waits
 }
 
 // ask sends input_request to the client that sent the running cell, and
@@ -35,12 +36,12 @@ func (b *stdinBroker) ask(ctx context.Context, prompt string, password bool) (st
 		b.mu.Unlock()
 		return "", &InputError{Type: "StdinNotImplementedError", Message: "input() is only available while a cell runs"}
 	}
-	answer := make(chan string, 1)
-	b.pending = answer
+	answer, stop := make(chan string, 1), make(chan struct{})
+	b.pending, b.stop = answer, stop
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
-		b.pending = nil
+		b.pending, b.stop = nil, nil
 		b.mu.Unlock()
 	}()
 	if err := b.send(parent, content.InputRequest{Prompt: prompt, Password: password}); err != nil {
@@ -53,8 +54,20 @@ func (b *stdinBroker) ask(ctx context.Context, prompt string, password bool) (st
 		return "", &InputError{Type: "KeyboardInterrupt"}
 	case <-cellDone: // the cell ended (interrupted) before an answer came
 		return "", &InputError{Type: "KeyboardInterrupt"}
+	case <-stop: // the kernel restarts
+		return "", &InputError{Type: "KeyboardInterrupt"}
 	case <-b.quit:
 		return "", &InputError{Type: "EOFError", Message: "the kernel is shutting down"}
+	}
+}
+
+// cancel ends the question that waits, if any, as an interrupt does.
+func (b *stdinBroker) cancel() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stop != nil {
+		close(b.stop)
+		b.stop = nil
 	}
 }
 

@@ -112,6 +112,9 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 	pf := addPipFlags(fs)
 	snapshot := fs.String("snapshot", "", "start from the session saved by `%snapshot save NAME` (with the same interpreter and options) instead of a fresh one")
 	noImage := fs.Bool("no-image", false, "start the interpreter from scratch (CPython's init, the runtime's imports) even when the cache holds a prepared image of it; for comparing the two")
+	var rs restartFlags
+	fs.BoolVar(&rs.inPlace, "restart-in-place", false, "a restart (shutdown_request with restart) starts the session over in this process, keeping its sockets, instead of ending it; only for a launcher that keeps the process (wasipy's provisioner adds it)")
+	fs.BoolVar(&rs.spare, "warm-spare", false, "keep the next interpreter started ahead of need, so a restart swaps it in (costs one more idle worker's memory)")
 	keepOnExit := fs.Bool("keep-on-exit", false, "when cell code ends its process (os._exit, os.kill(os.getpid(), SIGTERM), os.abort), replace the interpreter and keep the kernel, instead of ending the kernel as ipykernel does")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	args, ipy := splitIPythonArgs(args)
@@ -149,7 +152,7 @@ func runKernel(args []string, stderr io.Writer, sb sockets) int {
 		fmt.Fprintln(stderr, "wasipy-kernel:", err)
 		return 2
 	}
-	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, image{skip: *noImage, snapshot: *snapshot}, ps, log)
+	code, err := serve(sb, *wasm, *cacheDir, *historyDir, env, paths, allowNet, lim.values(), !*keepOnExit, rs, image{skip: *noImage, snapshot: *snapshot}, ps, log)
 	if err != nil {
 		log.Error("kernel stopped", "err", err)
 		return 1
@@ -188,7 +191,7 @@ func (h *hostList) Set(s string) error {
 
 // serve runs the kernel until it is asked to stop; it returns the status
 // the process exits with (the one cell code gave, when it ended the kernel).
-func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, img image, ps *pipSetup, log *slog.Logger) (int, error) {
+func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string, paths, allowNet []string, lim limits, endOnExit bool, rs restartFlags, img image, ps *pipSetup, log *slog.Logger) (int, error) {
 	workDir, err := os.Getwd()
 	if err != nil {
 		return 0, err
@@ -215,8 +218,10 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		}
 	}
 	hidden := privatePaths(sb.private(), cacheDir, historyDir)
-	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
-		started := time.Now()
+	// startProcess starts an interpreter process; adopt makes one the
+	// kernel's interpreter. They are apart so that a warm spare can start
+	// the process before a restart asks for it.
+	startProcess := func(ctx context.Context) (jupyter.Process, error) {
 		cfg := interp.Config{
 			PythonWasm:  wasm,
 			CacheDir:    cacheDir,
@@ -236,18 +241,39 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		}
 		p, err := interp.Start(ctx, cfg)
 		if err != nil {
-			return nil, err
+			return nil, err // not a nil *interp.Process in a non-nil interface
 		}
-		ps.started(ctx, p)
+		return p, nil
+	}
+	adopt := func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
+		ps.started(ctx, p.(*interp.Process))
 		in, err := jupyter.New(p, host, jupyter.Options{Implementation: "wasipy", Version: version, Log: log})
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
-		si := p.StartInfo()
-		log.Info("interpreter started", "python", in.LanguageVersion(), "took", time.Since(started).Round(time.Millisecond),
+		return in, nil
+	}
+	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
+		started := time.Now()
+		p, err := startProcess(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in, err := adopt(ctx, p, host)
+		if err != nil {
+			return nil, err
+		}
+		si := p.(*interp.Process).StartInfo()
+		log.Info("interpreter started", "python", in.(*jupyter.Interpreter).LanguageVersion(), "took", time.Since(started).Round(time.Millisecond),
 			"image", si.Image, "compile_ms", si.CompileMs, "load_ms", si.LoadMs, "restore_ms", si.RestoreMs, "init_ms", si.InitMs)
 		return in, nil
+	}
+	var spare kernel.Spare
+	if rs.spare {
+		spare = jupyter.NewSpare(startProcess, func(p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
+			return adopt(context.Background(), p, host)
+		})
 	}
 	hist := openHistory(historyDir, log)
 	if hist != nil {
@@ -257,7 +283,8 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	ports := content.ConnectReply{ShellPort: bound.ShellPort, IOPubPort: bound.IOPubPort,
 		StdinPort: bound.StdinPort, HBPort: bound.HBPort, ControlPort: bound.ControlPort}
 	k, err := kernel.New(ctx, sb.transport(out), start, kernel.Options{Implementation: "wasipy", Version: version, Log: log,
-		History: hist, MaxOutput: lim.output, EndOnExit: endOnExit, Ports: ports})
+		History: hist, MaxOutput: lim.output, EndOnExit: endOnExit, Ports: ports,
+		RestartInPlace: rs.inPlace, Spare: spare})
 	if err != nil {
 		return 0, err
 	}
@@ -302,6 +329,13 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	cancel()
 	k.Close()
 	return code, nil
+}
+
+// restartFlags are how the kernel restarts: in place (the launcher keeps
+// the process), and from a warm spare.
+type restartFlags struct {
+	inPlace bool
+	spare   bool
 }
 
 // openHistory starts this kernel's session in the history store. History

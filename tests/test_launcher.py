@@ -84,8 +84,9 @@ def test_provisioner_runs_notebook_with_nbclient(provisioner, tmp_path):
 
 def test_provisioner_interrupt_restart_shutdown(provisioner):
     """Promise: a provisioned kernel is interrupted (interrupt_request),
-    restarted (a fresh launch that takes the old ports and key, so the
-    client made before the restart keeps working) and shut down with no
+    restarted (in place: the same process, ports and key, so the client
+    made before the restart keeps working, with a fresh interpreter worker;
+    tests/test_restart_in_place.py checks the rest) and shut down with no
     process left, through jupyter_client's own KernelManager."""
     from jupyter_client.manager import KernelManager
 
@@ -96,7 +97,8 @@ def test_provisioner_interrupt_restart_shutdown(provisioner):
         kc.start_channels()
         kc.wait_for_ready(timeout=harness.START_TIMEOUT)
         first = dict(km.get_connection_info())
-        first_procs = harness.process_tree(km.provisioner.process.pid)
+        first_pid = km.provisioner.process.pid
+        first_workers = harness.process_tree(first_pid)[1:]
         msg_id = kc.execute("x = 5\nwhile True:\n    pass")
         time.sleep(1)
         km.interrupt_kernel()
@@ -108,10 +110,12 @@ def test_provisioner_interrupt_restart_shutdown(provisioner):
         assert reply["content"]["status"] == "ok"
 
         km.restart_kernel(now=False)
-        assert not harness.alive(first_procs), harness.describe(first_procs)
         kc.wait_for_ready(timeout=harness.START_TIMEOUT)
+        assert km.provisioner.process.pid == first_pid
+        _, left = psutil.wait_procs(harness.alive(first_workers), timeout=10)
+        assert not harness.alive(left), harness.describe(left)
         second = km.get_connection_info()
-        # The old client keeps working: the new kernel took the old ports and key.
+        # The old client keeps working: the kernel kept its ports and key.
         assert {k: second[k] for k in first} == first, (first, second)
         reply = kc.execute("print(1 + 1)", reply=True, timeout=30)
         assert reply["content"]["status"] == "ok"
@@ -212,3 +216,6 @@ def test_provisioner_rejects_bad_reports(provisioner):
         ["/k", "launch", "--ip", "127.0.0.1", "--memory-limit", "1G"]
     assert launch_argv(["/k", "-f", "/r/k.json"], "/r/k.json", "::1") == ["/k", "launch", "--ip", "::1"]
     assert launch_argv(["/k", "launch", "--path", "/p"], "", "127.0.0.1") == ["/k", "launch", "--ip", "127.0.0.1", "--path", "/p"]
+    # The provisioner's restart in place: the flag once, wherever the spec had it.
+    assert launch_argv(["/k", "--restart-in-place", "-f", "/r/k.json"], "/r/k.json", "127.0.0.1", True) == \
+        ["/k", "launch", "--ip", "127.0.0.1", "--restart-in-place"]
