@@ -99,6 +99,17 @@ type Spare interface {
 	Close()
 }
 
+// Renewer is an Interpreter that can make a fresh interpreter of itself
+// cheaply, in place (wasipy's: in the same worker process, from its
+// image). An in-place restart keeps an idle Renewer instead of stopping
+// it and asks it for the fresh interpreter; when that fails (it was busy
+// after all, or ended), it is closed and a fresh one started as usual.
+type Renewer interface {
+	Interpreter
+	// Renew ends this interpreter and returns a fresh one for host.
+	Renew(ctx context.Context, host Host) (Interpreter, error)
+}
+
 // GuestExit is the error (returned by Execute, or by Err once Done is
 // closed) of an interpreter whose code ended its own process: os._exit,
 // os.kill of itself, os.abort. With Options.EndOnExit the kernel then ends

@@ -112,16 +112,19 @@ func (k *Kernel) restartInPlace() {
 	_, done := k.cells.current()
 	go func() {
 		defer stopped()
+		idle := true
 		if done != nil {
 			select {
 			case <-done:
 			case <-time.After(restartGrace):
+				idle = false // still running: it cannot be renewed, only stopped
 			}
 		}
 		// A later restart stops whatever runs then, itself: this one must
-		// not stop an interpreter started after it.
+		// not stop an interpreter started after it. An idle interpreter
+		// that can renew itself is kept for finishRestart to renew.
 		if k.restarts.generation() == gen {
-			k.sup.close()
+			k.sup.retire(idle)
 		}
 	}()
 }

@@ -31,6 +31,7 @@ type supervisor struct {
 
 	mu          sync.Mutex
 	in          Interpreter
+	retired     Renewer // kept by retire for the next start to renew
 	info        content.KernelInfoReply // of the last interpreter started
 	lostNote    string                  // says the last interpreter died while idle; told on the next cell
 	interrupted time.Time               // when the running cell was first interrupted
@@ -49,7 +50,10 @@ func (s *supervisor) restart(ctx context.Context) error {
 // startLocked replaces the interpreter; the caller holds lifeMu.
 func (s *supervisor) startLocked(ctx context.Context) error {
 	s.close()
-	in, err := s.start(ctx, s.host)
+	in, err := s.renewRetired(ctx)
+	if in == nil {
+		in, err = s.start(ctx, s.host)
+	}
 	if err != nil {
 		return err
 	}
@@ -112,12 +116,51 @@ func exitReason(in Interpreter) string {
 
 func (s *supervisor) close() {
 	s.mu.Lock()
-	in := s.in
-	s.in = nil
+	in, retired := s.in, s.retired
+	s.in, s.retired = nil, nil
 	s.mu.Unlock()
 	if in != nil {
 		in.Close()
 	}
+	if retired != nil {
+		retired.Close()
+	}
+}
+
+// retire takes the interpreter out of service for a restart: an idle one
+// that can renew itself is kept for startLocked to renew (a fresh
+// interpreter in the same worker); any other is closed.
+func (s *supervisor) retire(idle bool) {
+	s.mu.Lock()
+	in := s.in
+	r, ok := in.(Renewer)
+	if ok && idle && s.retired == nil {
+		s.in, s.retired = nil, r
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.close()
+}
+
+// renewRetired asks the retired interpreter, if any, for a fresh one;
+// (nil, nil) when there is none or it could not (then it is closed, and
+// the caller starts one).
+func (s *supervisor) renewRetired(ctx context.Context) (Interpreter, error) {
+	s.mu.Lock()
+	r := s.retired
+	s.retired = nil
+	s.mu.Unlock()
+	if r == nil {
+		return nil, nil
+	}
+	in, err := r.Renew(ctx, s.host)
+	if err != nil {
+		s.log.Info("the interpreter could not renew itself; starting a new one", "err", err)
+		r.Close()
+		return nil, nil
+	}
+	return in, nil
 }
 
 // current is the running interpreter. One that died while idle is

@@ -245,14 +245,15 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		}
 		return p, nil
 	}
-	adopt := func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
+	var adopt func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error)
+	adopt = func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
 		ps.started(ctx, p.(*interp.Process))
 		in, err := jupyter.New(p, host, jupyter.Options{Implementation: "wasipy", Version: version, Log: log})
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
-		return in, nil
+		return &renewable{Interpreter: in, p: p.(*interp.Process), adopt: adopt, log: log}, nil
 	}
 	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
 		started := time.Now()
@@ -265,7 +266,7 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 			return nil, err
 		}
 		si := p.(*interp.Process).StartInfo()
-		log.Info("interpreter started", "python", in.(*jupyter.Interpreter).LanguageVersion(), "took", time.Since(started).Round(time.Millisecond),
+		log.Info("interpreter started", "python", in.(*renewable).LanguageVersion(), "took", time.Since(started).Round(time.Millisecond),
 			"image", si.Image, "compile_ms", si.CompileMs, "load_ms", si.LoadMs, "restore_ms", si.RestoreMs, "init_ms", si.InitMs)
 		return in, nil
 	}
@@ -357,6 +358,40 @@ func openHistory(dir string, log *slog.Logger) *history.Session {
 		return nil
 	}
 	return sess
+}
+
+// renewable is the kernel's interpreter, able to renew itself in its
+// worker process for an in-place restart (kernel.Renewer).
+type renewable struct {
+	*jupyter.Interpreter
+	p     *interp.Process
+	adopt func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error)
+	log   *slog.Logger
+}
+
+var _ kernel.Renewer = (*renewable)(nil)
+
+// renewTimeout bounds a renew: a guest that does not give its worker back
+// (a background task that never yields) is killed instead, and the
+// restart starts a new worker.
+const renewTimeout = 5 * time.Second
+
+func (r *renewable) Renew(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
+	started := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, renewTimeout)
+	defer cancel()
+	n, err := r.p.Renew(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := r.adopt(ctx, n, host)
+	if err != nil {
+		return nil, err
+	}
+	si := n.StartInfo()
+	r.log.Info("interpreter renewed in its worker", "took", time.Since(started).Round(time.Millisecond),
+		"image", si.Image, "load_ms", si.LoadMs, "restore_ms", si.RestoreMs, "init_ms", si.InitMs)
+	return in, nil
 }
 
 // image says what the interpreter starts from.
