@@ -49,8 +49,12 @@ func (s *supervisor) restart(ctx context.Context) error {
 
 // startLocked replaces the interpreter; the caller holds lifeMu.
 func (s *supervisor) startLocked(ctx context.Context) error {
+	s.mu.Lock()
+	retired := s.retired
+	s.retired = nil
+	s.mu.Unlock()
 	s.close()
-	in, err := s.renewRetired(ctx)
+	in, err := s.renew(ctx, retired)
 	if in == nil {
 		in, err = s.start(ctx, s.host)
 	}
@@ -143,14 +147,10 @@ func (s *supervisor) retire(idle bool) {
 	s.close()
 }
 
-// renewRetired asks the retired interpreter, if any, for a fresh one;
-// (nil, nil) when there is none or it could not (then it is closed, and
-// the caller starts one).
-func (s *supervisor) renewRetired(ctx context.Context) (Interpreter, error) {
-	s.mu.Lock()
-	r := s.retired
-	s.retired = nil
-	s.mu.Unlock()
+// renew asks a retired interpreter, if any, for a fresh one; (nil, nil)
+// when there is none or it could not (then it is closed, and the caller
+// starts one).
+func (s *supervisor) renew(ctx context.Context, r Renewer) (Interpreter, error) {
 	if r == nil {
 		return nil, nil
 	}

@@ -231,9 +231,11 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 		g.ch = g.ch.Next()
 		link.cur.Store(g.ch)
 		g.phases = StartInfo{}
+		loadStart = time.Now()
 		cache := codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr)
 		img, free = g.pickImage(cache)
 		cache.Done()
+		g.phases.LoadMs = ms(time.Since(loadStart))
 		if img != nil {
 			err = g.restore(ctx, img, free)
 		} else {
