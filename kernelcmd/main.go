@@ -202,14 +202,6 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	srv, err := sb.listen(ctx, log)
-	if err != nil {
-		return 0, err
-	}
-	defer srv.Close()
-	out := kernel.NewOutbox(srv, log) // iopub: merges stream text, never drops
-	defer out.Close()                 // before srv.Close: what waits goes out first
-
 	var dq *sandboxfs.Quota
 	if lim.disk.bytes > 0 || lim.disk.files > 0 {
 		// One quota for the session: every interpreter it starts shares it.
@@ -245,6 +237,33 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 		}
 		return p, nil
 	}
+	// The first interpreter starts while the sockets are bound: its
+	// worker compiles python.wasm meanwhile (most of a start).
+	var early chan earlyStart
+	if !rs.spare {
+		early = make(chan earlyStart, 1)
+		go func() {
+			began := time.Now()
+			p, err := startProcess(ctx)
+			early <- earlyStart{p, err, began}
+		}()
+	}
+	defer func() {
+		if early != nil { // never taken: the kernel did not get that far
+			if r := <-early; r.err == nil {
+				r.p.Close()
+			}
+		}
+	}()
+
+	srv, err := sb.listen(ctx, log)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Close()
+	out := kernel.NewOutbox(srv, log) // iopub: merges stream text, never drops
+	defer out.Close()                 // before srv.Close: what waits goes out first
+
 	var adopt func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error)
 	adopt = func(ctx context.Context, p jupyter.Process, host kernel.Host) (kernel.Interpreter, error) {
 		ps.started(ctx, p.(*interp.Process))
@@ -257,7 +276,15 @@ func serve(sb sockets, wasm, cacheDir, historyDir string, env map[string]string,
 	}
 	start := func(ctx context.Context, host kernel.Host) (kernel.Interpreter, error) {
 		started := time.Now()
-		p, err := startProcess(ctx)
+		var p jupyter.Process
+		var err error
+		if early != nil { // the first start: begun before the sockets
+			r := <-early
+			early = nil
+			p, err, started = r.p, r.err, r.began
+		} else {
+			p, err = startProcess(ctx)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -358,6 +385,13 @@ func openHistory(dir string, log *slog.Logger) *history.Session {
 		return nil
 	}
 	return sess
+}
+
+// earlyStart is the first interpreter's start, begun before the sockets.
+type earlyStart struct {
+	p     jupyter.Process
+	err   error
+	began time.Time
 }
 
 // renewable is the kernel's interpreter, able to renew itself in its
