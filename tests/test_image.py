@@ -296,3 +296,18 @@ def test_snapshot_refuses_what_lives_outside(cache):
         assert "starting without the snapshot: none: no snapshot nosuch" in open(log).read()
     finally:
         k.shutdown()
+
+
+def test_snapshots_count_against_the_disk_quota(cache):
+    """Promise: what a snapshot writes counts against the session's disk
+    quota, so a loop of snapshots cannot fill the host's disk: past the
+    quota, %snapshot save says so and writes nothing."""
+    k, log = cache.start("--disk-quota", "4M")
+    try:
+        r = k.ok("%snapshot save big")
+        assert "not saved: the session's disk quota (--disk-quota) has no room" in r.stderr, (r.stdout, r.stderr)
+        assert "Saved snapshot" not in r.stdout
+    finally:
+        k.shutdown()
+    snaps = os.path.join(cache.env["WASIPY_DATA_DIR"], "snapshots")
+    assert not os.path.isdir(snaps) or not [f for f in os.listdir(snaps) if f.endswith(".img")]

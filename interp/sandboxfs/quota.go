@@ -66,6 +66,24 @@ func (q *Quota) Usage() Usage {
 	}
 }
 
+// Charge counts bytes and files that the session caused to be written
+// outside its mount (a snapshot of it), against the same quota; it
+// reports whether they fit (if not, nothing is counted). A nil Quota has
+// room for everything.
+func (q *Quota) Charge(bytes, files int64) bool {
+	if q == nil {
+		return true
+	}
+	if !q.addBytes(bytes) {
+		return false
+	}
+	if !q.addFiles(files) {
+		q.addBytes(-bytes)
+		return false
+	}
+	return true
+}
+
 // reserve adds n (which may be negative) to counter i unless that would
 // pass max; it reports whether it did. Negative amounts always succeed.
 func (q *Quota) reserve(i int, n, max int64) bool {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/wasipy/wasipy/interp/internal/pipe"
 	"github.com/wasipy/wasipy/interp/internal/wasitime"
 	"github.com/wasipy/wasipy/interp/internal/wasmbin"
+	"github.com/wasipy/wasipy/interp/sandboxfs"
 )
 
 // How a python.wasm is entered.
@@ -55,6 +57,15 @@ const (
 // snapshotName is what a named snapshot may be called (also checked by the
 // runtime, which is not trusted for it).
 var snapshotName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// maxSnapshots bounds the snapshot folder, whatever the quotas say.
+const maxSnapshots = 64
+
+// countSnapshots is how many snapshots dir holds.
+func countSnapshots(dir string) int {
+	found, _ := filepath.Glob(filepath.Join(dir, "snapshot-*.img"))
+	return len(found)
+}
 
 // SnapshotFile is the file name of the snapshot called name.
 func SnapshotFile(name string) string { return "snapshot-" + name + ".img" }
@@ -99,6 +110,7 @@ type guest struct {
 	entry        entryKind
 	pyc          fs.FS // the runtime's bytecode, checked (nil: none)
 	phases       StartInfo
+	quota        *sandboxfs.Quota // the session's disk quota, opened once (workerQuota)
 	module       *codecache.Module
 	key          string // of this interpreter's images; "" when it has none
 	keyErr       error  // why key is ""
@@ -136,7 +148,7 @@ func (g *guest) sessionConfig() (wazero.ModuleConfig, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if fsc, err = mountHostFolders(fsc, g.cfg); err != nil {
+	if fsc, err = mountHostFolders(fsc, g.cfg, g.quota); err != nil {
 		return nil, 0, err
 	}
 	env := guestEnv(g.cfg)
@@ -265,12 +277,22 @@ func (g *guest) saveSnapshot(mod api.Module, name string) snapshotResult {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if n := countSnapshots(g.cfg.SnapshotDir); n >= maxSnapshots {
+		return fail("there are %d snapshots already (at most %d): delete some from %s", n, maxSnapshots, g.cfg.SnapshotDir)
+	}
+	data := img.Encode()
+	// What a session writes outside its folder counts against its disk
+	// quota like what it writes inside: a loop of snapshots cannot fill
+	// the host's disk.
+	if !g.quota.Charge(int64(len(data)), 1) {
+		return fail("the session's disk quota (--disk-quota) has no room for %.1f MiB more", float64(len(data))/(1<<20))
+	}
 	store := codecache.Open(g.cfg.SnapshotDir, g.cfg.KeyFile, os.Stderr)
 	defer store.Done()
 	if !store.Usable() {
 		return fail("the snapshot folder %s cannot be used (see the kernel's log)", g.cfg.SnapshotDir)
 	}
-	if err := store.WriteImage(SnapshotFile(name), img.Encode()); err != nil {
+	if err := store.WriteImage(SnapshotFile(name), data); err != nil {
 		return fail("%v", err)
 	}
 	res.Stored = img.Stored()

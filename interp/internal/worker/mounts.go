@@ -19,17 +19,15 @@ const quotaGuestDir = "/.wasipy/quota"
 // --path folders (read-only) through sandboxfs, so that no path, link or
 // race reaches outside them, and the kernel's own folders inside them stay
 // out of reach (SECURITY.md, "Files").
-func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) {
+//
+// quota is the session's disk quota (workerQuota), nil for none.
+func mountHostFolders(fsc wazero.FSConfig, cfg Config, quota *sandboxfs.Quota) (wazero.FSConfig, error) {
 	if cfg.WorkDir == "" && len(cfg.ImportPaths) == 0 && len(cfg.Mounts) == 0 {
 		return fsc, nil
 	}
 	hidden := cfg.Hidden
 	logf := func(msg string) { fmt.Fprintln(os.Stderr, "wasipy:", msg) }
 	var mountAt func(dir, guest string, o sandboxfs.Options) error
-	quota, err := workerQuota(cfg)
-	if err != nil {
-		return nil, err
-	}
 	mount := func(dir string, o sandboxfs.Options) error { return mountAt(dir, dir, o) }
 	mountAt = func(dir, guest string, o sandboxfs.Options) error {
 		m, err := sandboxfs.New(dir, o)
@@ -68,7 +66,10 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) 
 }
 
 // workerQuota attaches to the kernel session's quota counters, handed to
-// the worker as an inherited descriptor; nil when there is no quota.
+// the worker as an inherited descriptor; nil when there is no quota. Call
+// it once per worker: every guest of it (a renewed one too) shares the
+// result, and QuotaFD must have one *os.File, or the first one's finalizer
+// would close the descriptor under the second.
 func workerQuota(cfg Config) (*sandboxfs.Quota, error) {
 	if !cfg.Quota {
 		return nil, nil

@@ -191,7 +191,12 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 		cache.Done()
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
-	g := &guest{
+	quota, err := workerQuota(cfg)
+	if err != nil {
+		cache.Done()
+		return err
+	}
+	g := &guest{quota: quota,
 		cfg: cfg, runtimeFiles: runtimeFiles, ch: ch, out: out, clk: clk,
 		r: r, compiled: compiled, entry: entryOf(compiled), pyc: cache.Pycache(),
 		phases: StartInfo{CompileMs: ms(time.Since(started))},
