@@ -70,7 +70,7 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 
 	ch := channel.New(func(parts [][]byte) {
 		_ = output.MessageParts(pipe.Message, parts) // lent: written before it returns
-	}, gc.maybeCollect)
+	}, gc.idle) // the guest waits for the kernel: see release.go
 	intr := &interrupt.Interrupter{Wake: ch.Wake.Fire}
 	relay := &interrupt.Relay{Act: func() {
 		if !ch.InterruptWaiting() {
@@ -167,6 +167,7 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, ch *channel.C
 	if err != nil {
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
+	gc.release() // what compiling left is garbage now: see release.go
 
 	fsc := wazero.NewFSConfig().WithFSMount(runtimeFiles, RuntimeGuestDir)
 	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(ch.FS(), channel.GuestDir)
@@ -231,6 +232,9 @@ func guestEnv(cfg Config) map[string]string {
 // the guest is parked, once enough has been allocated since the last run.
 type gcPacer struct {
 	lastAlloc uint64
+	// Returning free memory (release.go).
+	lastRelease uint64 // heap allocs at the last release
+	idleBefore  bool   // the guest has been idle once
 }
 
 const gcEvery = 64 << 20
