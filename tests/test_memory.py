@@ -4,6 +4,7 @@ The classifier is checked on fixtures (a synthetic smaps with one mapping
 of every kind, and a real idle worker's); the bound on a live kernel."""
 
 import os
+import re
 import sys
 import time
 
@@ -179,3 +180,19 @@ def test_idle_worker_holds_no_garbage_from_start(kernel, wasipy_env):
         f"{bound / 2**20:.1f} MiB (python.wasm's code and data sections, "
         f"{module / 2**20:.1f} MiB, + {HEAP_BEYOND_MODULE >> 20} MiB): garbage "
         "is kept (see interp/internal/worker/release.go)")
+
+
+def test_kernel_processes_map_no_shared_library(kernel):
+    """Promise: the kernel binary (as install.sh and this suite build it,
+    CGO_ENABLED=0) is static: neither the kernel process nor its worker maps
+    libc or any other shared library, which would cost each of them 1.4 MiB
+    of resident memory."""
+    procs = kernel.tree()
+    assert len(procs) == 2, f"expected the kernel and one worker: {procs}"
+    for p in procs:
+        with open(f"/proc/{p.pid}/smaps") as f:
+            maps = memory.parse_smaps(f.read())
+        exe = os.readlink(f"/proc/{p.pid}/exe")
+        libs = sorted({m["path"] for m in maps if m["inode"] != 0 and m["path"] != exe
+                       and re.search(r"\.so(\.|$)", os.path.basename(m["path"]))})
+        assert not libs, f"pid {p.pid} maps {libs}: the kernel was linked against them"
