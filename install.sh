@@ -380,8 +380,11 @@ kernel_bin="$data_dir/bin/wasipy-kernel"
 say "building $kernel_bin"
 mkdir -p "$data_dir/bin"
 # Build beside the target and rename, so a running kernel is never
-# overwritten in place.
-if ! (cd "$here" && "$go_bin" build -trimpath -o "$kernel_bin.part.$$" ./cmd/kernel); then
+# overwritten in place. CGO_ENABLED=0: only net's resolver would use cgo,
+# and linking libc costs each of a kernel's two processes 1.4 MiB of
+# resident memory (docs/BENCHMARKS.md, "Memory: where an idle kernel's
+# memory goes").
+if ! (cd "$here" && CGO_ENABLED=0 "$go_bin" build -trimpath -o "$kernel_bin.part.$$" ./cmd/kernel); then
 	rm -f -- "$kernel_bin.part.$$"
 	die "go build ./cmd/kernel failed (see above)"
 fi

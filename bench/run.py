@@ -319,6 +319,25 @@ def memory(k):
             "processes": len(procs)}
 
 
+def memory_breakdown(name, k, r):
+    """Where wasipy's idle memory goes, per process and class (binary, Go
+    heap, compiled code, linear memory...; bench/memory.py): printed, and
+    kept in the results as r["memory_breakdown"] (bytes)."""
+    if name != WASIPY:
+        return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import memory as smaps  # bench/memory.py; run.py's memory() is another
+
+    procs = smaps.tree(k.pid)
+    r["memory_breakdown"] = procs
+    # The kernel process first, then its interpreter worker.
+    labels = (["kernel", "worker"] if len(procs) == 2 else
+              [f"{p['name']} {p['pid']}" for p in procs])
+    text = smaps.render(*smaps.table(procs, labels))
+    print("  idle memory by class, MiB (bench/memory.py):")
+    print("\n".join("    " + line for line in text.splitlines()))
+
+
 def tree_cpu(k):
     """CPU seconds (user + system) used so far by the kernel's process
     tree."""
@@ -535,6 +554,7 @@ def bench_session(name, args, logs, results):
         c.execute("print('hello')", alive=k.alive)
         time.sleep(1.0)
         r["memory_idle"] = memory(k)
+        memory_breakdown(name, k, r)
         r["idle_cpu_percent"] = idle_cpu(k, args.idle_seconds)
         print(f"  idle: RSS {r['memory_idle']['rss_mib']:.1f} MiB "
               f"(PSS {r['memory_idle']['pss_mib']:.1f} MiB, "

@@ -33,7 +33,8 @@ python=${BENCH_PYTHON:-/usr/bin/python3}
 bin=$(mktemp -d "${TMPDIR:-/tmp}/wasipy-bench-bin.XXXXXX")
 trap 'rm -rf "$bin"' EXIT
 
-(cd "$root" && "$go" build -o "$bin/wasipy-kernel" ./cmd/kernel) ||
+# Built as install.sh builds it (static: CGO_ENABLED=0).
+(cd "$root" && CGO_ENABLED=0 "$go" build -o "$bin/wasipy-kernel" ./cmd/kernel) ||
 	die "building ./cmd/kernel failed"
 (cd "$root" && "$go" build -o "$bin/phases" ./bench/phases) ||
 	die "building ./bench/phases failed"

@@ -115,9 +115,11 @@ def setup_env():
     else:
         kernel = os.path.join(root, "bin", "wasipy-kernel")
         go = _find_go()
+        # Built as install.sh builds it (static: CGO_ENABLED=0).
         proc = subprocess.run(
             [go, "build", "-o", kernel, "./cmd/kernel"],
             cwd=REPO, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "CGO_ENABLED": "0"},
         )
         if proc.returncode != 0:
             raise SetupError(f"go build ./cmd/kernel failed:\n{proc.stderr}")

@@ -201,7 +201,10 @@ func (l *logLimiter) emit(log *slog.Logger, level slog.Level, msg string, args .
 }
 
 // replayGuardSize is how many comm messages the server remembers having
-// sent. At 36 bytes an id plus the map's overhead it costs about 1 MiB.
+// sent. At 36 bytes an id plus the map's overhead it costs about 1 MiB
+// when full; it grows with the comms sent, so a kernel without widgets
+// does not pay it (made whole up front, it was 1.7 MiB of an idle
+// kernel's 2.2 MiB heap).
 const replayGuardSize = 16384
 
 // isComm reports the message types that both the kernel and its clients
@@ -218,12 +221,13 @@ func isComm(msgType string) bool {
 type sentIDs struct {
 	mu   sync.Mutex
 	ids  map[string]struct{}
-	ring []string
+	ring []string // oldest first from next once it holds max
 	next int
+	max  int
 }
 
 func newSentIDs(n int) *sentIDs {
-	return &sentIDs{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+	return &sentIDs{ids: map[string]struct{}{}, max: n}
 }
 
 func (s *sentIDs) add(id string) {
@@ -232,11 +236,13 @@ func (s *sentIDs) add(id string) {
 	if _, ok := s.ids[id]; ok {
 		return
 	}
-	if old := s.ring[s.next]; old != "" {
-		delete(s.ids, old)
-	}
-	s.ring[s.next] = id
 	s.ids[id] = struct{}{}
+	if len(s.ring) < s.max {
+		s.ring = append(s.ring, id)
+		return
+	}
+	delete(s.ids, s.ring[s.next])
+	s.ring[s.next] = id
 	s.next = (s.next + 1) % len(s.ring)
 }
 

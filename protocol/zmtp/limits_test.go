@@ -364,3 +364,15 @@ func TestSentIDsForgetsOldest(t *testing.T) {
 	}
 	assert.Len(t, s.ids, 3)
 }
+
+func TestSentIDsGrowsWithUse(t *testing.T) {
+	// An idle kernel holds no replay guard worth the name: the ring and map
+	// grow with the comm messages sent, up to the bound.
+	s := newSentIDs(replayGuardSize)
+	assert.Empty(t, s.ring)
+	s.add("a")
+	s.add("b")
+	assert.Len(t, s.ring, 2)
+	assert.Len(t, s.ids, 2)
+	assert.True(t, s.has("a") && s.has("b"))
+}

@@ -85,7 +85,8 @@ type Channel struct {
 
 // New returns a channel that hands every complete frame the guest writes
 // to onFrame (on the guest's goroutine) and calls onBlock, if set, before
-// the guest blocks in a read.
+// the guest blocks in a read (the guest counts as waiting already: see
+// InterruptWaiting).
 //
 // onFrame gets the frame's payload in parts (its bytes are the parts one
 // after the other), lent for the call only: a part may be the guest's own
@@ -183,6 +184,12 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 			if timeout == 0 {
 				return 0, experimentalsys.EAGAIN
 			}
+			// Waiting from here on, hook included: an interrupt that comes
+			// while onBlock runs (the worker may collect and release memory
+			// there, milliseconds) is queued in-band and met by this read,
+			// rather than left in the flags for the next cell to trip on.
+			c.reading.Store(true)
+			defer c.reading.Store(false)
 			if c.onBlock != nil {
 				c.onBlock()
 			}
@@ -192,8 +199,6 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 				defer t.Stop()
 				expired = t.C
 			}
-			c.reading.Store(true)
-			defer c.reading.Store(false)
 			select {
 			case f := <-c.in:
 				c.take(f)

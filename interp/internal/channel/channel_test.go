@@ -218,3 +218,18 @@ func TestLargePayloadsAreReused(t *testing.T) {
 	c.spare.drop()
 	require.Nil(t, c.spare.buf)
 }
+
+func TestInterruptDuringTheBlockHookIsMetByTheRead(t *testing.T) {
+	// The worker collects and releases memory in onBlock (milliseconds).
+	// An interrupt that comes then finds the guest waiting: it goes in-band
+	// to this read, and no flag is left for the next cell to trip on.
+	var c *Channel
+	inBand := false
+	c = New(func([][]byte) {}, func() { inBand = c.InterruptWaiting() })
+	buf := make([]byte, 64)
+	c.timeout = 5 * time.Second // a lost interrupt fails here, not hangs
+	n, errno := c.read(buf)
+	require.Zero(t, errno)
+	require.True(t, inBand, "the guest counts as waiting while the hook runs")
+	require.Equal(t, frameOf(interruptMessage), buf[:n], "the read meets the interrupt")
+}

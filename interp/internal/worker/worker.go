@@ -69,7 +69,7 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 
 	first := channel.New(func(parts [][]byte) {
 		_ = output.MessageParts(pipe.Message, parts) // lent: written before it returns
-	}, gc.maybeCollect)
+	}, gc.idle) // the guest waits for the kernel: see release.go
 	link := &guestLink{renew: make(chan struct{}, 1)}
 	link.cur.Store(first)
 	// Every guest of this worker shares first.Wake (see Channel.Next).
@@ -191,6 +191,7 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 		cache.Done()
 		return fmt.Errorf("compile python.wasm: %w", err)
 	}
+	gc.release() // what compiling left is garbage now: see release.go
 	quota, err := workerQuota(cfg)
 	if err != nil {
 		cache.Done()
@@ -325,6 +326,9 @@ func guestEnv(cfg Config) map[string]string {
 // the guest is parked, once enough has been allocated since the last run.
 type gcPacer struct {
 	lastAlloc uint64
+	// Returning free memory (release.go).
+	lastRelease uint64 // heap allocs at the last release
+	idleBefore  bool   // the guest has been idle once
 }
 
 const gcEvery = 64 << 20
