@@ -109,4 +109,5 @@ WASIPY_PYTHON_WASM="$npm_wasm" go test -race -count=1 ./interp/ ./interp/interna
 WASIPY_PYTHON_WASM="$npm_wasm" /usr/bin/python3 -m pytest -v -p no:cacheprovider \
 	tests/test_execute.py tests/test_interrupts.py tests/test_asyncio.py \
 	tests/test_streams.py tests/test_complete.py tests/test_protocol.py \
-	tests/test_debugger.py tests/test_debugger_ipykernel.py tests/test_bridge.py
+	tests/test_debugger.py tests/test_debugger_ipykernel.py tests/test_bridge.py \
+	tests/test_restart_in_place.py
