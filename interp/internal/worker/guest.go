@@ -111,7 +111,8 @@ type guest struct {
 	pyc          fs.FS // the runtime's bytecode, checked (nil: none)
 	phases       StartInfo
 	quota        *sandboxfs.Quota // the session's disk quota, opened once (workerQuota)
-	module       *codecache.Module
+	layout       wasmbin.Layout // of python.wasm, for snapshots (not its bytes: they are let go after compiling)
+	layoutErr    error
 	key          string // of this interpreter's images; "" when it has none
 	keyErr       error  // why key is ""
 }
@@ -267,10 +268,10 @@ func (g *guest) saveSnapshot(mod api.Module, name string) snapshotResult {
 	if g.key == "" {
 		return fail("this interpreter cannot be imaged: %s", g.keyErr)
 	}
-	layout, err := wasmbin.ReadLayout(g.module.Wasm)
-	if err != nil {
-		return fail("%v", err)
+	if g.layoutErr != nil {
+		return fail("%v", g.layoutErr)
 	}
+	layout := g.layout
 	m := mod.Memory()
 	buf, _ := m.Read(0, m.Size())
 	img, err := image.Take(buf, layout, image.Header{Key: g.key, MonotonicNs: g.clk.Nanotime(), Snapshot: name, WorkDir: g.cfg.WorkDir})

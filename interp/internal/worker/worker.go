@@ -35,6 +35,7 @@ import (
 	"github.com/wasipy/wasipy/interp/internal/memory"
 	"github.com/wasipy/wasipy/interp/internal/pipe"
 	"github.com/wasipy/wasipy/interp/internal/wasitime"
+	"github.com/wasipy/wasipy/interp/internal/wasmbin"
 )
 
 // RuntimeGuestDir is where the embedded Python-side runtime is mounted,
@@ -215,7 +216,8 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 	// bytecode: the image was taken with it mounted), so that a tampered
 	// one is discarded and logged now.
 	key, keyErr := g.imageKey(mod)
-	g.module, g.key, g.keyErr = mod, key, keyErr
+	g.key, g.keyErr = key, keyErr
+	g.layout, g.layoutErr = wasmbin.ReadLayout(mod.Wasm)
 	if keyErr != nil {
 		g.key = ""
 	}
