@@ -235,6 +235,10 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 	for link.renewing.Load() && err == nil {
 		<-link.renew
 		link.renewing.Store(false)
+		// No guest runs now: what the last one left on the Go heap goes
+		// back to the system, and the fresh guest's first wait releases again.
+		gc.release()
+		gc.idleBefore = false
 		_ = out.Message(pipe.Renewed, nil)
 		g.ch = g.ch.Next()
 		link.cur.Store(g.ch)
