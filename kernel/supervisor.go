@@ -31,7 +31,7 @@ type supervisor struct {
 
 	mu          sync.Mutex
 	in          Interpreter
-	retired     Renewer // kept by retire for the next start to renew
+	retired     Renewer                 // kept by retire for the next start to renew
 	info        content.KernelInfoReply // of the last interpreter started
 	lostNote    string                  // says the last interpreter died while idle; told on the next cell
 	interrupted time.Time               // when the running cell was first interrupted

@@ -111,7 +111,7 @@ type guest struct {
 	pyc          fs.FS // the runtime's bytecode, checked (nil: none)
 	phases       StartInfo
 	quota        *sandboxfs.Quota // the session's disk quota, opened once (workerQuota)
-	layout       wasmbin.Layout // of python.wasm, for snapshots (not its bytes: they are let go after compiling)
+	layout       wasmbin.Layout   // of python.wasm, for snapshots (not its bytes: they are let go after compiling)
 	layoutErr    error
 	key          string // of this interpreter's images; "" when it has none
 	keyErr       error  // why key is ""
