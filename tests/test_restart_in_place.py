@@ -259,11 +259,13 @@ def test_restart_while_input_waits(provisioner):  # noqa: F811
 def test_twenty_restarts_leave_no_worker_behind(provisioner):  # noqa: F811
     """Promise: 20 restarts in a row keep one kernel process with exactly
     one interpreter worker: the same one, renewed each time (wasipy's
-    build), or a new one each time with every replaced worker gone."""
+    build, without gaining open descriptors), or a new one each time with
+    every replaced worker gone."""
     km, kc = _start()
     try:
         pid = km.provisioner.process.pid
         first = [p.pid for p in _workers(pid)]
+        fds = _workers(pid)[0].num_fds()
         replaced = []
         for i in range(20):
             replaced += _workers(pid)
@@ -274,6 +276,8 @@ def test_twenty_restarts_leave_no_worker_behind(provisioner):  # noqa: F811
         assert km.provisioner.process.pid == pid
         if RENEWS:
             assert [p.pid for p in _workers(pid)] == first, harness.describe(_workers(pid))
+            # Each guest's mounts are the worker's: renewing leaks no descriptor.
+            assert _workers(pid)[0].num_fds() <= fds + 2, (fds, _workers(pid)[0].num_fds())
         else:
             assert not _wait_gone(replaced), harness.describe(replaced)
         assert len(_workers(pid)) == 1, harness.describe(_workers(pid))

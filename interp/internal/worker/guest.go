@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -84,7 +85,8 @@ func entryOf(m wazero.CompiledModule) entryKind {
 // (pipe.Started), for its log and the benchmarks: how the interpreter
 // started and how long each phase took.
 type StartInfo struct {
-	// Image is "restored" for a start from an image, else "none: WHY".
+	// Image is "restored" (or "restored snapshot NAME") for a start from
+	// an image, else "none: WHY".
 	Image     string  `json:"image"`
 	CompileMs float64 `json:"compile_ms"`           // reading and compiling python.wasm
 	LoadMs    float64 `json:"load_ms,omitempty"`    // reading and checking the image
@@ -98,7 +100,8 @@ type StartInfo struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
-// guest is one start of the interpreter, after python.wasm is compiled.
+// guest starts the worker's interpreters once python.wasm is compiled:
+// the first, and each one a Renew asks for after it.
 type guest struct {
 	cfg          Config
 	runtimeFiles fs.FS
@@ -115,6 +118,26 @@ type guest struct {
 	layoutErr    error
 	key          string // of this interpreter's images; "" when it has none
 	keyErr       error  // why key is ""
+	fences       map[string]experimentalsys.FS
+}
+
+// sandboxFS is sandboxfs.New, once per folder and access for the worker's
+// life: a mount pins a descriptor of its folder for as long as it exists,
+// and a worker's guests (renewed ones too) share the same folders.
+func (g *guest) sandboxFS(dir string, o sandboxfs.Options) (experimentalsys.FS, error) {
+	key := fmt.Sprintf("%t\x00%s", o.ReadOnly, dir)
+	if m, ok := g.fences[key]; ok {
+		return m, nil
+	}
+	m, err := sandboxfs.New(dir, o)
+	if err != nil {
+		return nil, err
+	}
+	if g.fences == nil {
+		g.fences = map[string]experimentalsys.FS{}
+	}
+	g.fences[key] = m
+	return m, nil
 }
 
 // fixedMounts are the mounts every instance has, in this order, before any
@@ -127,7 +150,7 @@ func (g *guest) fixedMounts() (wazero.FSConfig, int, error) {
 	n := 2
 	if stdlibDir(g.cfg.PythonWasm) != "" {
 		var err error
-		if fsc, err = mountStdlib(fsc, g.cfg); err != nil {
+		if fsc, err = mountStdlib(fsc, g.cfg, g.sandboxFS); err != nil {
 			return nil, 0, err
 		}
 		n++
@@ -149,7 +172,7 @@ func (g *guest) sessionConfig() (wazero.ModuleConfig, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if fsc, err = mountHostFolders(fsc, g.cfg, g.quota); err != nil {
+	if fsc, err = mountHostFolders(fsc, g.cfg, g.quota, g.sandboxFS); err != nil {
 		return nil, 0, err
 	}
 	env := guestEnv(g.cfg)

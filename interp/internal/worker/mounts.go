@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/wasipy/wasipy/interp/sandboxfs"
@@ -21,7 +22,9 @@ const quotaGuestDir = "/.wasipy/quota"
 // out of reach (SECURITY.md, "Files").
 //
 // quota is the session's disk quota (workerQuota), nil for none.
-func mountHostFolders(fsc wazero.FSConfig, cfg Config, quota *sandboxfs.Quota) (wazero.FSConfig, error) {
+//
+// newFS makes (or gives again) a fenced mount: see guest.sandboxFS.
+func mountHostFolders(fsc wazero.FSConfig, cfg Config, quota *sandboxfs.Quota, newFS fenceFunc) (wazero.FSConfig, error) {
 	if cfg.WorkDir == "" && len(cfg.ImportPaths) == 0 && len(cfg.Mounts) == 0 {
 		return fsc, nil
 	}
@@ -30,7 +33,7 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config, quota *sandboxfs.Quota) (
 	var mountAt func(dir, guest string, o sandboxfs.Options) error
 	mount := func(dir string, o sandboxfs.Options) error { return mountAt(dir, dir, o) }
 	mountAt = func(dir, guest string, o sandboxfs.Options) error {
-		m, err := sandboxfs.New(dir, o)
+		m, err := newFS(dir, o)
 		if errors.Is(err, sandboxfs.ErrUnsupported) {
 			// Where host folders cannot be fenced, the interpreter still
 			// runs, without them, and the log says why.
@@ -64,6 +67,9 @@ func mountHostFolders(fsc wazero.FSConfig, cfg Config, quota *sandboxfs.Quota) (
 	}
 	return fsc, nil
 }
+
+// fenceFunc makes a sandboxfs mount of a host folder.
+type fenceFunc func(dir string, o sandboxfs.Options) (experimentalsys.FS, error)
 
 // workerQuota attaches to the kernel session's quota counters, handed to
 // the worker as an inherited descriptor; nil when there is no quota. Call

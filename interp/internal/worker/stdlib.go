@@ -39,12 +39,12 @@ func stdlibDir(pythonWasm string) string {
 // mountStdlib mounts the interpreter's standard library read-only, through
 // sandboxfs like every host folder, so that no link inside it leads out
 // and no cell can change a module that the next session imports.
-func mountStdlib(fsc wazero.FSConfig, cfg Config) (wazero.FSConfig, error) {
+func mountStdlib(fsc wazero.FSConfig, cfg Config, newFS fenceFunc) (wazero.FSConfig, error) {
 	dir := stdlibDir(cfg.PythonWasm)
 	if dir == "" {
 		return fsc, nil
 	}
-	lib, err := sandboxfs.New(dir, sandboxfs.Options{
+	lib, err := newFS(dir, sandboxfs.Options{
 		ReadOnly: true,
 		Log:      func(msg string) { fmt.Fprintln(os.Stderr, "wasipy: standard library:", msg) },
 	})
