@@ -18,6 +18,18 @@ after(async () => {
 const outputs = (cell) =>
   cell.locator(".output_subarea").evaluateAll((els) => els.map((e) => [e.className, e.innerText]));
 
+/** The cell's output texts once they equal want, or what they are after
+ * `ms`: a cell's prompt number comes with its execute_reply (shell), its
+ * outputs on iopub, and the notebook server does not order the two. */
+const settledOutputs = async (cell, want, ms = 10_000) => {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const got = (await outputs(cell)).map(([, t]) => t.trim());
+    if (JSON.stringify(got) === JSON.stringify(want) || Date.now() > deadline) return got;
+    await s.page.waitForTimeout(50);
+  }
+};
+
 /** Whether the cell's prompt still says it runs (`In [*]:`). */
 const running = async (cell) => (await cell.locator(".input_prompt").innerText()).includes("*");
 
@@ -157,9 +169,9 @@ test("Markdown renders; LaTeX is typeset by MathJax", async () => {
 test("update_display replaces an output in place", async () => {
   await s.step("update-display", async () => {
     const first = await s.run("h = display('first version', display_id=True)");
-    assert.deepEqual((await outputs(first.cell)).map(([, t]) => t.trim()), ["'first version'"]);
+    assert.deepEqual(await settledOutputs(first.cell, ["'first version'"]), ["'first version'"]);
     const second = await s.run("h.update('second version')");
-    assert.deepEqual((await outputs(first.cell)).map(([, t]) => t.trim()), ["'second version'"]);
+    assert.deepEqual(await settledOutputs(first.cell, ["'second version'"]), ["'second version'"]);
     assert.equal(await second.cell.locator(".output_subarea").count(), 0);
   });
 });
