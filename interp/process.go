@@ -105,6 +105,7 @@ type Process struct {
 	outq     []outFrame
 	outErr   error  // the worker's stdin failed; nothing more is sent
 	outSeq   uint64 // message frames queued so far
+	written  uint64 // message frames written so far (the next Process of a Renew numbers on from it)
 	lastReq  uint64 // outSeq of the last request (roundTrip) queued
 	hostBusy int    // host requests in flight (see maxHostRequests)
 	refusals int    // error answers for refused host requests, queued
@@ -331,6 +332,19 @@ func (p *Process) Renew(ctx context.Context) (*Process, error) {
 	}
 	go func() {
 		<-p.writerDone
+		// Interrupts name request frames by their number in the worker's
+		// life (interrupt.Relay counts every message frame it was handed):
+		// the next Process numbers on from the frames p wrote, including
+		// for any it queued already.
+		p.outMu.Lock()
+		written := p.written
+		p.outMu.Unlock()
+		n.outMu.Lock()
+		n.outSeq += written
+		if n.lastReq != 0 {
+			n.lastReq += written
+		}
+		n.outMu.Unlock()
 		n.writeLoop()
 	}()
 	p.hostCancel()
@@ -550,6 +564,15 @@ func (p *Process) newCallID() int64 {
 // once that request has reached the guest, so an interrupt sent just
 // after a request never overtakes it.
 func (p *Process) Interrupt() error {
+	p.mu.Lock()
+	idle := p.current == nil && len(p.calls) == 0
+	p.mu.Unlock()
+	if idle {
+		// Nothing of the host's runs: an interrupt would interrupt nothing
+		// (as an idle ipykernel's), and one that found the guest between
+		// two reads of its event loop could linger into the next cell.
+		return nil
+	}
 	p.outMu.Lock()
 	seq := p.lastReq
 	p.outMu.Unlock()
@@ -634,6 +657,11 @@ func (p *Process) writeLoop() {
 		for _, f := range batch {
 			if err == nil && !failed {
 				err = pipe.WriteFrameParts(p.stdin, f.kind, f.parts)
+				if err == nil && f.kind == pipe.Message {
+					p.outMu.Lock()
+					p.written++
+					p.outMu.Unlock()
+				}
 			}
 			if f.sent != nil {
 				f.sent()

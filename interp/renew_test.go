@@ -75,3 +75,42 @@ func TestRenewRefusesABusyInterpreter(t *testing.T) {
 	require.ErrorIs(t, err, ErrBusy)
 	<-done
 }
+
+// Interrupts reach a renewed interpreter's running code: its memory is a
+// new instance's, and its requests are numbered on from the worker's
+// earlier frames (interrupt.Relay counts every frame of the worker's life:
+// numbering from zero made each interrupt act at once, before the request
+// it follows had arrived).
+func TestInterruptReachesARenewedInterpreter(t *testing.T) {
+	p := startTest(t)
+	if p.StartInfo().Image == "" {
+		t.Skip("python.wasm is a command build: no renew in place")
+	}
+	for i := 0; i < 20; i++ { // frames the worker counts before the renew
+		execute(t, p, "pass")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := p.Renew(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	n.outMu.Lock()
+	seq := n.outSeq
+	n.outMu.Unlock()
+	require.GreaterOrEqual(t, seq, uint64(20), "the renewed Process numbers its frames from zero")
+	for i := 0; i < 3; i++ {
+		done := make(chan map[string]any, 1)
+		go func() {
+			reply, _ := execute(t, n, "while True: pass")
+			done <- reply
+		}()
+		time.Sleep(300 * time.Millisecond)
+		require.NoError(t, n.Interrupt())
+		select {
+		case reply := <-done:
+			require.Equal(t, "KeyboardInterrupt", reply["ename"])
+		case <-time.After(10 * time.Second):
+			t.Fatal("the interrupt did not stop the renewed interpreter's cell")
+		}
+	}
+}

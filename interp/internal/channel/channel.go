@@ -152,7 +152,10 @@ func (c *Channel) Push(payload []byte) bool {
 // It reports whether the guest was waiting; if not, it is running code (or
 // sleeping), which the caller stops with the interrupt flags and wake.
 func (c *Channel) InterruptWaiting() bool {
-	if !c.reading.Load() {
+	// A frame already queued is what the guest runs next: the interrupt is
+	// for it (the relay acts once its request was handed over), so it
+	// must trip the flags rather than wait behind it.
+	if !c.reading.Load() || len(c.in) > 0 {
 		return false
 	}
 	select {
@@ -201,6 +204,9 @@ func (c *Channel) read(buf []byte) (int, experimentalsys.Errno) {
 			}
 			select {
 			case f := <-c.in:
+				// Running from here on: an interrupt that comes now must
+				// trip the flags, not queue behind this frame.
+				c.reading.Store(false)
 				c.take(f)
 			case <-expired:
 				return 0, experimentalsys.EAGAIN

@@ -105,7 +105,10 @@ func Run(cfg Config, runtimeFiles fs.FS, in, interrupts io.Reader, out io.Writer
 				// kernel's accounting (maxHostRequests) bounds what waits.
 				if !link.cur.Load().Push(payload) {
 					if link.renewing.Load() {
-						continue // for the guest that is ending: dropped
+						// For the guest that is ending: dropped, but
+						// counted, as the kernel numbers every frame.
+						relay.Delivered()
+						continue
 					}
 					return
 				}
