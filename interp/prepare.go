@@ -44,6 +44,12 @@ func prepareImage(ctx context.Context, cfg Config) error {
 	}
 	cfg.prepareImage = true
 	cfg.Modules = nil
+	return runTask(ctx, cfg, "taking the interpreter's image")
+}
+
+// runTask runs a worker that does one task instead of a session
+// (cfg.prepareInto, cfg.prepareImage) and must exit with status 0.
+func runTask(ctx context.Context, cfg Config, what string) error {
 	p, err := Start(ctx, cfg)
 	if err == nil {
 		p.Close()
@@ -51,7 +57,7 @@ func prepareImage(ctx context.Context, cfg Config) error {
 	}
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 0 {
-		return fmt.Errorf("taking the interpreter's image: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
@@ -91,14 +97,8 @@ func preparePycache(ctx context.Context, cfg Config) error {
 	}
 	defer os.RemoveAll(tmp)
 	cfg.prepareInto = tmp
-	p, err := Start(ctx, cfg)
-	if err == nil {
-		p.Close()
-		return fmt.Errorf("prepare: the interpreter did not exit")
-	}
-	var exit *ExitError
-	if !errors.As(err, &exit) || exit.Code != 0 {
-		return fmt.Errorf("compiling the runtime: %w", err)
+	if err := runTask(ctx, cfg, "compiling the runtime"); err != nil {
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(runtimeHash()+"\n"), 0o644); err != nil {
 		return err

@@ -218,21 +218,9 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 	// read and checked even when it cannot be used this time (no checked
 	// bytecode: the image was taken with it mounted), so that a tampered
 	// one is discarded and logged now.
-	key, keyErr := g.imageKey(mod)
-	g.key, g.keyErr = key, keyErr
+	g.key, g.keyErr = g.imageKey(mod) // "" with the error
 	g.layout, g.layoutErr = wasmbin.ReadLayout(mod.Wasm)
-	if keyErr != nil {
-		g.key = ""
-	}
-	loadStart := time.Now()
-	img, free := g.pickImage(cache)
-	cache.Done()
-	g.phases.LoadMs = ms(time.Since(loadStart))
-	if img != nil {
-		err = g.restore(ctx, img, free)
-	} else {
-		err = g.fresh(ctx)
-	}
+	err = g.start(ctx, cache)
 	// Renewed: the guest ended because the kernel asked for a fresh one
 	// (a restart); it runs in this process, on the module compiled above.
 	for link.renewing.Load() && err == nil {
@@ -246,18 +234,23 @@ func runGuest(ctx context.Context, cfg Config, runtimeFiles fs.FS, link *guestLi
 		g.ch = g.ch.Next()
 		link.cur.Store(g.ch)
 		g.phases = StartInfo{}
-		loadStart = time.Now()
-		cache := codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr)
-		img, free = g.pickImage(cache)
-		cache.Done()
-		g.phases.LoadMs = ms(time.Since(loadStart))
-		if img != nil {
-			err = g.restore(ctx, img, free)
-		} else {
-			err = g.fresh(ctx)
-		}
+		err = g.start(ctx, codecache.Open(cfg.CacheDir, cfg.KeyFile, os.Stderr))
 	}
 	return err
+}
+
+// start runs a guest of a reactor build to its end: from the image
+// pickImage reads from cache (which it lets go before the guest runs), or
+// from scratch.
+func (g *guest) start(ctx context.Context, cache *codecache.Cache) error {
+	began := time.Now()
+	img, free := g.pickImage(cache)
+	cache.Done()
+	g.phases.LoadMs = ms(time.Since(began))
+	if img != nil {
+		return g.restore(ctx, img, free)
+	}
+	return g.fresh(ctx)
 }
 
 // pickImage reads what this start begins from: the snapshot it was asked
